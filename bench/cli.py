@@ -1,0 +1,106 @@
+"""The `bench` command line: parses arguments and calls one function per command; no logic."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from bench.errors import BenchError
+
+
+class BenchGroup(click.Group):
+    """Turns a BenchError into one line on stderr and exit code 2 (a traceback only with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"bench: error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Measure the accuracy-cost trade-offs of text classifiers.
+
+    \b
+    bench run                      the quick suite on the embedded IMDB reviews
+    bench run --suite paper        the paper's three models, as published
+    bench ls models                what is registered
+    """
+    ctx.obj = {"debug": debug}
+
+
+RUN_OVERRIDES = [
+    ("--dataset", str, "Dataset: imdb, kaggle:DIR, tsv:PATH or csv:PATH (PATH?text=COL&label=COL)."),
+    ("--epochs", int, "Training epochs."),
+    ("--max-train", int, "Training reviews to use (a stratified sample)."),
+    ("--max-test", int, "Test reviews to use (a stratified sample)."),
+    ("--max-len", int, "Tokens per review, special tokens included."),
+    ("--lr", float, "Peak learning rate."),
+    ("--batch-size", int, "Reviews per step."),
+    ("--seed", int, "Seed of initialisation and data order."),
+    ("--device", click.Choice(["auto", "cpu", "cuda"]), "auto picks CUDA when present."),
+    ("--pretrained", str, "A local BERT-family folder, or a hub name already in the local cache."),
+    ("--init", click.Choice(["pretrained", "random"]), "random: same shapes, no weights (cost-only)."),
+]
+
+
+def run_override_options(func: Any) -> Any:
+    for flag, kind, text in reversed(RUN_OVERRIDES):
+        func = click.option(flag, type=kind, default=None, help=text)(func)
+    return func
+
+
+@main.command()
+@click.option("--suite", "suite_name", default="quick", show_default=True,
+              help="A suite name (see `bench ls suites`) or the path of a suite .toml file.")
+@click.option("--model", "models", multiple=True, help="Run only this model (repeatable).")
+@run_override_options
+@click.option("--repeats", default=1, show_default=True, help="Seeds per model: seed, seed+1, ...")
+@click.option("--paper-quirks/--no-paper-quirks", default=None,
+              help="Reproduce the paper's LR-schedule and BiLSTM quirks (the paper suite does).")
+@click.option("--trackers", type=click.Choice(["on", "off"]), default="on", show_default=True,
+              help="off: time only, no memory or energy tracking (to measure their overhead).")
+@click.option("--skip-bad-rows", is_flag=True, help="Skip empty reviews instead of stopping.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder [default: reports/<suite>-<UTC time>].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-epoch lines.")
+def run(suite_name: str, models: tuple[str, ...], repeats: int, paper_quirks: bool | None,
+        trackers: str, skip_bad_rows: bool, out: Path | None, quiet: bool, **overrides: Any) -> None:
+    """Train and evaluate a suite's models; write results.csv, epochs.csv, predictions.csv."""
+    from bench.config import apply_overrides, load_suite
+    from bench.console import RichProgress, results_table
+    from bench.runner import Runner, default_out, run_suite, with_repeats
+
+    suite = load_suite(suite_name)
+    overrides.update(paper_quirks=paper_quirks, trackers=trackers == "on")
+    runs = with_repeats(apply_overrides(suite, overrides, models), repeats)
+    console = Console(stderr=True, quiet=quiet)
+    folder = out or default_out(suite.name)
+    runner = Runner(folder, RichProgress(console), console.print, skip_bad_rows)
+    rows = run_suite(runs, runner)
+    Console().print(results_table(rows, f"{suite.name}: {folder}"))
+    if any(row["status"] != "ok" for row in rows):
+        sys.exit(1)
+
+
+@main.command("ls")
+@click.argument("what", type=click.Choice(["models", "suites", "datasets"]), default="models")
+def ls(what: str) -> None:
+    """List registered models (with the paper's parameter counts), suites or datasets."""
+    from bench.listing import listing
+
+    Console().print(listing(what))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Run and suite settings: dataclasses, TOML loading and validation. The only place defaults live."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from bench.errors import BenchError
+
+OptionValue = int | float | str | bool
+DEVICES = ("auto", "cpu", "cuda")
+INITS = ("pretrained", "random")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one model run needs. Suites set these per model; the CLI overrides them."""
+
+    model: str
+    suite: str = "custom"
+    dataset: str = "imdb"
+    data_seed: int = 0  # fixes the train/test split, so seed repeats share their test items
+    max_train: int | None = 2000
+    max_test: int | None = 500
+    max_len: int = 128  # tokens per review, special tokens included
+    lr: float = 1e-4
+    batch_size: int = 32
+    epochs: int = 1
+    seed: int = 0
+    device: str = "auto"
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.01
+    grad_clip: float | None = 1.0
+    label_smoothing: float = 0.0
+    init: str = "pretrained"  # "random" builds the same shapes without weights: a cost-only run
+    pretrained: str | None = None  # a local directory or a hub name in the local cache
+    paper_quirks: bool = False  # reproduce the paper's two quirks (see README)
+    trackers: bool = True
+    options: Mapping[str, OptionValue] = field(default_factory=dict)  # the model's own params
+
+    def validate(self) -> RunConfig:
+        """Raise a BenchError for values no run can use."""
+        checks = [
+            (self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}"),
+            (self.batch_size >= 1, f"batch size must be at least 1, not {self.batch_size}"),
+            (self.max_len >= 2, f"max_len must be at least 2, not {self.max_len}"),
+            (self.lr > 0, f"the learning rate must be positive, not {self.lr}"),
+            (
+                0 <= self.warmup_ratio < 1,
+                f"warmup_ratio must be in [0, 1), not {self.warmup_ratio}",
+            ),
+            (
+                0 <= self.label_smoothing < 1,
+                f"label_smoothing must be in [0, 1), not {self.label_smoothing}",
+            ),
+            (self.max_train is None or self.max_train >= 2, "max_train must be at least 2"),
+            (self.max_test is None or self.max_test >= 1, "max_test must be at least 1"),
+            (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}"),
+            (self.init in INITS, f"init must be one of {', '.join(INITS)}"),
+            (self.grad_clip is None or self.grad_clip > 0, "grad_clip must be positive"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise BenchError(message.capitalize() + ".")
+        return self
+
+
+RUN_FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
+SUITE_RUN_KEYS = set(RUN_FIELDS) - {"model", "suite"}
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """A named list of model runs, read from one TOML file."""
+
+    name: str
+    description: str
+    runs: tuple[RunConfig, ...]
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # the [run] table
+    sweep: Mapping[str, Any] = field(default_factory=dict)  # search spaces, read by bench.sweep
+    source: str = ""
+
+    def models(self) -> list[str]:
+        return [run.model for run in self.runs]
+
+
+def _suite_dir() -> Any:
+    return resources.files("suites")
+
+
+def suite_names() -> list[str]:
+    return sorted(p.name[:-5] for p in _suite_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def _check_keys(where: str, given: Mapping[str, Any], allowed: set[str]) -> None:
+    for key in given:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise BenchError(f"{where}: unknown setting {key!r}.{hint}")
+
+
+def coerce(name: str, value: Any, where: str) -> Any:
+    """Check one run setting's type against RunConfig, converting ints to floats where allowed."""
+    annotation = str(RUN_FIELDS[name].type)
+    if value is None and "None" in annotation:
+        return None
+    if name == "options":
+        if not isinstance(value, Mapping):
+            raise BenchError(f"{where}: 'options' must be a table of model settings.")
+        return dict(value)
+    if annotation.startswith("bool"):
+        ok = isinstance(value, bool)
+    elif annotation.startswith("int"):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif annotation.startswith("float"):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        kind = annotation.split(" ")[0]
+        raise BenchError(f"{where}: {name!r} must be {kind}, not {value!r}.")
+    return value
+
+
+def load_suite(name_or_path: str) -> SuiteConfig:
+    """Load a packaged suite by name (`quick`) or any suite file by path."""
+    path = Path(name_or_path)
+    if name_or_path.endswith(".toml") or path.is_file():
+        if not path.is_file():
+            raise BenchError(f"Suite file {name_or_path} does not exist.")
+        text, source, name = path.read_text(encoding="utf-8"), str(path), path.stem
+    else:
+        names = suite_names()
+        if name_or_path not in names:
+            close = difflib.get_close_matches(name_or_path, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise BenchError(
+                f"Unknown suite {name_or_path!r}.{hint} Known: {', '.join(names)}; "
+                "or give the path of a .toml file."
+            )
+        text = (_suite_dir() / f"{name_or_path}.toml").read_text(encoding="utf-8")
+        source, name = f"suites/{name_or_path}.toml", name_or_path
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"{source} is not valid TOML: {exc}.") from None
+    return parse_suite(raw, name=str(raw.get("name", name)), source=source)
+
+
+def parse_suite(raw: Mapping[str, Any], name: str, source: str) -> SuiteConfig:
+    _check_keys(source, raw, {"name", "description", "run", "models", "sweep"})
+    defaults = dict(raw.get("run", {}))
+    _check_keys(f"{source} [run]", defaults, SUITE_RUN_KEYS)
+    defaults = {k: coerce(k, v, f"{source} [run]") for k, v in defaults.items()}
+    models = raw.get("models", {})
+    if not isinstance(models, Mapping) or not models:
+        raise BenchError(f"{source}: a suite needs at least one [models.NAME] table.")
+    runs = []
+    for model, overrides in models.items():
+        where = f"{source} [models.{model}]"
+        _check_keys(where, overrides, SUITE_RUN_KEYS)
+        settings = {**defaults, **overrides}
+        if "options" in defaults and "options" in overrides:
+            settings["options"] = {**defaults["options"], **overrides["options"]}
+        values = {k: coerce(k, v, where) for k, v in settings.items()}
+        runs.append(RunConfig(model=model, suite=name, **values))
+    sweep = raw.get("sweep", {})
+    if not isinstance(sweep, Mapping):
+        raise BenchError(f"{source}: [sweep] must be a table of search spaces.")
+    return SuiteConfig(
+        name=name,
+        description=str(raw.get("description", "")),
+        runs=tuple(runs),
+        defaults=defaults,
+        sweep=dict(sweep),
+        source=source,
+    )
+
+
+def apply_overrides(
+    suite: SuiteConfig, overrides: Mapping[str, Any], models: tuple[str, ...] = ()
+) -> list[RunConfig]:
+    """The suite's runs, narrowed to `models` (in that order) and with CLI overrides applied.
+
+    A model the suite does not list runs with the suite's [run] settings.
+    """
+    by_model = {run.model: run for run in suite.runs}
+    chosen = [
+        by_model.get(m) or RunConfig(model=m, suite=suite.name, **suite.defaults)
+        for m in models or tuple(by_model)
+    ]
+    set_values = {k: coerce(k, v, "command line") for k, v in overrides.items() if v is not None}
+    return [dataclasses.replace(run, **set_values).validate() for run in chosen]

@@ -1,0 +1,88 @@
+"""Terminal output: a rich progress bar for the training loop and the results table."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+
+class RichProgress:
+    """A ProgressSink (see bench.train) drawing one bar per epoch, on stderr."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def start(self, description: str, total: int) -> None:
+        self.stop()
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def fmt(value: Any, kind: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if kind == "pct":
+        return f"{100 * float(value):.1f}%"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "s":
+        return f"{float(value):.1f}"
+    return str(value)
+
+
+RESULT_TABLE = [
+    ("model", "model", ""),
+    ("seed", "seed", ""),
+    ("status", "status", ""),
+    ("test_accuracy", "test acc", "pct"),
+    ("test_macro_f1", "macro-F1", "pct"),
+    ("params_total", "params", "int"),
+    ("epoch_time_s_mean", "s/epoch", "s"),
+    ("train_time_s", "train s", "s"),
+    ("peak_rss_mib", "peak RSS MiB", "s"),
+    ("peak_gpu_mem_nvml_mib", "GPU MiB", "s"),
+    ("train_samples_per_s", "train rev/s", "s"),
+]
+
+
+def results_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    present = [c for c in RESULT_TABLE if any(r.get(c[0]) is not None for r in rows)]
+    for _, header, kind in present:
+        table.add_column(header, justify="right" if kind else "left")
+    for row in rows:
+        table.add_row(*(fmt(row.get(key), kind) for key, _, kind in present))
+    return table

@@ -1,0 +1,710 @@
+"""Cost trackers: context managers for wall time, GPU and host memory, energy, and latency.
+
+Each tracker sets `.record`, a frozen dataclass whose field names carry their unit, when its
+`with` block exits (also when the body raises). Trackers nest: one around a whole run, one
+around each epoch, one around evaluation. Sampling happens on one daemon thread per tracker
+(`_Poller`); `CostTracker` shares a single thread between all of its parts. None of them prints:
+they log at debug level only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import logging
+import os
+import resource
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from bench.errors import BenchError
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+POLLER_THREAD_NAME = "bench-tracker-poller"  # tests look for leftover threads by this name
+
+_logged_once: set[str] = set()
+
+
+def _debug_once(message: str) -> None:
+    if message not in _logged_once:
+        _logged_once.add(message)
+        log.debug(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass(frozen=True)
+class TimeRecord:
+    wall_s: float
+
+
+@dataclass(frozen=True)
+class GpuMemoryRecord:
+    peak_gpu_mem_nvml_mib: float | None  # device used memory, peak minus baseline
+    peak_gpu_mem_process_mib: float | None  # this process's own usage as NVML reports it
+    gpu_mem_method: str | None  # "process", "device-minus-baseline", or None without NVML
+    peak_torch_allocated_mib: float | None  # torch.cuda.max_memory_allocated in the window
+    peak_torch_reserved_mib: float | None  # torch.cuda.max_memory_reserved in the window
+
+
+@dataclass(frozen=True)
+class HostMemoryRecord:
+    peak_rss_mib: float  # this process plus its children (e.g. DataLoader workers)
+
+
+@dataclass(frozen=True)
+class EnergyRecord:
+    energy_j: float | None  # GPU board energy; None on CPU (RAPL is not read in this version)
+    energy_method: str | None  # "nvml-energy-counter", "power-x-time", or None
+
+
+@dataclass(frozen=True)
+class LatencyRecord:
+    p50_ms: float
+    p90_ms: float
+
+
+@dataclass(frozen=True)
+class CostRecord:
+    wall_s: float
+    peak_gpu_mem_nvml_mib: float | None
+    peak_gpu_mem_process_mib: float | None
+    gpu_mem_method: str | None
+    peak_torch_allocated_mib: float | None
+    peak_torch_reserved_mib: float | None
+    peak_rss_mib: float | None  # None only with trackers off
+    energy_j: float | None
+    energy_method: str | None
+
+    def as_row(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# NVML
+
+
+def _normalize_bus_id(bus_id: str | bytes) -> str:
+    """'00000000:17:00.0' (NVML) and '0000:17:00.0' (CUDA) both become '0:17:00.0'."""
+    text = bus_id.decode() if isinstance(bus_id, bytes) else bus_id
+    domain, _, rest = text.strip().lower().partition(":")
+    return f"{domain.lstrip('0') or '0'}:{rest}"
+
+
+def _normalize_uuid(uuid: object) -> str:
+    text = uuid.decode() if isinstance(uuid, bytes) else str(uuid)
+    text = text.strip().lower()
+    return text[4:] if text.startswith("gpu-") else text
+
+
+def _as_str(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _cuda_device_ids(index: int) -> tuple[str | None, str | None]:
+    """(normalized PCI bus id, normalized UUID) of torch's CUDA device `index`, where known."""
+    try:
+        props = torch.cuda.get_device_properties(index)
+    except Exception:  # no CUDA build or driver: the caller falls back to the index
+        return None, None
+    bus_id: str | None = None
+    bus = getattr(props, "pci_bus_id", None)  # an int in recent torch, with domain and device
+    domain = getattr(props, "pci_domain_id", None)
+    dev = getattr(props, "pci_device_id", None)
+    if isinstance(bus, str):
+        bus_id = _normalize_bus_id(bus)
+    elif isinstance(bus, int) and isinstance(domain, int) and isinstance(dev, int):
+        bus_id = f"{domain:x}:{bus:02x}:{dev:02x}.0"
+    uuid = getattr(props, "uuid", None)
+    return bus_id, (_normalize_uuid(uuid) if uuid is not None else None)
+
+
+def _nvml_index(module: Any, cuda_index: int, visible_devices: str | None) -> int:
+    """The NVML index of torch's CUDA device `cuda_index`.
+
+    NVML numbers every GPU in PCI order and ignores CUDA_VISIBLE_DEVICES; CUDA numbers only the
+    visible ones, fastest first by default. So match by PCI bus id, then UUID, and only then map
+    the index through CUDA_VISIBLE_DEVICES.
+    """
+    bus_id, uuid = _cuda_device_ids(cuda_index)
+    count = int(module.nvmlDeviceGetCount())
+    for wanted, query, normalize in (
+        (bus_id, lambda h: module.nvmlDeviceGetPciInfo(h).busId, _normalize_bus_id),
+        (uuid, module.nvmlDeviceGetUUID, _normalize_uuid),
+    ):
+        if wanted is None:
+            continue
+        for i in range(count):
+            with contextlib.suppress(module.NVMLError):
+                if normalize(query(module.nvmlDeviceGetHandleByIndex(i))) == wanted:
+                    return i
+    entries = [e.strip() for e in (visible_devices or "").split(",") if e.strip()]
+    if cuda_index < len(entries):
+        entry = entries[cuda_index]
+        if entry.isdigit():
+            return int(entry)
+        for i in range(count):  # CUDA_VISIBLE_DEVICES may name GPUs by (a prefix of) UUID
+            with contextlib.suppress(module.NVMLError):
+                handle = module.nvmlDeviceGetHandleByIndex(i)
+                if _as_str(module.nvmlDeviceGetUUID(handle)).lower().startswith(entry.lower()):
+                    return i
+    _debug_once(f"matched CUDA device {cuda_index} to NVML by index only")
+    return cuda_index
+
+
+class Nvml:
+    """One NVML device handle, matched to a torch CUDA device. Close it when the run ends."""
+
+    def __init__(self, module: Any, handle: Any, index: int) -> None:
+        self.module = module  # pynvml, or a stand-in with the same functions in tests
+        self.handle = handle
+        self.index = index
+        self.error: type[Exception] = module.NVMLError
+
+    def used_bytes(self) -> int:
+        return int(self.module.nvmlDeviceGetMemoryInfo(self.handle).used)
+
+    def process_used_bytes(self, pid: int) -> int | None:
+        """GPU memory NVML attributes to `pid`, or None when it cannot say.
+
+        `usedGpuMemory` is None under MIG and in some containers; in a PID namespace our pid
+        does not appear at all. A process in both lists has the same memory in both: take the
+        larger, not the sum.
+        """
+        found: list[int] = []
+        for query in (
+            "nvmlDeviceGetComputeRunningProcesses",
+            "nvmlDeviceGetGraphicsRunningProcesses",
+        ):
+            with contextlib.suppress(self.error):
+                for proc in getattr(self.module, query)(self.handle):
+                    if proc.pid == pid and proc.usedGpuMemory is not None:
+                        found.append(int(proc.usedGpuMemory))
+        return max(found) if found else None
+
+    def energy_mj(self) -> int:
+        """Total energy since the driver loaded, in millijoules (Volta and newer)."""
+        return int(self.module.nvmlDeviceGetTotalEnergyConsumption(self.handle))
+
+    def power_mw(self) -> int:
+        return int(self.module.nvmlDeviceGetPowerUsage(self.handle))
+
+    def name(self) -> str:
+        return _as_str(self.module.nvmlDeviceGetName(self.handle))
+
+    def close(self) -> None:
+        with contextlib.suppress(self.error):
+            self.module.nvmlShutdown()
+
+    def __enter__(self) -> Nvml:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_nvml(device: torch.device, module: Any = None) -> Nvml | None:
+    """NVML for `device`, or None on CPU, without pynvml, or without a working driver."""
+    if device.type != "cuda":
+        return None
+    if module is None:
+        try:
+            with warnings.catch_warnings():
+                # the old `pynvml` wheel warns that it is deprecated in favour of nvidia-ml-py
+                warnings.simplefilter("ignore")
+                import pynvml as module  # type: ignore[no-redef]
+        except ImportError:
+            _debug_once("pynvml is not installed: no GPU memory or energy readings")
+            return None
+    try:
+        module.nvmlInit()
+    except (module.NVMLError, OSError) as err:
+        _debug_once(f"NVML unavailable ({err}): no GPU memory or energy readings")
+        return None
+    cuda_index = device.index
+    if cuda_index is None:
+        cuda_index = torch.cuda.current_device() if torch.cuda.is_available() else 0
+    # read here, at the boundary: it is how the process was launched, not a setting of ours
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    try:
+        index = _nvml_index(module, cuda_index, visible)
+        handle = module.nvmlDeviceGetHandleByIndex(index)
+    except module.NVMLError as err:
+        _debug_once(f"no NVML handle for CUDA device {cuda_index} ({err})")
+        with contextlib.suppress(module.NVMLError):
+            module.nvmlShutdown()
+        return None
+    return Nvml(module, handle, index)
+
+
+def nvml_baseline_bytes(nvml: Nvml | None) -> int | None:
+    """The device's used memory now; read it before the model is created."""
+    if nvml is None:
+        return None
+    try:
+        return nvml.used_bytes()
+    except nvml.error:
+        return None
+
+
+def gpu_info(nvml: Nvml | None) -> dict[str, object]:
+    """What NVML says about the GPU; a query the GPU does not support leaves its key out."""
+    if nvml is None:
+        return {}
+    m, h = nvml.module, nvml.handle
+    queries: dict[str, Callable[[], object]] = {
+        "gpu_name": nvml.name,
+        "gpu_total_mem_mib": lambda: m.nvmlDeviceGetMemoryInfo(h).total / MIB,
+        "driver_version": lambda: _as_str(m.nvmlSystemGetDriverVersion()),
+        "sm_clock_mhz": lambda: m.nvmlDeviceGetClockInfo(h, m.NVML_CLOCK_SM),
+        "sm_clock_max_mhz": lambda: m.nvmlDeviceGetMaxClockInfo(h, m.NVML_CLOCK_SM),
+        "mem_clock_mhz": lambda: m.nvmlDeviceGetClockInfo(h, m.NVML_CLOCK_MEM),
+        "mem_clock_max_mhz": lambda: m.nvmlDeviceGetMaxClockInfo(h, m.NVML_CLOCK_MEM),
+        "power_limit_w": lambda: m.nvmlDeviceGetEnforcedPowerLimit(h) / 1000,
+    }
+    info: dict[str, object] = {}
+    for key, query in queries.items():
+        try:
+            info[key] = query()
+        except nvml.error as err:
+            log.debug("NVML query %s not supported: %s", key, err)
+    return info
+
+
+# ---------------------------------------------------------------------------------------------
+# Polling
+
+
+class _Poller:
+    """One daemon thread calling sample functions, each at its own interval, until stopped."""
+
+    def __init__(self) -> None:
+        self._samplers: list[tuple[Callable[[], None], float]] = []
+        self._stop = threading.Event()
+        self._first_sample = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, sample: Callable[[], None], interval_s: float) -> None:
+        self._samplers.append((sample, interval_s))
+
+    def start(self) -> None:
+        if not self._samplers:
+            return  # nothing to poll (CPU, or trackers that read only at the edges)
+        self._thread = threading.Thread(target=self._run, name=POLLER_THREAD_NAME, daemon=True)
+        self._thread.start()
+        # the body must not run before polling has begun, or a short peak goes unseen
+        self._first_sample.wait(timeout=5.0)
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=30.0)  # a sample is milliseconds; this guards a hung driver
+        if self._thread.is_alive():
+            log.warning("tracker thread did not stop within 30 s; leaving it as a daemon")
+        self._thread = None
+
+    def _run(self) -> None:
+        due = [0.0] * len(self._samplers)
+        alive = [True] * len(self._samplers)
+        try:
+            while True:
+                for i, (sample, interval_s) in enumerate(self._samplers):
+                    now = time.perf_counter()
+                    if not alive[i] or now < due[i]:
+                        continue
+                    try:
+                        sample()
+                    except Exception as err:  # a failing query must not kill the other samples
+                        log.debug("tracker sample %r failed, stopping it: %s", sample, err)
+                        alive[i] = False
+                    due[i] = now + interval_s
+                self._first_sample.set()
+                pending = [d for d, a in zip(due, alive, strict=True) if a]
+                timeout = max(0.0, min(pending) - time.perf_counter()) if pending else None
+                if self._stop.wait(timeout):
+                    return
+        finally:
+            self._first_sample.set()  # never leave start() waiting on a dead thread
+
+
+_Tracker = TypeVar("_Tracker", bound="_PolledTracker")
+
+
+class _PolledTracker:
+    """A tracker that registers samplers on a poller: its own, or one shared by CostTracker."""
+
+    def __init__(self) -> None:
+        self._poller: _Poller | None = None
+
+    def _begin(self, poller: _Poller) -> None:
+        raise NotImplementedError
+
+    def _end(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Tracker) -> _Tracker:
+        self._poller = _Poller()
+        self._begin(self._poller)
+        try:
+            self._poller.start()
+        except BaseException:
+            self._poller.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._poller is not None, "__exit__ without __enter__"
+        try:
+            self._poller.stop()
+        finally:
+            self._poller = None
+            self._end()
+
+
+# ---------------------------------------------------------------------------------------------
+# Trackers
+
+
+class Timer:
+    """Wall time of the body; on CUDA, queued kernels are waited for at both ends."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.record: TimeRecord | None = None
+        self._start = 0.0
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def __enter__(self) -> Timer:
+        self._sync()
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sync()
+        self.record = TimeRecord(wall_s=time.perf_counter() - self._start)
+
+
+# Trackers open on each CUDA device, outermost first. reset_peak_memory_stats is global per
+# device, so an inner tracker hands the peak so far to the outer ones before it resets.
+_torch_peak_lock = threading.Lock()
+_torch_peak_stack: list[GpuMemoryTracker] = []
+
+
+class GpuMemoryTracker(_PolledTracker):
+    """Peak GPU memory in the body, from NVML (device and process) and torch's allocator."""
+
+    def __init__(
+        self,
+        device: torch.device,
+        nvml: Nvml | None,
+        interval_s: float = 0.005,
+        baseline_bytes: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.device = device
+        self.nvml = nvml
+        self.interval_s = interval_s
+        self.baseline_bytes = baseline_bytes  # given: the run-level one read before the model
+        self.record: GpuMemoryRecord | None = None
+        self._baseline = 0
+        self._peak_used: int | None = None
+        self._peak_process: int | None = None
+        self._torch_carry = (0, 0)  # (allocated, reserved) peaks from before an inner reset
+
+    def _sample(self) -> None:
+        assert self.nvml is not None
+        used = self.nvml.used_bytes()
+        self._peak_used = used if self._peak_used is None else max(self._peak_used, used)
+        proc = self.nvml.process_used_bytes(os.getpid())
+        if proc is not None:
+            self._peak_process = max(self._peak_process or 0, proc)
+
+    def _begin(self, poller: _Poller) -> None:
+        self._peak_used = self._peak_process = None
+        if self.nvml is not None:
+            self._baseline = (
+                self.baseline_bytes if self.baseline_bytes is not None else self.nvml.used_bytes()
+            )
+            poller.add(self._sample, self.interval_s)
+        if self.device.type == "cuda":
+            with _torch_peak_lock:
+                peaks = (
+                    torch.cuda.max_memory_allocated(self.device),
+                    torch.cuda.max_memory_reserved(self.device),
+                )
+                for outer in _torch_peak_stack:
+                    if outer.device == self.device:
+                        outer._torch_carry = (
+                            max(outer._torch_carry[0], peaks[0]),
+                            max(outer._torch_carry[1], peaks[1]),
+                        )
+                torch.cuda.reset_peak_memory_stats(self.device)
+                self._torch_carry = (0, 0)
+                _torch_peak_stack.append(self)
+
+    def _end(self) -> None:
+        nvml_mib = process_mib = allocated_mib = reserved_mib = None
+        method = None
+        if self.nvml is not None:
+            with contextlib.suppress(self.nvml.error):
+                self._sample()  # a body shorter than one interval still gets a reading
+            if self._peak_used is not None:
+                # other processes may free memory meanwhile; a negative peak means nothing
+                nvml_mib = max(0, self._peak_used - self._baseline) / MIB
+            if self._peak_process is not None:
+                process_mib = self._peak_process / MIB
+            method = "process" if process_mib is not None else "device-minus-baseline"
+        if self.device.type == "cuda":
+            with _torch_peak_lock:
+                allocated = max(self._torch_carry[0], torch.cuda.max_memory_allocated(self.device))
+                reserved = max(self._torch_carry[1], torch.cuda.max_memory_reserved(self.device))
+                if self in _torch_peak_stack:
+                    _torch_peak_stack.remove(self)
+            allocated_mib, reserved_mib = allocated / MIB, reserved / MIB
+        self.record = GpuMemoryRecord(nvml_mib, process_mib, method, allocated_mib, reserved_mib)
+
+
+def _vmrss_bytes(status: Path) -> int | None:
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024  # the kernel reports kB
+    except (OSError, ValueError, IndexError):
+        return None  # the process ended, or is a zombie without VmRSS
+    return None
+
+
+def _child_pids(pid: str) -> list[str]:
+    children: list[str] = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            children.extend(path.read_text().split())
+    return children
+
+
+def _rss_bytes() -> int | None:
+    """RSS of this process plus all its descendants from /proc, or None without /proc.
+
+    Forked children (DataLoader workers) share copy-on-write pages with the parent, which the
+    sum counts twice: an upper bound, which is what matters for "will it fit".
+    """
+    own = _vmrss_bytes(Path("/proc/self/status"))
+    if own is None:
+        return None
+    total, seen = own, set()
+    stack = _child_pids("self")
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += _vmrss_bytes(Path(f"/proc/{pid}/status")) or 0
+        stack.extend(_child_pids(pid))
+    return total
+
+
+def _max_rss_bytes_from_rusage() -> int:
+    """Lifetime peak RSS (not just this window) where /proc is missing, e.g. macOS."""
+    unit = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, kB on Linux
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) * unit
+
+
+class HostMemoryTracker(_PolledTracker):
+    """Peak resident memory of this process and its children during the body."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self.record: HostMemoryRecord | None = None
+        self._peak = 0
+        self._use_proc = True
+
+    def _sample(self) -> None:
+        rss = _rss_bytes() if self._use_proc else None
+        if rss is None:
+            self._use_proc = False
+            rss = _max_rss_bytes_from_rusage()
+        self._peak = max(self._peak, rss)
+
+    def _begin(self, poller: _Poller) -> None:
+        self._peak = 0
+        self._sample()  # the RSS at the start counts towards the peak
+        if self._use_proc:  # rusage is already a running maximum: nothing to poll
+            poller.add(self._sample, self.interval_s)
+
+    def _end(self) -> None:
+        self._sample()
+        self.record = HostMemoryRecord(peak_rss_mib=self._peak / MIB)
+
+
+def _trapezoid_j(samples: list[tuple[float, int]]) -> float:
+    """Energy in joules from (perf_counter seconds, milliwatts) samples."""
+    return sum((t1 - t0) * (p0 + p1) / 2 / 1000 for (t0, p0), (t1, p1) in itertools.pairwise(samples))
+
+
+class EnergyTracker(_PolledTracker):
+    """GPU energy used during the body. CPU energy (RAPL) is not read in this version."""
+
+    def __init__(self, nvml: Nvml | None, interval_s: float = 0.02) -> None:
+        super().__init__()
+        self.nvml = nvml
+        self.interval_s = interval_s
+        self.record: EnergyRecord | None = None
+        self._start_mj: int | None = None
+        self._power: list[tuple[float, int]] = []
+        self._power_lock = threading.Lock()
+
+    def _sample_power(self) -> None:
+        assert self.nvml is not None
+        sample = (time.perf_counter(), self.nvml.power_mw())
+        with self._power_lock:
+            self._power.append(sample)
+
+    def _begin(self, poller: _Poller) -> None:
+        self._start_mj, self._power = None, []
+        if self.nvml is None:
+            return
+        try:
+            self._start_mj = self.nvml.energy_mj()
+        except self.nvml.error as err:  # before Volta, or not exposed (some vGPUs)
+            _debug_once(f"NVML energy counter unsupported ({err}); integrating power instead")
+            with contextlib.suppress(self.nvml.error):
+                self._sample_power()
+            poller.add(self._sample_power, self.interval_s)
+
+    def _end(self) -> None:
+        energy_j = method = None
+        if self.nvml is not None and self._start_mj is not None:
+            with contextlib.suppress(self.nvml.error):
+                energy_j = (self.nvml.energy_mj() - self._start_mj) / 1000
+                method = "nvml-energy-counter"
+        elif self.nvml is not None:
+            with contextlib.suppress(self.nvml.error):
+                self._sample_power()
+            if len(self._power) >= 2:
+                energy_j, method = _trapezoid_j(self._power), "power-x-time"
+        self.record = EnergyRecord(energy_j=energy_j, energy_method=method)
+
+
+class CostTracker:
+    """Time, GPU memory, host memory and energy of the body, sampled on one shared thread.
+
+    With `enabled=False` (`--trackers off`) it only times the body: no thread and no NVML, so
+    the cost of tracking itself can be measured.
+    """
+
+    def __init__(
+        self,
+        device: torch.device,
+        nvml: Nvml | None,
+        baseline_bytes: int | None = None,
+        enabled: bool = True,
+    ) -> None:
+        self.enabled = enabled
+        self.timer = Timer(device)
+        self.gpu = GpuMemoryTracker(device, nvml, baseline_bytes=baseline_bytes)
+        self.host = HostMemoryTracker()
+        self.energy = EnergyTracker(nvml)
+        self.record: CostRecord | None = None
+        self._poller: _Poller | None = None
+        self._parts: list[_PolledTracker] = [self.gpu, self.host, self.energy]
+
+    def __enter__(self) -> CostTracker:
+        if not self.enabled:
+            self.timer.__enter__()
+            return self
+        self._poller = _Poller()
+        begun: list[_PolledTracker] = []
+        try:
+            for part in self._parts:
+                part._begin(self._poller)
+                begun.append(part)
+            self._poller.start()
+            self.timer.__enter__()  # last, so setup is not timed
+        except BaseException:
+            self._poller.stop()
+            for part in begun:
+                with contextlib.suppress(Exception):
+                    part._end()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.timer.__exit__()
+        finally:  # even if synchronizing reports a failed kernel, the thread must stop
+            if self._poller is not None:
+                try:
+                    self._poller.stop()
+                finally:
+                    self._poller = None
+                    for part in self._parts:
+                        part._end()
+        assert self.timer.record is not None
+        wall_s = self.timer.record.wall_s
+        if not self.enabled:
+            self.record = CostRecord(wall_s, None, None, None, None, None, None, None, None)
+            return
+        gpu, host, energy = self.gpu.record, self.host.record, self.energy.record
+        assert gpu is not None and host is not None and energy is not None
+        self.record = CostRecord(
+            wall_s=wall_s,
+            peak_gpu_mem_nvml_mib=gpu.peak_gpu_mem_nvml_mib,
+            peak_gpu_mem_process_mib=gpu.peak_gpu_mem_process_mib,
+            gpu_mem_method=gpu.gpu_mem_method,
+            peak_torch_allocated_mib=gpu.peak_torch_allocated_mib,
+            peak_torch_reserved_mib=gpu.peak_torch_reserved_mib,
+            peak_rss_mib=host.peak_rss_mib,
+            energy_j=energy.energy_j,
+            energy_method=energy.energy_method,
+        )
+
+
+def measure_latency(
+    fn: Callable[[], object], device: torch.device, warmup: int = 3, repeats: int = 20
+) -> LatencyRecord:
+    """Median and 90th percentile time of single calls to `fn`, after `warmup` untimed calls."""
+    if warmup < 0 or repeats < 1:
+        raise BenchError(f"latency needs warmup >= 0 and repeats >= 1, got {warmup}, {repeats}")
+    timer = Timer(device)
+    for _ in range(warmup):  # first calls pay for allocation, autotuning and lazy init
+        fn()
+    times_ms: list[float] = []
+    for _ in range(repeats):
+        with timer:
+            fn()
+        assert timer.record is not None
+        times_ms.append(timer.record.wall_s * 1000)
+    p50, p90 = np.percentile(times_ms, [50, 90])
+    return LatencyRecord(p50_ms=float(p50), p90_ms=float(p90))

@@ -1,0 +1,1 @@
+"""Registered models: one file each, registered with `@MODELS.register(...)` from bench.modeling."""

@@ -1,0 +1,62 @@
+"""Fine-tuned BERT (§2.2.2): the [CLS] output through the tanh pooler, dropout, a linear head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from transformers import AutoModel
+
+from bench.modeling import MODELS, ModelSpec, Shape, TextEncoder, on_meta
+from models._bert import (
+    DEFAULT_PRETRAINED,
+    BertParams,
+    bert_backbone,
+    bert_encoder,
+    embedding_params,
+    paper_config,
+)
+
+
+class BertClassifier(nn.Module):
+    def __init__(self, backbone: nn.Module, dropout: float, n_classes: int) -> None:
+        super().__init__()
+        self.bert = backbone
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(backbone.config.hidden_size, n_classes)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        pooled = self.bert(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+        return self.head(self.dropout(pooled))
+
+
+@MODELS.register("bert")
+class Bert(ModelSpec):
+    Params = BertParams
+    summary = "pretrained BERT fine-tuned, pooled [CLS] and a linear head (paper §2.2.2)"
+    default_pretrained = DEFAULT_PRETRAINED
+    params: BertParams
+
+    def build_encoder(self, train_texts: Sequence[str]) -> TextEncoder:
+        return bert_encoder(self.run)
+
+    def build_network(self, n_classes: int, encoder: TextEncoder) -> nn.Module:
+        backbone = bert_backbone(self.run, self.params)
+        return BertClassifier(backbone, self.params.classifier_dropout, n_classes)
+
+    def shape(self, network: nn.Module) -> Shape:
+        assert isinstance(network, BertClassifier)
+        config = network.bert.config
+        total = sum(p.numel() for p in network.parameters())
+        dense = total - embedding_params(network.bert)
+        return Shape(config.num_hidden_layers, config.hidden_size, dense)
+
+    @classmethod
+    def paper_network(cls) -> nn.Module:
+        p = BertParams()
+        return on_meta(
+            lambda: BertClassifier(
+                AutoModel.from_config(paper_config(None)), p.classifier_dropout, 3
+            )
+        )

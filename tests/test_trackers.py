@@ -1,0 +1,486 @@
+"""Trackers against a scripted NVML (any machine) and against the real thing (`gpu` marker)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from bench import trackers
+from bench.errors import BenchError
+from bench.trackers import (
+    MIB,
+    POLLER_THREAD_NAME,
+    CostTracker,
+    EnergyTracker,
+    GpuMemoryTracker,
+    HostMemoryTracker,
+    Nvml,
+    Timer,
+    gpu_info,
+    measure_latency,
+    nvml_baseline_bytes,
+    open_nvml,
+)
+from tests.fake_nvml import FakeNvml
+
+CPU = torch.device("cpu")
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def poller_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == POLLER_THREAD_NAME]
+
+
+def fake_nvml(**script: object) -> tuple[FakeNvml, Nvml]:
+    # Built directly rather than through open_nvml, so a real GPU on the test machine cannot
+    # change which fake device is picked.
+    fake = FakeNvml(**script)  # type: ignore[arg-type]
+    return fake, Nvml(fake, 0, 0)
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads():
+    yield
+    assert poller_threads() == []
+
+
+# ---- GPU memory against a scripted curve ---------------------------------------------------
+
+CURVE = (1000, 1200, 1800, 1500, 1100)  # MiB; the first read is the baseline
+
+
+def test_gpu_peak_is_max_of_curve_minus_baseline_not_a_sum():
+    fake, nvml = fake_nvml(used_mib=CURVE, processes="foreign")
+    with GpuMemoryTracker(CPU, nvml) as tracker:
+        assert fake.wait_until_exhausted()
+    record = tracker.record
+    assert record is not None
+    assert record.peak_gpu_mem_nvml_mib == 1800 - 1000
+    # our pid is not in the list (as in a container's PID namespace): device figure only
+    assert record.peak_gpu_mem_process_mib is None
+    assert record.gpu_mem_method == "device-minus-baseline"
+    assert record.peak_torch_allocated_mib is None  # not a CUDA device
+    assert record.peak_torch_reserved_mib is None
+
+
+def test_gpu_process_figure_when_our_pid_is_listed():
+    fake, nvml = fake_nvml(used_mib=CURVE, processes="own", other_process_mib=300)
+    with GpuMemoryTracker(CPU, nvml) as tracker:
+        assert fake.wait_until_exhausted()
+    assert tracker.record is not None
+    assert tracker.record.peak_gpu_mem_process_mib == 1800 - 300  # not the foreign pid's 300
+    assert tracker.record.peak_gpu_mem_nvml_mib == 800
+    assert tracker.record.gpu_mem_method == "process"
+
+
+def test_gpu_mig_without_per_process_memory_falls_back():
+    fake, nvml = fake_nvml(used_mib=CURVE, processes="mig")
+    with GpuMemoryTracker(CPU, nvml) as tracker:
+        assert fake.wait_until_exhausted()
+    assert tracker.record is not None
+    assert tracker.record.peak_gpu_mem_process_mib is None
+    assert tracker.record.gpu_mem_method == "device-minus-baseline"
+    assert tracker.record.peak_gpu_mem_nvml_mib == 800
+
+
+def test_gpu_explicit_run_baseline_is_subtracted_and_not_read_again():
+    fake, nvml = fake_nvml(used_mib=(1200, 1800, 1100), processes="foreign")
+    with GpuMemoryTracker(CPU, nvml, baseline_bytes=900 * MIB) as tracker:
+        assert fake.wait_until_exhausted()
+    assert tracker.record is not None
+    assert tracker.record.peak_gpu_mem_nvml_mib == 1800 - 900
+
+
+def test_gpu_peak_is_never_negative():
+    fake, nvml = fake_nvml(used_mib=(1000, 600), processes="foreign")
+    with GpuMemoryTracker(CPU, nvml, baseline_bytes=1000 * MIB) as tracker:
+        assert fake.wait_until_exhausted()
+    assert tracker.record is not None
+    assert tracker.record.peak_gpu_mem_nvml_mib == 0
+
+
+def test_gpu_sample_on_exit_catches_a_short_body():
+    # The interval is far longer than the body: baseline, the first poll, then the exit sample.
+    fake, nvml = fake_nvml(used_mib=(1000, 1300, 1700), processes="foreign")
+    with GpuMemoryTracker(CPU, nvml, interval_s=60.0) as tracker:
+        pass
+    assert tracker.record is not None
+    assert tracker.record.peak_gpu_mem_nvml_mib == 700
+
+
+def test_gpu_without_nvml_on_cpu_is_empty_and_starts_no_thread():
+    with GpuMemoryTracker(CPU, None) as tracker:
+        assert poller_threads() == []
+    assert tracker.record == trackers.GpuMemoryRecord(None, None, None, None, None)
+
+
+def test_nested_trackers_keep_the_torch_peak_across_an_inner_reset(monkeypatch):
+    """reset_peak_memory_stats is per device, so an inner tracker must not erase the outer peak."""
+    state = {"now": 0, "peak": 0}
+
+    def allocate(mib: int) -> None:
+        state["now"] = mib * MIB
+        state["peak"] = max(state["peak"], state["now"])
+
+    def reset(device: object = None) -> None:
+        state["peak"] = state["now"]
+
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: state["peak"])
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda device=None: state["peak"])
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", reset)
+    cuda = torch.device("cuda", 0)
+    with GpuMemoryTracker(cuda, None) as outer:
+        allocate(1000)
+        allocate(10)
+        with GpuMemoryTracker(cuda, None) as inner:
+            allocate(200)
+            allocate(10)
+        allocate(50)
+    assert inner.record is not None and outer.record is not None
+    assert inner.record.peak_torch_allocated_mib == 200
+    assert outer.record.peak_torch_allocated_mib == 1000
+    assert outer.record.peak_torch_reserved_mib == 1000
+    assert trackers._torch_peak_stack == []
+
+
+# ---- energy ----------------------------------------------------------------------------------
+
+
+def test_energy_counter_difference():
+    fake, nvml = fake_nvml(energy_mj=(5_000_000, 5_012_345))
+    with EnergyTracker(nvml) as tracker:
+        assert poller_threads() == []  # the counter is read at the edges only
+    assert tracker.record == trackers.EnergyRecord(12.345, "nvml-energy-counter")
+
+
+def test_energy_falls_back_to_power_times_time():
+    fake, nvml = fake_nvml(power_mw=100_000, unsupported={"nvmlDeviceGetTotalEnergyConsumption"})
+    start = time.perf_counter()
+    with EnergyTracker(nvml) as tracker:
+        time.sleep(0.3)
+    elapsed = time.perf_counter() - start
+    record = tracker.record
+    assert record is not None
+    assert record.energy_method == "power-x-time"
+    assert record.energy_j is not None
+    assert 100 * 0.3 * 0.95 <= record.energy_j <= 100 * elapsed * 1.05  # 100 W for the body
+    assert fake.calls["nvmlDeviceGetPowerUsage"] >= 3  # polled, not just at the edges
+
+
+def test_trapezoid_integration():
+    samples = [(0.0, 100_000), (1.0, 200_000), (3.0, 200_000)]
+    assert trackers._trapezoid_j(samples) == pytest.approx(150 + 400)
+
+
+def test_energy_without_nvml_is_empty():
+    with EnergyTracker(None) as tracker:
+        pass
+    assert tracker.record == trackers.EnergyRecord(None, None)
+
+
+# ---- host memory, time, composition ---------------------------------------------------------
+
+
+def test_host_memory_sees_a_known_allocation():
+    with HostMemoryTracker() as before:
+        pass
+    assert before.record is not None
+    with HostMemoryTracker(interval_s=0.02) as tracker:
+        block = np.ones(200 * MIB // 8)  # float64, every page touched
+        time.sleep(0.2)  # several polls while it is alive
+        del block  # freed before exit: only polling can have seen it
+    assert tracker.record is not None
+    assert tracker.record.peak_rss_mib - before.record.peak_rss_mib >= 180
+
+
+def test_host_memory_counts_the_rss_at_start():
+    with HostMemoryTracker(interval_s=60.0) as tracker:
+        pass
+    assert tracker.record is not None
+    assert tracker.record.peak_rss_mib > 10  # a Python process with torch loaded
+
+
+def test_timer_measures_a_sleep():
+    with Timer(CPU) as timer:
+        time.sleep(0.1)
+    assert timer.record is not None
+    assert timer.record.wall_s == pytest.approx(0.1, rel=0.1)
+
+
+def test_cost_tracker_on_cpu(capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nvml = open_nvml(CPU)
+        with CostTracker(CPU, nvml) as tracker:
+            time.sleep(0.2)
+    record = tracker.record
+    assert record is not None
+    assert record.wall_s == pytest.approx(0.2, rel=0.1)
+    assert record.peak_rss_mib is not None and record.peak_rss_mib > 0
+    gpu_columns = [
+        record.peak_gpu_mem_nvml_mib,
+        record.peak_gpu_mem_process_mib,
+        record.gpu_mem_method,
+        record.peak_torch_allocated_mib,
+        record.peak_torch_reserved_mib,
+        record.energy_j,
+        record.energy_method,
+    ]
+    assert gpu_columns == [None] * 7
+    assert list(record.as_row()) == [
+        "wall_s",
+        "peak_gpu_mem_nvml_mib",
+        "peak_gpu_mem_process_mib",
+        "gpu_mem_method",
+        "peak_torch_allocated_mib",
+        "peak_torch_reserved_mib",
+        "peak_rss_mib",
+        "energy_j",
+        "energy_method",
+    ]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_cost_tracker_with_nvml_shares_one_thread():
+    fake, nvml = fake_nvml(
+        used_mib=CURVE,
+        processes="own",
+        unsupported={"nvmlDeviceGetTotalEnergyConsumption"},  # so power is polled too
+    )
+    with CostTracker(CPU, nvml, baseline_bytes=1000 * MIB) as tracker:
+        assert len(poller_threads()) == 1  # GPU memory, power and RSS on one thread
+        assert fake.wait_until_exhausted()
+        time.sleep(0.05)
+    record = tracker.record
+    assert record is not None
+    # the explicit baseline means the first curve value is a sample, not the baseline
+    assert record.peak_gpu_mem_nvml_mib == 800
+    assert record.peak_gpu_mem_process_mib == 1500
+    assert record.gpu_mem_method == "process"
+    assert record.energy_method == "power-x-time"
+    assert record.energy_j is not None and record.energy_j > 0
+    assert record.peak_rss_mib is not None and record.peak_rss_mib > 0
+
+
+def test_cost_tracker_off_only_times():
+    fake, nvml = fake_nvml()
+    with CostTracker(CPU, nvml, enabled=False) as tracker:
+        assert poller_threads() == []
+        time.sleep(0.05)
+    record = tracker.record
+    assert record is not None
+    assert record.wall_s == pytest.approx(0.05, rel=0.2)
+    assert [v for k, v in record.as_row().items() if k != "wall_s"] == [None] * 8
+    assert fake.calls == {}  # NVML untouched
+
+
+def test_cost_trackers_nest():
+    _, nvml = fake_nvml(used_mib=(1000, 1500), processes="foreign")
+    with CostTracker(CPU, nvml) as run:
+        for _ in range(2):
+            with CostTracker(CPU, nvml) as epoch:
+                time.sleep(0.02)
+            assert epoch.record is not None
+        assert len(poller_threads()) == 1
+    assert run.record is not None and epoch.record is not None
+    assert run.record.wall_s >= 0.04
+    assert run.record.peak_rss_mib is not None and epoch.record.peak_rss_mib is not None
+    assert run.record.peak_rss_mib >= epoch.record.peak_rss_mib * 0.99
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda nvml: GpuMemoryTracker(CPU, nvml),
+        lambda nvml: HostMemoryTracker(),
+        lambda nvml: EnergyTracker(nvml),
+        lambda nvml: CostTracker(CPU, nvml),
+    ],
+    ids=["gpu-memory", "host-memory", "energy", "cost"],
+)
+def test_threads_stop_when_the_body_raises(make):
+    _, nvml = fake_nvml(unsupported={"nvmlDeviceGetTotalEnergyConsumption"})
+    tracker = make(nvml)
+    with pytest.raises(RuntimeError, match="boom"), tracker:
+        assert len(poller_threads()) == 1
+        raise RuntimeError("boom")
+    assert poller_threads() == []
+    assert tracker.record is not None  # the partial window is still recorded
+
+
+def test_a_failing_nvml_query_does_not_kill_the_poller():
+    fake, nvml = fake_nvml(
+        used_mib=(1000, 1400),
+        processes="own",
+        unsupported={"nvmlDeviceGetGraphicsRunningProcesses"},
+    )
+    with GpuMemoryTracker(CPU, nvml) as tracker:
+        assert fake.wait_until_exhausted()
+    assert tracker.record is not None
+    assert tracker.record.gpu_mem_method == "process"
+
+
+# ---- opening NVML ----------------------------------------------------------------------------
+
+
+def test_open_nvml_is_none_on_cpu():
+    assert open_nvml(CPU, module=FakeNvml()) is None
+
+
+def test_open_nvml_is_none_and_silent_when_init_fails(capsys, caplog):
+    fake = FakeNvml(init_fails=True)
+    with caplog.at_level(logging.DEBUG, logger="bench.trackers"):
+        assert open_nvml(torch.device("cuda", 0), module=fake) is None
+        assert open_nvml(torch.device("cuda", 0), module=fake) is None
+    assert len(caplog.records) <= 1
+    assert capsys.readouterr() == ("", "")
+
+
+def test_open_nvml_is_none_without_pynvml(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # makes `import pynvml` fail
+    assert open_nvml(torch.device("cuda", 0)) is None
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-driver path")
+def test_open_nvml_with_the_real_module_and_no_driver(capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert open_nvml(torch.device("cuda")) is None
+    assert capsys.readouterr() == ("", "")
+
+
+TWO_GPUS = (("00000000:3B:00.0", "GPU-aaaa-0001"), ("00000000:17:00.0", "GPU-bbbb-0002"))
+
+
+@pytest.mark.parametrize(
+    ("torch_ids", "visible", "expected"),
+    [
+        (("0:17:00.0", None), None, 1),  # bus id, NVML's zero-padded domain normalized
+        (("0:3b:00.0", "bbbb-0002"), None, 0),  # bus id wins over UUID, case-insensitive
+        ((None, "bbbb-0002"), None, 1),  # UUID without the "GPU-" prefix, as torch gives it
+        ((None, None), "1,0", 1),  # index through CUDA_VISIBLE_DEVICES
+        ((None, None), "GPU-bbbb", 1),  # CUDA_VISIBLE_DEVICES by UUID prefix
+        ((None, None), None, 0),  # plain index, the last resort
+    ],
+)
+def test_open_nvml_matches_the_torch_device(monkeypatch, torch_ids, visible, expected):
+    monkeypatch.setattr(trackers, "_cuda_device_ids", lambda index: torch_ids)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    fake = FakeNvml(devices=TWO_GPUS)
+    nvml = open_nvml(torch.device("cuda", 0), module=fake)
+    assert nvml is not None
+    assert nvml.index == expected
+    nvml.close()
+    assert fake.initialized == 0
+
+
+def test_bus_id_normalization():
+    assert trackers._normalize_bus_id(b"00000000:3B:00.0") == "0:3b:00.0"
+    assert trackers._normalize_bus_id("0000:3b:00.0") == "0:3b:00.0"
+    assert trackers._normalize_bus_id("00000001:3B:00.0") == "1:3b:00.0"
+
+
+def test_gpu_info_skips_unsupported_queries():
+    _, nvml = fake_nvml(unsupported={"nvmlDeviceGetMaxClockInfo"}, total_mib=81_559)
+    info = gpu_info(nvml)
+    assert info == {
+        "gpu_name": "NVIDIA H100 80GB HBM3",
+        "gpu_total_mem_mib": 81_559,
+        "driver_version": "550.54.15",
+        "sm_clock_mhz": 1755,
+        "mem_clock_mhz": 2619,
+        "power_limit_w": 700,
+    }
+    assert gpu_info(None) == {}
+
+
+def test_nvml_baseline_bytes():
+    _, nvml = fake_nvml(used_mib=(1234,))
+    assert nvml_baseline_bytes(nvml) == 1234 * MIB
+    assert nvml_baseline_bytes(None) is None
+
+
+# ---- latency -----------------------------------------------------------------------------
+
+
+def test_measure_latency_percentiles():
+    calls = []
+
+    def fn() -> None:
+        calls.append(None)
+        time.sleep(0.01)
+
+    record = measure_latency(fn, CPU, warmup=2, repeats=5)
+    assert len(calls) == 7
+    assert record.p50_ms == pytest.approx(10, rel=0.5)
+    assert record.p90_ms >= record.p50_ms
+
+
+def test_measure_latency_rejects_no_repeats():
+    with pytest.raises(BenchError):
+        measure_latency(lambda: None, CPU, repeats=0)
+
+
+# ---- real GPU ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cuda_nvml():
+    device = torch.device("cuda")
+    torch.zeros(1, device=device)  # create the CUDA context outside the measured window
+    torch.cuda.synchronize(device)
+    nvml = open_nvml(device)
+    if nvml is None:
+        pytest.skip("NVML is not available")
+    yield device, nvml
+    nvml.close()
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_gpu_one_gib_allocation(cuda_nvml):
+    device, nvml = cuda_nvml
+    torch.cuda.empty_cache()
+    with GpuMemoryTracker(device, nvml) as tracker:
+        block = torch.ones(256 * MIB, dtype=torch.float32, device=device)  # 1 GiB
+        torch.cuda.synchronize(device)
+        time.sleep(0.2)
+        del block
+        torch.cuda.empty_cache()  # returned to the driver: only polling can have seen it
+    record = tracker.record
+    assert record is not None
+    assert record.peak_gpu_mem_nvml_mib == pytest.approx(1024, rel=0.1)
+    assert record.peak_torch_allocated_mib == pytest.approx(1024, rel=0.1)
+    assert record.peak_torch_reserved_mib == pytest.approx(1024, rel=0.1)
+    assert record.gpu_mem_method in ("process", "device-minus-baseline")
+    if record.peak_gpu_mem_process_mib is not None:
+        assert record.peak_gpu_mem_process_mib >= 1024 * 0.9  # also holds the CUDA context
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_gpu_energy_rises_during_matmuls(cuda_nvml):
+    device, nvml = cuda_nvml
+    a = torch.randn(4096, 4096, device=device)
+    with CostTracker(device, nvml) as tracker:
+        deadline = time.perf_counter() + 3.0
+        while time.perf_counter() < deadline:
+            for _ in range(20):
+                a = torch.tanh(a @ a)  # tanh keeps the values finite
+            torch.cuda.synchronize(device)
+    record = tracker.record
+    assert record is not None
+    assert record.energy_method in ("nvml-energy-counter", "power-x-time")
+    assert record.energy_j is not None and record.energy_j > 0
+    assert 5 < record.energy_j / record.wall_s < 2000  # average watts of a busy GPU
+    assert record.peak_torch_allocated_mib is not None and record.peak_torch_allocated_mib > 0
