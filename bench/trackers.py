@@ -56,7 +56,7 @@ class TimeRecord:
 @dataclass(frozen=True)
 class GpuMemoryRecord:
     peak_gpu_mem_nvml_mib: float | None  # device used memory, peak minus baseline
-    peak_gpu_mem_process_mib: float | None  # this process's own usage as NVML reports it
+    peak_gpu_mem_process_mib: float | None  # this process's own usage, CUDA context included
     gpu_mem_method: str | None  # "process", "device-minus-baseline", or None without NVML
     peak_torch_allocated_mib: float | None  # torch.cuda.max_memory_allocated in the window
     peak_torch_reserved_mib: float | None  # torch.cuda.max_memory_reserved in the window
@@ -434,6 +434,7 @@ class GpuMemoryTracker(_PolledTracker):
         self._peak_used: int | None = None
         self._peak_process: int | None = None
         self._torch_carry = (0, 0)  # (allocated, reserved) peaks from before an inner reset
+        self._nvml_ok = False
 
     def _sample(self) -> None:
         assert self.nvml is not None
@@ -445,11 +446,16 @@ class GpuMemoryTracker(_PolledTracker):
 
     def _begin(self, poller: _Poller) -> None:
         self._peak_used = self._peak_process = None
+        self._nvml_ok = self.nvml is not None
         if self.nvml is not None:
-            self._baseline = (
-                self.baseline_bytes if self.baseline_bytes is not None else self.nvml.used_bytes()
-            )
-            poller.add(self._sample, self.interval_s)
+            try:
+                self._baseline = (
+                    self.baseline_bytes if self.baseline_bytes is not None else self.nvml.used_bytes()
+                )
+                poller.add(self._sample, self.interval_s)
+            except self.nvml.error as err:  # a tracker must not end the run it measures
+                _debug_once(f"NVML memory query failed ({err}); no NVML memory figures")
+                self._nvml_ok = False
         if self.device.type == "cuda":
             with _torch_peak_lock:
                 peaks = (
@@ -469,7 +475,7 @@ class GpuMemoryTracker(_PolledTracker):
     def _end(self) -> None:
         nvml_mib = process_mib = allocated_mib = reserved_mib = None
         method = None
-        if self.nvml is not None:
+        if self.nvml is not None and self._nvml_ok:
             with contextlib.suppress(self.nvml.error):
                 self._sample()  # a body shorter than one interval still gets a reading
             if self._peak_used is not None:
@@ -477,7 +483,10 @@ class GpuMemoryTracker(_PolledTracker):
                 nvml_mib = max(0, self._peak_used - self._baseline) / MIB
             if self._peak_process is not None:
                 process_mib = self._peak_process / MIB
-            method = "process" if process_mib is not None else "device-minus-baseline"
+            if process_mib is not None:
+                method = "process"
+            elif nvml_mib is not None:
+                method = "device-minus-baseline"
         if self.device.type == "cuda":
             with _torch_peak_lock:
                 allocated = max(self._torch_carry[0], torch.cuda.max_memory_allocated(self.device))

@@ -327,6 +327,13 @@ def test_a_failing_nvml_query_does_not_kill_the_poller():
     assert tracker.record.gpu_mem_method == "process"
 
 
+def test_gpu_memory_query_failing_at_enter_leaves_nvml_columns_empty():
+    _, nvml = fake_nvml(unsupported={"nvmlDeviceGetMemoryInfo"})
+    with GpuMemoryTracker(CPU, nvml) as tracker:
+        pass
+    assert tracker.record == trackers.GpuMemoryRecord(None, None, None, None, None)
+
+
 # ---- opening NVML ----------------------------------------------------------------------------
 
 
