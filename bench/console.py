@@ -81,8 +81,8 @@ RESULT_TABLE = [
 def results_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     present = [c for c in RESULT_TABLE if any(r.get(c[0]) is not None for r in rows)]
-    for _, header, kind in present:
-        table.add_column(header, justify="right" if kind else "left")
+    for key, header, kind in present:
+        table.add_column(header, justify="right" if kind else "left", no_wrap=key == "model")
     for row in rows:
         table.add_row(*(fmt(row.get(key), kind) for key, _, kind in present))
     return table

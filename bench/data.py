@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -141,28 +142,27 @@ def read_table(path: Path, sep: str) -> pd.DataFrame:
         raise BenchError(
             f"{path}, line {line}: bytes that are not UTF-8; re-save as UTF-8."
         ) from None
+    # The csv module, not pandas: pandas would silently turn an extra first field into an index.
+    reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=sep, strict=True)
     try:
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            quoting=csv.QUOTE_MINIMAL,
-            encoding="utf-8",
-            engine="c",
-        )
-    except pd.errors.ParserError as exc:
+        rows = list(reader)
+    except csv.Error as exc:
         raise BenchError(
-            f"{path}: malformed rows ({exc}); check quotes and field counts."
+            f"{path}, line {reader.line_num}: {exc}; check for an unbalanced quote."
         ) from None
-    except pd.errors.EmptyDataError:
-        raise BenchError(f"{path} is empty; it needs a header row and data rows.") from None
-    short = frame.isna().any(axis=1).to_numpy()
-    if short.any():
-        line = int(np.flatnonzero(short)[0]) + 2
-        raise BenchError(f"{path}, line {line}: fewer fields than the header; check the separator.")
-    if frame.empty:
+    if not rows:
+        raise BenchError(f"{path} is empty; it needs a header row and data rows.")
+    header, body = rows[0], [r for r in rows[1:] if r]
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            fewer_or_more = "fewer" if len(row) < len(header) else "more"
+            raise BenchError(
+                f"{path}, line {number}: {len(row)} fields, {fewer_or_more} than the header's "
+                f"{len(header)}; check the separator and the quotes."
+            )
+    if not body:
         raise BenchError(f"{path} has a header but no data rows.")
+    frame = pd.DataFrame(body, columns=header)
     return frame
 
 

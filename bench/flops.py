@@ -135,3 +135,20 @@ def mfu(flops: float, seconds: float, gpu_name: str | None, dtype: str) -> float
     if peak is None or seconds <= 0:
         return None
     return flops / seconds / (peak * 1e12)
+
+
+def train_flops_per_sample(
+    n_dense_params: int,
+    n_layers: int,
+    d_model: int,
+    tokens: float,
+    lstm_input: int = 0,
+    lstm_hidden: int = 0,
+) -> float:
+    """Training FLOPs for one review of `tokens` non-padding tokens: the transformer term at
+    sequence length `tokens`, plus the BiLSTM term where the model has one. Padding is left out:
+    it is work the hardware does, not work the model needs."""
+    per_token = transformer_train_flops_per_token(n_dense_params, n_layers, d_model, round(tokens))
+    if lstm_hidden:
+        per_token += lstm_train_flops_per_token(lstm_input, lstm_hidden)
+    return per_token * tokens

@@ -15,6 +15,7 @@ from bench.config import RunConfig
 from bench.data import DataRequest, Dataset, load_dataset, truncated_share
 from bench.environment import environment
 from bench.errors import BenchError
+from bench.flops import mfu, train_flops_per_sample
 from bench.modeling import (
     MODELS,
     ModelSpec,
@@ -34,6 +35,7 @@ from bench.results import (
     write_csv,
     write_json,
 )
+from bench.trackers import CostTracker, gpu_info, measure_latency, nvml_baseline_bytes, open_nvml
 from bench.train import (
     Encoded,
     EpochHook,
@@ -41,8 +43,10 @@ from bench.train import (
     NoProgress,
     ProgressSink,
     fit,
+    loader,
     pick_device,
     seed_everything,
+    to_device,
     use_all_cores,
 )
 
@@ -166,6 +170,8 @@ class Runner:
             raise BenchError("--device cuda was asked for, but torch sees no CUDA device.")
         prepared = self.prepare(run)
         data = prepared.dataset
+        nvml = open_nvml(device) if run.trackers else None
+        baseline = nvml_baseline_bytes(nvml)  # before the model exists on the device
         seed_everything(run.seed)  # the network's initial weights depend on the seed alone
         network = prepared.spec.build_network(data.n_classes, prepared.encoder)
         total, trainable = count_params(network)
@@ -193,6 +199,7 @@ class Runner:
             pad_to=pad_to,
             progress=self.progress,
             on_epoch=on_epoch,
+            track=lambda: CostTracker(device, nvml, baseline, enabled=run.trackers),
         ):
             history.append(stats)
             self.epochs.append(self._epoch_row(row, stats, history))
@@ -218,12 +225,55 @@ class Runner:
             train_samples_per_s=sum(s.train_samples for s in history) / train_time,
             train_tokens_per_s=sum(s.train_tokens for s in history) / train_time,
             eval_samples_per_s=float(np.median([s.test.samples_per_s for s in history])),
+            **run_costs([s.cost for s in history]),
         )
+        tokens_per_sample = sum(s.train_tokens for s in history) / sum(s.train_samples for s in history)
+        shape = prepared.spec.shape(network)
+        flops = train_flops_per_sample(
+            shape.n_dense_params,
+            shape.n_layers,
+            shape.d_model,
+            tokens_per_sample,
+            shape.lstm_input,
+            shape.lstm_hidden,
+        )
+        gpu_name = nvml.name() if nvml else None
+        row.update(
+            flops_per_sample=flops,
+            mfu=mfu(flops * sum(s.train_samples for s in history), train_time, gpu_name, "fp32"),
+        )
+        if run.trackers:
+            row.update(self._latency(network, prepared, run, device, pad_to))
+        if nvml:
+            nvml.close()
         self._predictions(row, prepared, last)
 
-    def _epoch_row(
-        self, row: dict[str, Any], stats: EpochStats, history: list[EpochStats]
-    ) -> dict[str, Any]:
+    def _latency(
+        self,
+        network: torch.nn.Module,
+        prepared: Prepared,
+        run: RunConfig,
+        device: torch.device,
+        pad_to: int | None,
+    ) -> dict[str, float]:
+        """Inference latency on real test reviews, at batch 1 and at the run's batch size."""
+        network.eval()
+        found: dict[str, float] = {}
+        for size, suffix in ((1, "bs1"), (run.batch_size, "batch")):
+            batch = next(iter(loader(prepared.test, size, prepared.pad_id, pad_to, None, device)))
+            batch = to_device(batch, device)
+            with torch.no_grad():
+                record = measure_latency(
+                    lambda b=batch: network(b["input_ids"], b["attention_mask"]),
+                    device,
+                    warmup=2,
+                    repeats=10 if device.type == "cpu" else 50,
+                )
+            found[f"latency_ms_p50_{suffix}"] = record.p50_ms
+            found[f"latency_ms_p90_{suffix}"] = record.p90_ms
+        return found
+
+    def _epoch_row(self, row: dict[str, Any], stats: EpochStats, history: list[EpochStats]) -> dict[str, Any]:
         return {
             "run_id": row["run_id"],
             "model": row["model"],
@@ -264,8 +314,34 @@ class Runner:
         self.results = [r for r in self.results if r["run_id"] != row["run_id"]] + [row]
         write_csv(self.out / RESULTS_FILE, self.results, RESULT_COLUMNS)
 
-    def write_env(self, extra: dict[str, Any] | None = None) -> None:
-        write_json(self.out / ENV_FILE, environment(extra))
+    def write_env(self, extra: dict[str, Any] | None = None, device: str = "auto") -> None:
+        nvml = open_nvml(pick_device(device))
+        info = gpu_info(nvml)
+        if nvml:
+            nvml.close()
+        write_json(self.out / ENV_FILE, environment({**info, **(extra or {})}))
+
+
+PEAK_COLUMNS = (
+    "peak_gpu_mem_nvml_mib",
+    "peak_gpu_mem_process_mib",
+    "peak_torch_allocated_mib",
+    "peak_torch_reserved_mib",
+    "peak_rss_mib",
+)
+
+
+def run_costs(epochs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A run's cost columns from its epochs': the highest peaks, the summed energy."""
+    found: dict[str, Any] = {}
+    for column in PEAK_COLUMNS:
+        values = [e[column] for e in epochs if e.get(column) is not None]
+        found[column] = max(values) if values else None
+    energies = [e["energy_j"] for e in epochs if e.get("energy_j") is not None]
+    found["energy_j"] = sum(energies) if energies else None
+    for column in ("gpu_mem_method", "energy_method"):
+        found[column] = next((e[column] for e in epochs if e.get(column)), None)
+    return found
 
 
 def default_out(suite: str, root: Path = Path("reports")) -> Path:
@@ -284,5 +360,5 @@ def run_suite(runs: list[RunConfig], runner: Runner) -> list[dict[str, Any]]:
     """Check every run, then train them in order; a failing model does not stop the others."""
     runner.check(runs)
     runner.out.mkdir(parents=True, exist_ok=True)
-    runner.write_env({"runs": [dataclasses.asdict(r) for r in runs]})
+    runner.write_env({"runs": [dataclasses.asdict(r) for r in runs]}, runs[0].device)
     return [runner.run(run) for run in runs]

@@ -18,6 +18,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from bench.config import RunConfig
 from bench.stats import macro_f1
+from bench.trackers import CostTracker
 
 
 class ProgressSink(Protocol):
@@ -170,12 +171,14 @@ def evaluate(
     )
 
 
-class Tracker(Protocol):
-    """A cost tracker around a phase; see bench.trackers.CostTracker."""
-
-    def __enter__(self) -> Any: ...
-    def __exit__(self, *exc: object) -> Any: ...
-    def as_row(self) -> dict[str, Any]: ...
+def epoch_costs(tracker: object) -> dict[str, Any]:
+    """The tracker's columns, less its wall time (the epoch rows time training and evaluation
+    separately)."""
+    if not isinstance(tracker, CostTracker) or tracker.record is None:
+        return {}
+    row = tracker.record.as_row()
+    row.pop("wall_s")
+    return row
 
 
 def total_schedule_steps(run: RunConfig, n_train: int, steps_per_epoch: int) -> int:
@@ -195,13 +198,14 @@ def fit(
     pad_to: int | None = None,
     progress: ProgressSink | None = None,
     on_epoch: EpochHook | None = None,
-    track: Callable[[], AbstractContextManager[Any]] | None = None,
+    track: Callable[[], CostTracker] | None = None,
     start_epoch: int = 1,
     state: dict[str, Any] | None = None,
 ) -> Iterator[EpochStats]:
     """Train for `run.epochs` epochs, evaluating on `test` after each; yields each epoch's stats.
 
-    `track()` makes a fresh cost tracker per epoch; its `.record.as_row()` lands in `EpochStats.cost`.
+    `track()` makes a fresh cost tracker per epoch (training and evaluation); its record lands in
+    `EpochStats.cost`.
     `state` (optimizer and scheduler objects) is filled in so a caller can checkpoint them.
     """
     progress = progress or NoProgress()
@@ -220,10 +224,8 @@ def fit(
     for epoch in range(start_epoch, run.epochs + 1):
         # A new shuffle per epoch, derived from the seed, so a resumed run sees the same order.
         batches = loader(train, run.batch_size, pad_id, pad_to, run.seed * 1000 + epoch, device)
-        tracker = track() if track else nullcontext()
-        progress.start(
-            f"{run.model} epoch {epoch}/{run.epochs}", steps_per_epoch + len(test_batches)
-        )
+        tracker: AbstractContextManager[Any] = track() if track else nullcontext()
+        progress.start(f"{run.model} epoch {epoch}/{run.epochs}", steps_per_epoch + len(test_batches))
         with tracker:
             start = time.perf_counter()
             model.train()
@@ -260,7 +262,7 @@ def fit(
             eval_time_s=eval_time,
             train_samples=len(train),
             train_tokens=int(tokens),
-            cost=tracker.as_row() if hasattr(tracker, "as_row") else {},
+            cost=epoch_costs(tracker),
         )
         if on_epoch:
             on_epoch(stats)

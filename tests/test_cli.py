@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import main
+from bench.results import EPOCH_COLUMNS, PREDICTION_COLUMNS, RESULT_COLUMNS
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False, terminal_width=200)
+    return result.exit_code, result.output
+
+
+def test_run_end_to_end_writes_results(tiny_suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = run_cli("run", "--suite", str(tiny_suite), "--out", str(out), "-q")
+    assert code == 0, output
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns[: len(RESULT_COLUMNS)]) == [c.name for c in RESULT_COLUMNS]
+    assert results["model"].tolist() == ["encoder", "bert", "bert_bilstm"]
+    assert (results["status"] == "ok").all()
+    for column in ("test_accuracy", "best_test_accuracy", "test_macro_f1", "train_accuracy"):
+        assert results[column].between(0, 1).all(), column
+    assert (results["params_total"] > 0).all()
+    assert (results["train_time_s"] > 0).all()
+    assert (results[["n_train", "n_test"]] == [48, 24]).all().all()
+    epochs = pd.read_csv(out / "epochs.csv")
+    assert list(epochs.columns[: len(EPOCH_COLUMNS)]) == [c.name for c in EPOCH_COLUMNS]
+    assert len(epochs) == 3 * 2  # three models, two epochs each
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert list(predictions.columns[: len(PREDICTION_COLUMNS)]) == [c.name for c in PREDICTION_COLUMNS]
+    assert {"prob_0", "prob_1"} <= set(predictions.columns)
+    assert len(predictions) == 3 * 24
+    env = (out / "env.json").read_text()
+    assert '"torch"' in env and '"command"' in env
+    assert "encoder" in output and "bert_bilstm" in output  # the results table
+
+
+def test_same_seed_gives_identical_metrics(tiny_suite: Path, tmp_path: Path) -> None:
+    frames = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        args = ["run", "--suite", str(tiny_suite), "--model", "encoder", "--model", "bert"]
+        code, output = run_cli(*args, "--out", str(out), "-q")
+        assert code == 0, output
+        frames.append(pd.read_csv(out / "epochs.csv"))
+    metrics = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "test_macro_f1"]
+    pd.testing.assert_frame_equal(frames[0][metrics], frames[1][metrics])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--suite", "quik"], "Did you mean 'quick'"),
+        (["run", "--model", "bert_bilstn"], "Did you mean 'bert_bilstm'"),
+        (["run", "--epochs", "-1"], "Epochs must be at least 1"),
+        (["run", "--batch-size", "0"], "Batch size must be at least 1"),
+        (["run", "--max-len", "1"], "Max_len must be at least 2"),
+        (["run", "--dataset", "imbd"], "Did you mean 'imdb'"),
+        (["run", "--dataset", "kaggle:/nonexistent"], "is not a folder"),
+        (["run", "--model", "bert", "--pretrained", "/nonexistent-model"], "not in the local cache"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_pretrained_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    (tmp_path / "weights").mkdir()
+    result = CliRunner().invoke(
+        main, ["run", "--model", "bert", "--pretrained", str(tmp_path / "weights")]
+    )
+    assert result.exit_code == 2
+    assert "is not a model folder" in result.output
