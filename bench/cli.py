@@ -102,5 +102,20 @@ def ls(what: str) -> None:
     Console().print(listing(what))
 
 
+@main.command()
+@click.argument("folders", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "html"]), default="table",
+              show_default=True, help="table prints to the terminal; the others write one file.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Report file [default: report.<ext> in the first folder]; for table, the plots' folder.")
+@click.option("--cost", type=click.Choice(["time", "memory", "params", "energy"]), default="time",
+              show_default=True, help="Cost axis of the accuracy-cost plot and the Pareto front.")
+def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str) -> None:
+    """Compare runs: tables, significance, Pareto front and plots [default: newest folder in reports/]."""
+    from bench.report import make_report
+
+    make_report(list(folders), fmt, out, cost)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,162 @@
+"""Report figures with matplotlib's Agg backend: training curves, accuracy against cost, sweeps.
+
+Each figure is written as PNG and SVG; `write_all` returns the PNG paths by figure name.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and in CI; must precede pyplot
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from bench.report import Report
+
+COLORS: list[str] = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "model"
+
+
+def save(fig: Figure, folder: Path, name: str) -> Path:
+    """PNG and SVG side by side; metadata pinned so reruns give the same bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    png = folder / f"{name}.png"
+    fig.savefig(png, dpi=120, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(folder / f"{name}.svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return png
+
+
+def _band(ax: Axes, df: pd.DataFrame, column: str, label: str, color: object, style: str) -> None:
+    """Mean over seeds by epoch, with the min-max range shaded when there are several seeds."""
+    stats = df.groupby("epoch")[column].agg(["mean", "min", "max"])
+    if stats["mean"].isna().all():
+        return
+    ax.plot(stats.index, stats["mean"], style, color=color, label=label, marker="o", markersize=3)
+    if df["run_id"].nunique() > 1:
+        ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.15, linewidth=0)
+
+
+def training_curves(epochs: pd.DataFrame, entry: str) -> Figure:
+    """Like the paper's Figs 5-7: loss and accuracy by epoch, training and test."""
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, what in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        _band(ax, epochs, f"train_{what}", f"training {what}", COLORS[0], "-")
+        _band(ax, epochs, f"test_{what}", f"test {what}", COLORS[1], "--")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    seeds = epochs["run_id"].nunique()
+    fig.suptitle(f"{entry}: training curves ({seeds} seed{'s' if seeds != 1 else ''}; band: min-max)")
+    fig.tight_layout()
+    return fig
+
+
+def cost_plot(rep: Report) -> Figure:
+    """Mean accuracy (95% CI bars) against cost, the significance-aware front, and its ties."""
+    from bench.report import COST_AXES
+
+    key, label = COST_AXES[rep.cost]
+    ci = rep.entries[["entry", "test_accuracy_ci_low", "test_accuracy_ci_high"]]
+    front = rep.front.merge(ci.rename(columns={"entry": "model"}), on="model")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    pos = {m: (c, a) for m, c, a in zip(front["model"], front["cost"], front["accuracy"])}
+    # Ties that kept a model on the front: a cheaper, more accurate model whose lead is not significant.
+    for _, r in front.iterrows():
+        for other in filter(None, str(r["tied_with"]).split(",")):
+            c0, a0 = pos[other]
+            if c0 <= r["cost"] and a0 > r["accuracy"]:
+                ax.plot([c0, r["cost"]], [a0, r["accuracy"]], ":", color="grey", linewidth=1)
+    on = front[front["on_front"]].sort_values("cost")
+    # A plain line, not a staircase: with ties the front need not rise with cost.
+    ax.plot(
+        on["cost"],
+        on["accuracy"],
+        "-",
+        color="black",
+        linewidth=1,
+        alpha=0.5,
+        label="front (significance-aware)",
+    )
+    for i, (_, r) in enumerate(front.iterrows()):
+        err = np.array(
+            [[r["accuracy"] - r["test_accuracy_ci_low"]], [r["test_accuracy_ci_high"] - r["accuracy"]]]
+        )
+        ax.errorbar(
+            r["cost"], r["accuracy"], yerr=np.nan_to_num(err), fmt="o" if r["on_front"] else "x",
+            color=COLORS[i % len(COLORS)], capsize=3, markersize=7, label=r["model"],
+        )  # fmt: skip
+    refs = rep.entries[rep.entries["reference"]]
+    if f"{key}_mean" in refs and refs[f"{key}_mean"].notna().any():
+        ax.scatter(refs[f"{key}_mean"], refs["test_accuracy_mean"], marker="s", facecolors="none",
+                   edgecolors="grey", label="paper (RTX 4060 Laptop)")  # fmt: skip
+        for _, r in refs.dropna(subset=[f"{key}_mean"]).iterrows():
+            ax.annotate(r["entry"], (r[f"{key}_mean"], r["test_accuracy_mean"]), fontsize=7, color="grey")
+    costs = pd.concat([front["cost"], refs.get(f"{key}_mean", pd.Series(dtype=float))]).dropna()
+    if len(costs) and costs.min() > 0 and costs.max() / costs.min() > 20:
+        ax.set_xscale("log")  # the paper's GPU hours and a CPU smoke run differ by orders of magnitude
+    ax.set_xlabel(label)
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.set_title("Accuracy against cost (o on the front, x dominated; dotted: tied)", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_plot(sweep: pd.DataFrame, x: str) -> Figure:
+    """Accuracy against one swept setting per model; with max_len, the share of truncated reviews too."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ok = sweep[sweep["status"] == "ok"].sort_values(x)
+    for i, (model, g) in enumerate(ok.groupby("model", sort=False)):
+        ax.plot(g[x], g["test_accuracy"], "o-", color=COLORS[i % len(COLORS)], label=str(model))
+    ax.set_xlabel(x)
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    if x == "lr":
+        ax.set_xscale("log")
+    if x == "max_len" and "truncated_test_share" in ok and ok["truncated_test_share"].notna().any():
+        share = ok.groupby("max_len")["truncated_test_share"].mean()
+        twin = ax.twinx()
+        twin.plot(share.index, 100 * share.to_numpy(), "s--", color="grey", label="truncated test reviews")
+        twin.set_ylabel("truncated test reviews (%)", color="grey")
+        twin.set_ylim(0, 100)
+        twin.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"Sweep: accuracy against {x}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def write_all(rep: Report, folder: Path) -> dict[str, Path]:
+    """Every figure the report has data for, as `folder/<name>.png` and `.svg`."""
+    written: dict[str, Path] = {}
+    ep = rep.loaded.epochs
+    if not ep.empty and "entry" in ep:
+        ours = ep[ep["entry"].isin(set(rep.entries["entry"]))]
+        for entry, g in ours.groupby("entry", sort=False):
+            name = f"curves-{slug(str(entry))}"
+            written[name] = save(training_curves(g, str(entry)), folder, name)
+    if not rep.front.empty:
+        written[f"cost-{rep.cost}"] = save(cost_plot(rep), folder, f"cost-{rep.cost}")
+    sweep = rep.sweep
+    for x in ("max_len", "lr"):
+        if not sweep.empty and x in sweep and sweep.loc[sweep["status"] == "ok", x].nunique() > 1:
+            written[f"sweep-{x}"] = save(sweep_plot(sweep, x), folder, f"sweep-{x}")
+    return written
