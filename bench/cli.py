@@ -61,21 +61,47 @@ def run_override_options(func: Any) -> Any:
 
 
 @main.command()
-@click.option("--suite", "suite_name", default="quick", show_default=True,
-              help="A suite name (see `bench ls suites`) or the path of a suite .toml file.")
+@click.option(
+    "--suite",
+    "suite_name",
+    default="quick",
+    show_default=True,
+    help="A suite name (see `bench ls suites`) or the path of a suite .toml file.",
+)
 @click.option("--model", "models", multiple=True, help="Run only this model (repeatable).")
 @run_override_options
 @click.option("--repeats", default=1, show_default=True, help="Seeds per model: seed, seed+1, ...")
-@click.option("--paper-quirks/--no-paper-quirks", default=None,
-              help="Reproduce the paper's LR-schedule and BiLSTM quirks (the paper suite does).")
-@click.option("--trackers", type=click.Choice(["on", "off"]), default="on", show_default=True,
-              help="off: time only, no memory or energy tracking (to measure their overhead).")
+@click.option(
+    "--paper-quirks/--no-paper-quirks",
+    default=None,
+    help="Reproduce the paper's LR-schedule and BiLSTM quirks (the paper suite does).",
+)
+@click.option(
+    "--trackers",
+    type=click.Choice(["on", "off"]),
+    default="on",
+    show_default=True,
+    help="off: time only, no memory or energy tracking (to measure their overhead).",
+)
 @click.option("--skip-bad-rows", is_flag=True, help="Skip empty reviews instead of stopping.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Results folder [default: reports/<suite>-<UTC time>].")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results folder [default: reports/<suite>-<UTC time>].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-epoch lines.")
-def run(suite_name: str, models: tuple[str, ...], repeats: int, paper_quirks: bool | None,
-        trackers: str, skip_bad_rows: bool, out: Path | None, quiet: bool, **overrides: Any) -> None:
+def run(
+    suite_name: str,
+    models: tuple[str, ...],
+    repeats: int,
+    paper_quirks: bool | None,
+    trackers: str,
+    skip_bad_rows: bool,
+    out: Path | None,
+    quiet: bool,
+    **overrides: Any,
+) -> None:
     """Train and evaluate a suite's models; write results.csv, epochs.csv, predictions.csv."""
     from bench.config import apply_overrides, load_suite
     from bench.console import RichProgress, results_table
@@ -104,12 +130,27 @@ def ls(what: str) -> None:
 
 @main.command()
 @click.argument("folders", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "html"]), default="table",
-              show_default=True, help="table prints to the terminal; the others write one file.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Report file [default: report.<ext> in the first folder]; for table, the plots' folder.")
-@click.option("--cost", type=click.Choice(["time", "memory", "params", "energy"]), default="time",
-              show_default=True, help="Cost axis of the accuracy-cost plot and the Pareto front.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "markdown", "html"]),
+    default="table",
+    show_default=True,
+    help="table prints to the terminal; the others write one file.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Report file [default: report.<ext> in the first folder]; for table, the plots' folder.",
+)
+@click.option(
+    "--cost",
+    type=click.Choice(["time", "memory", "params", "energy"]),
+    default="time",
+    show_default=True,
+    help="Cost axis of the accuracy-cost plot and the Pareto front.",
+)
 def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str) -> None:
     """Compare runs: tables, significance, Pareto front and plots [default: newest folder in reports/]."""
     from bench.report import make_report

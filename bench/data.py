@@ -132,24 +132,18 @@ def read_table(path: Path, sep: str) -> pd.DataFrame:
         raise BenchError(f"{path} does not exist.")
     raw = path.read_bytes()
     if raw.startswith(b"\xef\xbb\xbf"):
-        raise BenchError(
-            f"{path} starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM."
-        )
+        raise BenchError(f"{path} starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM.")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise BenchError(
-            f"{path}, line {line}: bytes that are not UTF-8; re-save as UTF-8."
-        ) from None
+        raise BenchError(f"{path}, line {line}: bytes that are not UTF-8; re-save as UTF-8.") from None
     # The csv module, not pandas: pandas would silently turn an extra first field into an index.
     reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=sep, strict=True)
     try:
         rows = list(reader)
     except csv.Error as exc:
-        raise BenchError(
-            f"{path}, line {reader.line_num}: {exc}; check for an unbalanced quote."
-        ) from None
+        raise BenchError(f"{path}, line {reader.line_num}: {exc}; check for an unbalanced quote.") from None
     if not rows:
         raise BenchError(f"{path} is empty; it needs a header row and data rows.")
     header, body = rows[0], [r for r in rows[1:] if r]
@@ -213,9 +207,7 @@ def load_kaggle(arg: str, request: DataRequest) -> Dataset:
         raise BenchError("The kaggle dataset needs a folder: --dataset kaggle:DIR.")
     root = Path(arg).expanduser()
     if not root.is_dir():
-        raise BenchError(
-            f"{root} is not a folder; kaggle:DIR needs DIR/train.tsv and DIR/test.tsv."
-        )
+        raise BenchError(f"{root} is not a folder; kaggle:DIR needs DIR/train.tsv and DIR/test.tsv.")
     rng = np.random.default_rng(request.seed)
     splits, skipped = [], 0
     for name, limit in (("train", request.max_train), ("test", request.max_test)):
@@ -233,9 +225,7 @@ def _parse_table_arg(arg: str) -> tuple[Path, dict[str, str]]:
     options = dict(parse_qsl(query))
     unknown = set(options) - {"text", "label", "test"}
     if unknown:
-        raise BenchError(
-            f"Unknown option(s) {', '.join(sorted(unknown))}; use text=, label=, test=."
-        )
+        raise BenchError(f"Unknown option(s) {', '.join(sorted(unknown))}; use text=, label=, test=.")
     return Path(path).expanduser(), options
 
 

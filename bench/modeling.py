@@ -121,9 +121,7 @@ def parse_params(params_cls: type[Any], options: Any, model: str) -> Any:
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise BenchError(
-                f"Model {model!r} has no option {key!r}.{hint} Options: {', '.join(fields)}."
-            )
+            raise BenchError(f"Model {model!r} has no option {key!r}.{hint} Options: {', '.join(fields)}.")
     return params_cls(**options)
 
 

@@ -45,9 +45,7 @@ class Registry(Generic[T]):
         known = [*self._entries, *self._aliases]
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise BenchError(
-            f"Unknown {self.kind} {name!r}.{hint} Known: {', '.join(sorted(self._entries))}."
-        )
+        raise BenchError(f"Unknown {self.kind} {name!r}.{hint} Known: {', '.join(sorted(self._entries))}.")
 
     def get(self, name: str) -> T:
         return self._entries[self.canonical(name)]

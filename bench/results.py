@@ -60,9 +60,7 @@ RESULT_COLUMNS = [
     Column("eval_time_s", "evaluation wall time summed over epochs, seconds"),
     Column("truncated_train_share", "share of training reviews longer than max_len (cut)"),
     Column("truncated_test_share", "share of test reviews longer than max_len (cut)"),
-    Column(
-        "peak_gpu_mem_nvml_mib", "NVML device memory used at peak minus the pre-run baseline, MiB"
-    ),
+    Column("peak_gpu_mem_nvml_mib", "NVML device memory used at peak minus the pre-run baseline, MiB"),
     Column("peak_gpu_mem_process_mib", "NVML memory of this process at peak, MiB, where reported"),
     Column("gpu_mem_method", "which NVML figure the memory is: process or device-minus-baseline"),
     Column("peak_torch_allocated_mib", "torch.cuda.max_memory_allocated, MiB"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,6 @@ from bench.train import (
     loader,
     pick_device,
     seed_everything,
-    to_device,
     use_all_cores,
 )
 
@@ -261,10 +261,10 @@ class Runner:
         found: dict[str, float] = {}
         for size, suffix in ((1, "bs1"), (run.batch_size, "batch")):
             batch = next(iter(loader(prepared.test, size, prepared.pad_id, pad_to, None, device)))
-            batch = to_device(batch, device)
+            ids, mask = (t.to(device) for t in (batch["input_ids"], batch["attention_mask"]))
             with torch.no_grad():
                 record = measure_latency(
-                    lambda b=batch: network(b["input_ids"], b["attention_mask"]),
+                    partial(network, ids, mask),
                     device,
                     warmup=2,
                     repeats=10 if device.type == "cpu" else 50,

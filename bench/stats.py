@@ -134,9 +134,7 @@ def _paired(
     a = _as_bool(correct_a, "correct_a")
     b = _as_bool(correct_b, "correct_b")
     if a.shape != b.shape:
-        raise StatsError(
-            f"paired tests need the same test items: {a.size} vs {b.size} correctness values"
-        )
+        raise StatsError(f"paired tests need the same test items: {a.size} vs {b.size} correctness values")
     return a, b
 
 
@@ -216,9 +214,7 @@ def _vote(predictions: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     # Most votes first, then the lowest class id, so the first row per example is the winner.
-    counts = counts.sort_values(
-        ["model", "example_id", "votes", "pred"], ascending=[True, True, False, True]
-    )
+    counts = counts.sort_values(["model", "example_id", "votes", "pred"], ascending=[True, True, False, True])
     return counts.drop_duplicates(["model", "example_id"])[["model", "example_id", "label", "pred"]]
 
 
@@ -242,9 +238,7 @@ def pairwise_significance(predictions: pd.DataFrame, alpha: float = 0.05) -> pd.
 
     rows = []
     for ma, mb in combinations(models, 2):
-        joined = per_model[ma].merge(
-            per_model[mb], on="example_id", how="inner", suffixes=("_a", "_b")
-        )
+        joined = per_model[ma].merge(per_model[mb], on="example_id", how="inner", suffixes=("_a", "_b"))
         if joined.empty:
             raise StatsError(f"models {ma!r} and {mb!r} share no example_id")
         if (joined["label_a"] != joined["label_b"]).any():
@@ -297,9 +291,7 @@ def plain_pareto(points: pd.DataFrame) -> pd.Series[bool]:
     return pd.Series(~dom.any(axis=0), index=points.index, name="on_front")
 
 
-def significant_pareto(
-    points: pd.DataFrame, pvalues: pd.DataFrame, alpha: float = 0.05
-) -> pd.DataFrame:
+def significant_pareto(points: pd.DataFrame, pvalues: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """The Pareto front where accuracy only counts when the difference is significant.
 
     `points` has columns model, accuracy, cost (lower cost and higher accuracy are better);

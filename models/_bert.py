@@ -7,8 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from tokenizers import Tokenizer
-from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, BertConfig, PretrainedConfig
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoTokenizer,
+    BertConfig,
+    PretrainedConfig,
+    PreTrainedModel,
+)
 from transformers.utils import logging as hf_logging
 
 from bench.config import RunConfig
@@ -53,7 +59,7 @@ def bert_config(run: RunConfig, p: BertParams) -> PretrainedConfig:
     return config
 
 
-def bert_backbone(run: RunConfig, p: BertParams) -> nn.Module:
+def bert_backbone(run: RunConfig, p: BertParams) -> PreTrainedModel:
     """AutoModel with its pooler: pretrained weights, or the same shapes at random (`--init random`)."""
     config = bert_config(run, p)
     if run.init == "random":
@@ -88,5 +94,5 @@ def paper_config(num_layers: int | None) -> BertConfig:
     return config
 
 
-def embedding_params(backbone: nn.Module) -> int:
+def embedding_params(backbone: PreTrainedModel) -> int:
     return sum(p.numel() for n, p in backbone.named_parameters() if n.startswith("embeddings"))

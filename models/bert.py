@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from transformers import AutoModel
+from transformers import AutoModel, PreTrainedModel
 
 from bench.modeling import MODELS, ModelSpec, Shape, TextEncoder, on_meta
 from models._bert import (
@@ -20,11 +20,12 @@ from models._bert import (
 
 
 class BertClassifier(nn.Module):
-    def __init__(self, backbone: nn.Module, dropout: float, n_classes: int) -> None:
+    def __init__(self, backbone: PreTrainedModel, dropout: float, n_classes: int) -> None:
         super().__init__()
         self.bert = backbone
+        self.config = backbone.config
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(backbone.config.hidden_size, n_classes)
+        self.head = nn.Linear(self.config.hidden_size, n_classes)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         pooled = self.bert(input_ids=input_ids, attention_mask=attention_mask).pooler_output
@@ -47,7 +48,7 @@ class Bert(ModelSpec):
 
     def shape(self, network: nn.Module) -> Shape:
         assert isinstance(network, BertClassifier)
-        config = network.bert.config
+        config = network.config
         total = sum(p.numel() for p in network.parameters())
         dense = total - embedding_params(network.bert)
         return Shape(config.num_hidden_layers, config.hidden_size, dense)
@@ -56,7 +57,5 @@ class Bert(ModelSpec):
     def paper_network(cls) -> nn.Module:
         p = BertParams()
         return on_meta(
-            lambda: BertClassifier(
-                AutoModel.from_config(paper_config(None)), p.classifier_dropout, 3
-            )
+            lambda: BertClassifier(AutoModel.from_config(paper_config(None)), p.classifier_dropout, 3)
         )

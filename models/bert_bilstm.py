@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
-from transformers import AutoModel
+from transformers import AutoModel, PreTrainedModel
 
 from bench.modeling import MODELS, ModelSpec, Shape, TextEncoder, on_meta
 from models._bert import (
@@ -30,13 +30,12 @@ class BertBiLstmParams(BertParams):
 
 class BertBiLstmClassifier(nn.Module):
     def __init__(
-        self, backbone: nn.Module, p: BertBiLstmParams, n_classes: int, padded_end: bool
+        self, backbone: PreTrainedModel, p: BertBiLstmParams, n_classes: int, padded_end: bool
     ) -> None:
         super().__init__()
         self.bert = backbone
-        self.lstm = nn.LSTM(
-            backbone.config.hidden_size, p.lstm_hidden, batch_first=True, bidirectional=True
-        )
+        self.config = backbone.config
+        self.lstm = nn.LSTM(self.config.hidden_size, p.lstm_hidden, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(p.head_dropout)
         self.head = nn.Linear(2 * p.lstm_hidden, n_classes)
         self.padded_end = padded_end
@@ -74,7 +73,7 @@ class BertBiLstm(ModelSpec):
 
     def shape(self, network: nn.Module) -> Shape:
         assert isinstance(network, BertBiLstmClassifier)
-        config = network.bert.config
+        config = network.config
         lstm = sum(p.numel() for p in network.lstm.parameters())
         dense = sum(p.numel() for p in network.parameters()) - embedding_params(network.bert) - lstm
         return Shape(

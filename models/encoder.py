@@ -40,6 +40,7 @@ class SinusoidalPositions(nn.Module):
         table = torch.zeros(max_len, d_model)
         table[:, 0::2] = torch.sin(pos * freq)
         table[:, 1::2] = torch.cos(pos * freq)
+        self.table: torch.Tensor
         self.register_buffer("table", table, persistent=False)  # a buffer: not a parameter
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,9 +54,7 @@ class EncoderClassifier(nn.Module):
         self.embed = nn.Embedding(vocab_size, p.d_model, padding_idx=pad_id)
         self.positions = SinusoidalPositions(p.d_model)
         self.dropout = nn.Dropout(p.dropout)
-        layer = nn.TransformerEncoderLayer(
-            p.d_model, p.n_heads, p.ff_dim, p.dropout, batch_first=True
-        )
+        layer = nn.TransformerEncoderLayer(p.d_model, p.n_heads, p.ff_dim, p.dropout, batch_first=True)
         # No nested tensors: they only pay off with much padding, and they break on the meta device.
         self.encoder = nn.TransformerEncoder(layer, p.n_layers, enable_nested_tensor=False)
         self.head = nn.Linear(p.d_model, n_classes)
@@ -87,7 +86,7 @@ class Encoder(ModelSpec):
             single="[SOS] $A", special_tokens=[("[SOS]", sos)]
         )
         digest = hashlib.sha1(tokenizer.to_str().encode()).hexdigest()[:12]
-        pad_id = tokenizer.token_to_id("[PAD]")
+        pad_id = SPECIALS.index("[PAD]")  # the trainer puts special tokens first, in order
         return TextEncoder(tokenizer, pad_id, self.run.max_len, f"wordlevel-{digest}")
 
     def build_network(self, n_classes: int, encoder: TextEncoder) -> nn.Module:

@@ -75,8 +75,6 @@ def test_user_errors_are_one_line_exit_2(args: list[str], message: str, tmp_path
 
 def test_pretrained_folder_that_is_not_a_model(tmp_path: Path) -> None:
     (tmp_path / "weights").mkdir()
-    result = CliRunner().invoke(
-        main, ["run", "--model", "bert", "--pretrained", str(tmp_path / "weights")]
-    )
+    result = CliRunner().invoke(main, ["run", "--model", "bert", "--pretrained", str(tmp_path / "weights")])
     assert result.exit_code == 2
     assert "is not a model folder" in result.output

@@ -28,7 +28,7 @@ def test_kaggle_loader_reads_the_real_sample(tmp_path: Path, shared_kaggle: Path
     assert np.bincount(data.train.labels).tolist() == [809, 637, 554]
     # CSV-quoted fields lose their quotes and un-double the inner ones.
     first = data.train.texts[0]
-    assert first.startswith("It's funny that a 10 hour \"mini\" series")
+    assert first.startswith('It\'s funny that a 10 hour "mini" series')
     assert not any("\r" in t for t in data.train.texts)
     sub = load_dataset(f"kaggle:{tmp_path}", DataRequest(max_train=200, max_test=50))
     assert len(sub.train.texts) == 200 and len(sub.test.texts) == 50
@@ -38,9 +38,9 @@ def test_kaggle_loader_reads_the_real_sample(tmp_path: Path, shared_kaggle: Path
 
 def test_kaggle_edge_cases(tmp_path: Path) -> None:
     body = (
-        'sentiment\treview\twords\r\n'
+        "sentiment\treview\twords\r\n"
         '2\t"Great, ""really"" great<br />show"\tgreat\r\n'
-        '0\tAwful.\tawful\r\n'
+        "0\tAwful.\tawful\r\n"
         '1\t"tabs\tinside quotes"\tmeh\r\n'
     )
     data = load_dataset(f"kaggle:{kaggle_dir(tmp_path, body)}", ALL)

@@ -48,7 +48,9 @@ def test_bilstm_reads_true_ends_unless_quirk() -> None:
     outputs = {}
     for quirk in (False, True):
         run = RunConfig(
-            model="bert_bilstm", pretrained="all-MiniLM-L6-v2", paper_quirks=quirk,
+            model="bert_bilstm",
+            pretrained="all-MiniLM-L6-v2",
+            paper_quirks=quirk,
             options={"num_layers": 1, "lstm_hidden": 8},
         )
         spec = spec_cls(run)

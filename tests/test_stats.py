@@ -38,9 +38,7 @@ def test_mcnemar_exact_by_hand() -> None:
 
 
 def test_mcnemar_exact_is_symmetric() -> None:
-    assert mcnemar(*_discordant(2, 10)).p_value == pytest.approx(
-        mcnemar(*_discordant(10, 2)).p_value
-    )
+    assert mcnemar(*_discordant(2, 10)).p_value == pytest.approx(mcnemar(*_discordant(10, 2)).p_value)
 
 
 def test_mcnemar_chi2_by_hand() -> None:
@@ -222,8 +220,7 @@ def test_pairwise_significance_majority_vote_over_seeds() -> None:
     ]
     # A reference model right everywhere, given once (a single seed).
     rows += [
-        {"model": "ref", "seed": 0, "example_id": i, "label": labels[i], "pred": labels[i]}
-        for i in range(4)
+        {"model": "ref", "seed": 0, "example_id": i, "label": labels[i], "pred": labels[i]} for i in range(4)
     ]
     got = pairwise_significance(pd.DataFrame(rows)).set_index(["model_a", "model_b"])
     # m's votes [0, 1, 1, 2] vs labels [0, 1, 2, 0]: right on ex0, ex1.
@@ -235,9 +232,7 @@ def test_pairwise_significance_majority_vote_over_seeds() -> None:
 
 def test_pairwise_significance_rejects_bad_frames() -> None:
     df = _frame({"a": [0, 1], "b": [0, 1]}, [0, 1])
-    disjoint = df.assign(
-        example_id=[f"{m}{e}" for m, e in zip(df["model"], df["example_id"], strict=True)]
-    )
+    disjoint = df.assign(example_id=[f"{m}{e}" for m, e in zip(df["model"], df["example_id"], strict=True)])
     with pytest.raises(ValueError, match="share no example_id"):
         pairwise_significance(disjoint)
     with pytest.raises(ValueError, match="several rows"):
@@ -261,9 +256,7 @@ def _pv(*pairs: tuple[str, str, float]) -> pd.DataFrame:
 
 
 def test_cheaper_tied_model_does_not_knock_dearer_one_off() -> None:
-    points = pd.DataFrame(
-        {"model": ["small", "bert"], "accuracy": [0.880, 0.885], "cost": [1.0, 10.0]}
-    )
+    points = pd.DataFrame({"model": ["small", "bert"], "accuracy": [0.880, 0.885], "cost": [1.0, 10.0]})
     out = significant_pareto(points, _pv(("small", "bert", 0.40)))
     assert out["on_front"].tolist() == [True, True]
     assert out["tied_with"].tolist() == ["bert", "small"]
@@ -271,9 +264,7 @@ def test_cheaper_tied_model_does_not_knock_dearer_one_off() -> None:
 
 
 def test_dearer_significantly_better_model_stays_on_front() -> None:
-    points = pd.DataFrame(
-        {"model": ["small", "bert"], "accuracy": [0.85, 0.92], "cost": [1.0, 10.0]}
-    )
+    points = pd.DataFrame({"model": ["small", "bert"], "accuracy": [0.85, 0.92], "cost": [1.0, 10.0]})
     out = significant_pareto(points, _pv(("bert", "small", 1e-6)))
     assert out["on_front"].tolist() == [True, True]
     assert out["tied_with"].tolist() == ["", ""]
@@ -320,9 +311,7 @@ def test_pareto_uses_pairwise_significance_output_and_keeps_index() -> None:
     labels = [i % 2 for i in range(60)]
     preds = {"a": labels, "b": [1 - y if i < 30 else y for i, y in enumerate(labels)]}
     pv = pairwise_significance(_frame(preds, labels))
-    points = pd.DataFrame(
-        {"model": ["b", "a"], "accuracy": [0.5, 1.0], "cost": [3.0, 2.0]}, index=[10, 20]
-    )
+    points = pd.DataFrame({"model": ["b", "a"], "accuracy": [0.5, 1.0], "cost": [3.0, 2.0]}, index=[10, 20])
     out = significant_pareto(points, pv)
     assert out.index.tolist() == [10, 20]
     assert out.loc[10, "dominated_by"] == "a"
@@ -339,9 +328,7 @@ def test_pareto_rejects_bad_points() -> None:
 
 
 def test_plain_pareto_equal_points_both_on_front() -> None:
-    points = pd.DataFrame(
-        {"model": ["a", "b", "c"], "accuracy": [0.8, 0.8, 0.8], "cost": [1.0, 1.0, 2.0]}
-    )
+    points = pd.DataFrame({"model": ["a", "b", "c"], "accuracy": [0.8, 0.8, 0.8], "cost": [1.0, 1.0, 2.0]})
     assert plain_pareto(points).tolist() == [True, True, False]
 
 
@@ -387,9 +374,7 @@ def test_confusion_matrix_and_macro_f1_match_loops_on_random_data() -> None:
         for y, p in zip(labels, preds, strict=True):
             cm[y, p] += 1
         np.testing.assert_array_equal(confusion_matrix(labels, preds, n_classes), cm)
-        assert macro_f1(labels, preds, n_classes) == pytest.approx(
-            _loop_macro_f1(labels, preds, n_classes)
-        )
+        assert macro_f1(labels, preds, n_classes) == pytest.approx(_loop_macro_f1(labels, preds, n_classes))
 
 
 def test_confusion_matrix_rejects_bad_input() -> None:
