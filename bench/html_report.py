@@ -60,7 +60,9 @@ def confusion_html(rep: Report) -> str:
     for entry, g in pred.groupby("entry", sort=False):
         if g["entry"].isna().all():
             continue
-        cm = confusion_matrix(g["label"].to_numpy(), g["pred"].to_numpy(), n_classes)
+        cm = confusion_matrix(
+            g["label"].to_numpy(dtype=np.int64), g["pred"].to_numpy(dtype=np.int64), n_classes
+        )
         share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
         cells = []
         for t in range(n_classes):

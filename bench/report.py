@@ -50,6 +50,8 @@ COST_METRICS = [
     Metric("acc_per_gib", "accuracy / GiB peak", "g", True),
     Metric("acc_time_auc", "accuracy-time AUC", "f3", True),
 ]
+# Aggregated for the cost axis, not shown: the GPU figure where measured, else RSS.
+PEAK_MEM = Metric("peak_mem_mib", "peak memory MiB", "f", False)
 COST_AXES = {
     "time": ("train_time_s", "total training time (s)"),
     "memory": ("peak_mem_mib", "peak memory (MiB; GPU where measured, else RSS)"),
@@ -142,7 +144,11 @@ def load(folders: Sequence[Path]) -> Loaded:
             df = run.read(name)
             df.insert(0, "source", folder.name)
             frames[key].append(df)
-    res, ep, pred = (pd.concat(frames[k], ignore_index=True) for k in ("results", "epochs", "predictions"))
+    res, ep, pred = (
+        # Leave out empty frames: a sweep has no predictions, and concat would turn the labels into floats.
+        pd.concat([f for f in frames[k] if len(f)] or [pd.DataFrame()], ignore_index=True)
+        for k in ("results", "epochs", "predictions")
+    )
     if res.empty:
         raise BenchError(f"{folders[0]}/{RESULTS_FILE} holds no runs.")
 
@@ -184,8 +190,8 @@ def _summary(values: pd.Series) -> dict[str, float]:
 def aggregate(results: pd.DataFrame) -> pd.DataFrame:
     """One row per entry over its ok runs: n, failures, and mean/std/ci_low/ci_high per metric.
 
-    Our entries come in the order they first appear; the paper's reference row for a model follows
-    our last entry of that model.
+    Entries are grouped by model, in the order models first appear; the paper's reference row for a
+    model follows our last entry of that model.
     """
     rows: list[dict[str, Any]] = []
     for entry, g in results[~results["sweep"]].groupby("entry", sort=False):
@@ -200,10 +206,12 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
             "n_ok": len(ok),
             "n_failed": int((g["status"] != "ok").sum()),
         }
-        for m in METRICS + COST_METRICS:
+        for m in [*METRICS, *COST_METRICS, PEAK_MEM]:
             for stat, value in _summary(_col(ok, m.key)).items():
                 row[f"{m.key}_{stat}"] = value
         rows.append(row)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    rows.sort(key=lambda r: models.index(r["model"]))  # stable: one model's entries side by side
     out: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         out.append(row)
@@ -459,8 +467,10 @@ def to_csv(rep: Report) -> str:
         agg = agg.merge(front, on="entry", how="left")
     runs = rep.loaded.results.assign(level="run")
     keep = ["level", "source", "entry", "run_id", "model", "seed", "status", "error"]
-    runs = runs[[c for c in keep if c in runs.columns] + [m.key for m in METRICS + COST_METRICS]]
-    out = pd.concat([agg, runs], ignore_index=True)
+    runs = runs.reindex(
+        columns=[c for c in keep if c in runs.columns] + [m.key for m in METRICS + COST_METRICS]
+    )
+    out = pd.concat([agg, runs], ignore_index=True).dropna(axis=1, how="all")  # drop what nothing measured
     first = [c for c in keep + ["reference", "device", "seeds", "n_ok", "n_failed"] if c in out.columns]
     out = out[first + [c for c in out.columns if c not in first]]
     return str(out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
