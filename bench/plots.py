@@ -125,7 +125,11 @@ def sweep_plot(sweep: pd.DataFrame, x: str) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 4))
     ok = sweep[sweep["status"] == "ok"].sort_values(x)
     for i, (model, g) in enumerate(ok.groupby("model", sort=False)):
-        ax.plot(g[x], g["test_accuracy"], "o-", color=COLORS[i % len(COLORS)], label=str(model))
+        color = COLORS[i % len(COLORS)]
+        # Other settings vary too: every trial as a dot, the line through the best trial at each value.
+        ax.scatter(g[x], g["test_accuracy"], color=color, alpha=0.5, s=20)
+        top = g.groupby(x)["test_accuracy"].max()
+        ax.plot(top.index, top.to_numpy(), "o-", color=color, label=f"{model} (best trial per value)")
     ax.set_xlabel(x)
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)

@@ -280,8 +280,9 @@ def build(folders: Sequence[Path], cost: str = "time") -> Report:
     front = pareto(entries, pairwise, cost) if ours else pd.DataFrame()
     res = loaded.results
     sweep = res[res["sweep"]]
-    failures = res.loc[res["status"] != "ok", ["entry", "source", "run_id", "status"]].assign(
-        error=_col(res, "error")[res["status"] != "ok"].fillna("")
+    bad = ~res["status"].isin(["ok", "pruned"])  # a pruned sweep trial was stopped on purpose
+    failures = res.loc[bad, ["entry", "source", "run_id", "status"]].assign(
+        error=_col(res, "error")[bad].fillna("")
     )
     return Report(loaded, entries, pairwise, front, cost, sweep, failures)
 
