@@ -91,6 +91,14 @@ def run_override_options(func: Any) -> Any:
     help="Results folder [default: reports/<suite>-<UTC time>].",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-epoch lines.")
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Continue an interrupted results folder: finished runs are kept, the rest resume "
+    "from their last finished epoch. Other options are taken from the folder.",
+)
+@click.option("--keep-checkpoints", is_flag=True, help="Keep each run's last-epoch checkpoint.")
 def run(
     suite_name: str,
     models: tuple[str, ...],
@@ -100,22 +108,44 @@ def run(
     skip_bad_rows: bool,
     out: Path | None,
     quiet: bool,
+    resume: Path | None,
+    keep_checkpoints: bool,
     **overrides: Any,
 ) -> None:
-    """Train and evaluate a suite's models; write results.csv, epochs.csv, predictions.csv."""
+    """Train and evaluate a suite's models; write results.csv, epochs.csv, predictions.csv.
+
+    Results of each run are on disk the moment it finishes. Ctrl-C or SIGTERM stops cleanly
+    (exit 130 or 143) and prints the command that resumes.
+    """
     from bench.config import apply_overrides, load_suite
     from bench.console import RichProgress, results_table
-    from bench.runner import Runner, default_out, run_suite, with_repeats
+    from bench.interrupts import exit_code, signals_as_interrupts
+    from bench.runner import Runner, default_out, resume_suite, run_suite, with_repeats
 
-    suite = load_suite(suite_name)
-    overrides.update(paper_quirks=paper_quirks, trackers=trackers == "on")
-    runs = with_repeats(apply_overrides(suite, overrides, models), repeats)
     console = Console(stderr=True, quiet=quiet)
-    folder = out or default_out(suite.name)
-    runner = Runner(folder, RichProgress(console), console.print, skip_bad_rows)
-    rows = run_suite(runs, runner)
-    Console().print(results_table(rows, f"{suite.name}: {folder}"))
+    if resume is None:
+        suite = load_suite(suite_name)
+        overrides.update(paper_quirks=paper_quirks, trackers=trackers == "on")
+        runs = with_repeats(apply_overrides(suite, overrides, models), repeats)
+        folder, title = out or default_out(suite.name), suite.name
+    else:
+        folder, title = resume, "resumed"
+    progress = RichProgress(console)
+    runner = Runner(folder, progress, console.print, skip_bad_rows, keep_checkpoints)
+    with signals_as_interrupts():
+        try:
+            rows = resume_suite(runner) if resume is not None else run_suite(runs, runner)
+        except KeyboardInterrupt as exc:
+            progress.stop()
+            click.echo(
+                f"bench: interrupted; finished runs are in {folder}. "
+                f"Resume with: bench run --resume {folder}",
+                err=True,
+            )
+            sys.exit(exit_code(exc))
+    Console().print(results_table(rows, f"{title}: {folder}"))
     if any(row["status"] != "ok" for row in rows):
+        click.echo("bench: some runs failed; see the status and error columns.", err=True)
         sys.exit(1)
 
 
@@ -156,6 +186,92 @@ def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str) -> 
     from bench.report import make_report
 
     make_report(list(folders), fmt, out, cost)
+
+
+@main.command()
+@click.option("--model", required=True, help="The model to sweep (see `bench ls models`).")
+@click.option(
+    "--suite",
+    "suite_name",
+    default="quick",
+    show_default=True,
+    help="Suite whose settings and [sweep] search spaces to use (name or .toml path).",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    required=True,
+    metavar="NAME[=SPEC]",
+    help="Setting to sweep (repeatable): its [sweep.NAME] space in the suite, or inline "
+    "LOW:HIGH, LOW:HIGH:STEP, LOW:HIGH:log or A,B,C.",
+)
+@click.option(
+    "--trials",
+    default=10,
+    show_default=True,
+    help="Finished trials the study should hold, all workers together.",
+)
+@click.option("--study", "study_name", default=None, help="Study name [default: <suite>-<model>-<params>].")
+@click.option(
+    "--storage",
+    default=None,
+    help="Optuna RDB URL shared by workers, e.g. postgresql://user@host/db "
+    "[default: sqlite:///<out>/study.db].",
+)
+@click.option(
+    "--objective",
+    type=click.Choice(["accuracy", "pareto"]),
+    default="accuracy",
+    show_default=True,
+    help="pareto: NSGA-II over accuracy and the --cost axes.",
+)
+@click.option(
+    "--cost",
+    "costs",
+    type=click.Choice(["time", "memory", "params"]),
+    multiple=True,
+    help="Cost(s) minimised with --objective pareto (repeatable) [default: time].",
+)
+@click.option(
+    "--sampler",
+    type=click.Choice(["tpe", "random", "grid", "nsga2"]),
+    default=None,
+    help="[default: tpe, or nsga2 for pareto]",
+)
+@click.option("--timeout", type=float, default=None, help="Stop starting trials after this many seconds.")
+@click.option("--no-prune", is_flag=True, help="Turn off the median pruner.")
+@run_override_options
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Sweep folder [default: reports/sweep-<study>]; run again to resume.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress display and no per-trial lines.")
+def sweep(
+    model: str,
+    suite_name: str,
+    params: tuple[str, ...],
+    trials: int,
+    study_name: str | None,
+    storage: str | None,
+    objective: str,
+    costs: tuple[str, ...],
+    sampler: str | None,
+    timeout: float | None,
+    no_prune: bool,
+    out: Path | None,
+    quiet: bool,
+    **overrides: Any,
+) -> None:
+    """Optuna sweep of one model's settings; each trial is one ordinary run. Resumable."""
+    from bench.sweep import SweepSettings, sweep_command
+
+    settings = SweepSettings(
+        params, trials, study_name, storage, objective, costs, sampler, timeout, not no_prune
+    )
+    sys.exit(sweep_command(suite_name, model, overrides, settings, out, quiet))
 
 
 if __name__ == "__main__":

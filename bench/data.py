@@ -93,14 +93,13 @@ def split_from_frame(frame: pd.DataFrame, text_col: str, prefix: str) -> Split:
     return Split(texts, frame["_label"].to_numpy(dtype=np.int64), ids)
 
 
-def check_train(dataset: Dataset, where: str) -> Dataset:
-    present = np.unique(dataset.train.labels)
+def check_classes(train: Split, names: tuple[str, ...], where: object) -> None:
+    present = np.unique(train.labels)
     if len(present) < 2:
         raise BenchError(
-            f"{where}: the training split has a single class ({dataset.label_names[present[0]]}); "
+            f"{where}: the training split has a single class ({names[present[0]]}); "
             "a classifier needs at least two."
         )
-    return dataset
 
 
 @DATASETS.register("imdb")
@@ -215,9 +214,11 @@ def load_kaggle(arg: str, request: DataRequest) -> Dataset:
         frame, n_bad = labelled_frame(path, "\t", "review", "sentiment", request)
         frame["_label"] = int_labels(frame, path, len(KAGGLE_LABELS))
         skipped += n_bad
-        splits.append(subsample(split_from_frame(frame, "review", f"{name}-"), limit, rng))
-    dataset = Dataset(f"kaggle:{arg}", splits[0], splits[1], KAGGLE_LABELS, skipped)
-    return check_train(dataset, str(root / "train.tsv"))
+        split = split_from_frame(frame, "review", f"{name}-")
+        if name == "train":
+            check_classes(split, KAGGLE_LABELS, path)
+        splits.append(subsample(split, limit, rng))
+    return Dataset(f"kaggle:{arg}", splits[0], splits[1], KAGGLE_LABELS, skipped)
 
 
 def _parse_table_arg(arg: str) -> tuple[Path, dict[str, str]]:
@@ -257,14 +258,14 @@ def load_table(arg: str, request: DataRequest, sep: str, scheme: str) -> Dataset
         train_mask[test_idx] = False
         train = split_from_frame(combined[train_mask], text_col, "row-")
         test = split_from_frame(combined.iloc[np.sort(test_idx)], text_col, "row-")
-    dataset = Dataset(
+    check_classes(train, names, path)
+    return Dataset(
         f"{scheme}:{arg}",
         subsample(train, request.max_train, rng),
         subsample(test, request.max_test, rng),
         names,
         skipped,
     )
-    return check_train(dataset, str(path))
 
 
 @DATASETS.register("tsv")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
+from bench.checkpoint import checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
 from bench.config import RunConfig
 from bench.data import DataRequest, Dataset, load_dataset, truncated_share
 from bench.environment import environment
@@ -81,11 +84,13 @@ class Runner:
         progress: ProgressSink | None = None,
         log: Callable[[str], None] = lambda line: None,
         skip_bad_rows: bool = False,
+        keep_checkpoints: bool = False,
     ) -> None:
         self.out = out
         self.progress = progress or NoProgress()
         self.log = log
         self.skip_bad_rows = skip_bad_rows
+        self.keep_checkpoints = keep_checkpoints
         self.results: list[dict[str, Any]] = []
         self.epochs: list[dict[str, Any]] = []
         self.predictions: list[dict[str, Any]] = []
@@ -134,7 +139,8 @@ class Runner:
     ) -> dict[str, Any]:
         """Train and evaluate one run; its rows are on disk when this returns, also on failure.
 
-        Exceptions a model raises become a `failed` row; KeyboardInterrupt and pruning propagate.
+        Exceptions a model raises become a `failed` row. Interrupts and pruning are recorded
+        (`interrupted`, `pruned`) and propagate.
         """
         tags = tags or {}
         run_id = f"{run.model}-s{run.seed}" + (f"-t{tags['trial']}" if "trial" in tags else "")
@@ -147,19 +153,20 @@ class Runner:
         try:
             self._train(run, row, on_epoch)
             row["status"] = "ok"
-        except (KeyboardInterrupt, SystemExit):
-            row.update(status="interrupted", finished_at=utc_now())
-            self._record(row)
+            if not self.keep_checkpoints:
+                remove_checkpoint(checkpoint_dir(self.out, run_id))
+        except KeyboardInterrupt:
+            row.update(status="interrupted", error=f"interrupted; resume with: bench run --resume {self.out}")
             raise
         except Exception as exc:
             if type(exc).__name__ == "TrialPruned":
-                row.update(status="pruned", finished_at=utc_now())
-                self._record(row)
+                row["status"] = "pruned"
                 raise
             row.update(status="failed", error=one_line(exc))
             self.log(f"{run_id} failed: {row['error']}")
-        row["finished_at"] = utc_now()
-        self._record(row)
+        finally:
+            row["finished_at"] = utc_now()
+            self._record(row)
         return row
 
     def _train(self, run: RunConfig, row: dict[str, Any], on_epoch: EpochHook | None) -> None:
@@ -186,8 +193,14 @@ class Runner:
             truncated_test_share=prepared.truncated_test,
             device=device.type if device.type == "cpu" else torch.cuda.get_device_name(device),
         )
+        run_id, folder = row["run_id"], checkpoint_dir(self.out, row["run_id"])
+        # A resumed run restarts after its last checkpointed epoch; later epoch rows are redone.
+        saved = load_checkpoint(folder, network)
+        done = saved.epoch if saved else 0
+        self.epochs = [e for e in self.epochs if e["run_id"] != run_id or e["epoch"] <= done]
+        state: dict[str, Any] = {"optimizer": saved.optimizer, "scheduler": saved.scheduler} if saved else {}
         pad_to = run.max_len if prepared.spec.pad_to_max_len() else None
-        history: list[EpochStats] = []
+        last = None
         for stats in fit(
             network,
             prepared.train,
@@ -198,55 +211,68 @@ class Runner:
             device,
             pad_to=pad_to,
             progress=self.progress,
-            on_epoch=on_epoch,
             track=lambda: CostTracker(device, nvml, baseline, enabled=run.trackers),
+            start_epoch=done + 1,
+            state=state,
         ):
-            history.append(stats)
-            self.epochs.append(self._epoch_row(row, stats, history))
+            last = stats
+            self.epochs.append(self._epoch_row(row, stats))
+            write_csv(self.out / EPOCHS_FILE, self.epochs, EPOCH_COLUMNS)
             self.log(
-                f"{row['run_id']} epoch {stats.epoch}/{run.epochs}: "
+                f"{run_id} epoch {stats.epoch}/{run.epochs}: "
                 f"train loss {stats.train_loss:.4f} acc {stats.train_accuracy:.3f} | "
                 f"test loss {stats.test.loss:.4f} acc {stats.test.accuracy:.3f} "
                 f"F1 {stats.test.macro_f1:.3f} | {stats.epoch_time_s:.1f} s"
             )
-            write_csv(self.out / EPOCHS_FILE, self.epochs, EPOCH_COLUMNS)
-        last = history[-1]
-        train_time = sum(s.epoch_time_s for s in history)
-        row.update(
-            test_accuracy=last.test.accuracy,
-            best_test_accuracy=max(s.test.accuracy for s in history),
-            test_macro_f1=last.test.macro_f1,
-            test_loss=last.test.loss,
-            train_accuracy=last.train_accuracy,
-            train_loss=last.train_loss,
-            train_time_s=train_time,
-            epoch_time_s_mean=train_time / len(history),
-            eval_time_s=sum(s.eval_time_s for s in history),
-            train_samples_per_s=sum(s.train_samples for s in history) / train_time,
-            train_tokens_per_s=sum(s.train_tokens for s in history) / train_time,
-            eval_samples_per_s=float(np.median([s.test.samples_per_s for s in history])),
-            **run_costs([s.cost for s in history]),
-        )
-        tokens_per_sample = sum(s.train_tokens for s in history) / sum(s.train_samples for s in history)
+            if stats.epoch < run.epochs:
+                save_checkpoint(folder, stats.epoch, network, state["optimizer_obj"], state["scheduler_obj"])
+            if on_epoch:
+                on_epoch(stats)
+        if last is None:  # every epoch had finished before the interruption
+            raise BenchError(f"{run_id}: nothing left to train, but no final evaluation was saved.")
+        row.update(self._summary([e for e in self.epochs if e["run_id"] == run_id]))
         shape = prepared.spec.shape(network)
         flops = train_flops_per_sample(
             shape.n_dense_params,
             shape.n_layers,
             shape.d_model,
-            tokens_per_sample,
+            row["train_tokens_per_s"] / row["train_samples_per_s"],
             shape.lstm_input,
             shape.lstm_hidden,
         )
         gpu_name = nvml.name() if nvml else None
         row.update(
             flops_per_sample=flops,
-            mfu=mfu(flops * sum(s.train_samples for s in history), train_time, gpu_name, "fp32"),
+            mfu=mfu(flops * row["train_samples_per_s"], 1.0, gpu_name, "fp32"),
         )
         if run.trackers:
             row.update(self._latency(network, prepared, run, device, pad_to))
         if nvml:
             nvml.close()
         self._predictions(row, prepared, last)
+
+    @staticmethod
+    def _summary(epochs: list[dict[str, Any]]) -> dict[str, Any]:
+        """A run's result columns from its epoch rows (some maybe from before a resume)."""
+        last = epochs[-1]
+        train_time = sum(e["epoch_time_s"] for e in epochs)
+        samples = sum(e["train_samples_per_s"] * e["epoch_time_s"] for e in epochs)
+        tokens = sum(e["train_tokens_per_s"] * e["epoch_time_s"] for e in epochs)
+        return {
+            "test_accuracy": last["test_accuracy"],
+            "best_test_accuracy": max(e["test_accuracy"] for e in epochs),
+            "test_macro_f1": last["test_macro_f1"],
+            "test_loss": last["test_loss"],
+            "train_accuracy": last["train_accuracy"],
+            "train_loss": last["train_loss"],
+            "train_time_s": train_time,
+            "epoch_time_s_mean": train_time / len(epochs),
+            "eval_time_s": sum(e["eval_time_s"] for e in epochs),
+            "train_samples_per_s": samples / train_time,
+            "train_tokens_per_s": tokens / train_time,
+            "eval_samples_per_s": float(np.median([e["eval_samples_per_s"] for e in epochs])),
+            **run_costs(epochs),
+        }
 
     def _latency(
         self,
@@ -273,7 +299,8 @@ class Runner:
             found[f"latency_ms_p90_{suffix}"] = record.p90_ms
         return found
 
-    def _epoch_row(self, row: dict[str, Any], stats: EpochStats, history: list[EpochStats]) -> dict[str, Any]:
+    def _epoch_row(self, row: dict[str, Any], stats: EpochStats) -> dict[str, Any]:
+        before = [e for e in self.epochs if e["run_id"] == row["run_id"]]
         return {
             "run_id": row["run_id"],
             "model": row["model"],
@@ -286,7 +313,7 @@ class Runner:
             "test_macro_f1": stats.test.macro_f1,
             "epoch_time_s": stats.epoch_time_s,
             "eval_time_s": stats.eval_time_s,
-            "cumulative_train_time_s": sum(s.epoch_time_s for s in history),
+            "cumulative_train_time_s": sum(e["epoch_time_s"] for e in before) + stats.epoch_time_s,
             "train_samples_per_s": stats.train_samples / stats.epoch_time_s,
             "train_tokens_per_s": stats.train_tokens / stats.epoch_time_s,
             "eval_samples_per_s": stats.test.samples_per_s,
@@ -296,6 +323,7 @@ class Runner:
 
     def _predictions(self, row: dict[str, Any], prepared: Prepared, last: EpochStats) -> None:
         test = prepared.dataset.test
+        self.predictions = [p for p in self.predictions if p["run_id"] != row["run_id"]]
         for i, example_id in enumerate(test.ids):
             entry = {
                 "run_id": row["run_id"],
@@ -309,6 +337,18 @@ class Runner:
                 entry[f"prob_{k}"] = round(float(last.test.probs[i, k]), 6)
             self.predictions.append(entry)
         write_csv(self.out / PREDICTIONS_FILE, self.predictions, PREDICTION_COLUMNS)
+
+    def load_existing(self) -> None:
+        """Read the folder's rows back, to resume it."""
+        for name, attr in (
+            (RESULTS_FILE, "results"),
+            (EPOCHS_FILE, "epochs"),
+            (PREDICTIONS_FILE, "predictions"),
+        ):
+            file = self.out / name
+            if file.is_file() and file.stat().st_size:
+                frame = pd.read_csv(file).astype(object)
+                setattr(self, attr, frame.where(frame.notna(), None).to_dict("records"))
 
     def _record(self, row: dict[str, Any]) -> None:
         self.results = [r for r in self.results if r["run_id"] != row["run_id"]] + [row]
@@ -358,7 +398,32 @@ def with_repeats(runs: list[RunConfig], repeats: int) -> list[RunConfig]:
 
 def run_suite(runs: list[RunConfig], runner: Runner) -> list[dict[str, Any]]:
     """Check every run, then train them in order; a failing model does not stop the others."""
+    if (runner.out / RESULTS_FILE).exists():
+        raise BenchError(f"{runner.out} already holds results; continue it with --resume {runner.out}.")
     runner.check(runs)
     runner.out.mkdir(parents=True, exist_ok=True)
     runner.write_env({"runs": [dataclasses.asdict(r) for r in runs]}, runs[0].device)
     return [runner.run(run) for run in runs]
+
+
+def resume_suite(runner: Runner) -> list[dict[str, Any]]:
+    """Continue an interrupted folder: finished runs are kept, the others run (from checkpoints)."""
+    env = runner.out / ENV_FILE
+    if not env.is_file():
+        raise BenchError(f"{runner.out} is not a bench run folder (no {ENV_FILE}); nothing to resume.")
+    try:
+        runs = [RunConfig(**r) for r in json.loads(env.read_text(encoding="utf-8"))["runs"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchError(f"{env} cannot be read back ({one_line(exc)}); start a new run.") from None
+    runner.load_existing()
+    finished = {r["run_id"]: r for r in runner.results if r.get("status") == "ok"}
+    runner.check(runs)
+    rows = []
+    for run in runs:
+        run_id = f"{run.model}-s{run.seed}"
+        if run_id in finished:
+            runner.log(f"{run_id}: finished before, kept.")
+            rows.append(finished[run_id])
+        else:
+            rows.append(runner.run(run))
+    return rows

@@ -197,7 +197,6 @@ def fit(
     device: torch.device,
     pad_to: int | None = None,
     progress: ProgressSink | None = None,
-    on_epoch: EpochHook | None = None,
     track: Callable[[], CostTracker] | None = None,
     start_epoch: int = 1,
     state: dict[str, Any] | None = None,
@@ -264,6 +263,4 @@ def fit(
             train_tokens=int(tokens),
             cost=epoch_costs(tracker),
         )
-        if on_epoch:
-            on_epoch(stats)
         yield stats

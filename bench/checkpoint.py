@@ -1,0 +1,93 @@
+"""Per-run checkpoints of the last finished epoch, so an interrupted run resumes where it stopped.
+
+Weights go to safetensors; optimizer, scheduler and RNG states to a torch file that is only ever
+read back with `weights_only=True`. Nothing here unpickles arbitrary objects from disk.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+WEIGHTS, STATE = "model.safetensors", "state.pt"
+
+
+@dataclass
+class Checkpoint:
+    epoch: int  # the last finished epoch
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+
+
+def checkpoint_dir(out: Path, run_id: str) -> Path:
+    return out / "checkpoints" / run_id
+
+
+def _rng_states() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    states: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, gauss],
+        "python": [list(x) if isinstance(x, tuple) else x for x in random.getstate()],
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = states["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(folder: Path, epoch: int, model: nn.Module, optimizer: Any, scheduler: Any) -> None:
+    """Replace the folder's checkpoint with this epoch's; the swap is a rename, never half-done."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    # safetensors refuses tensors that share memory (tied weights); contiguous copies are safe.
+    weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(weights, str(tmp / WEIGHTS))
+    state = {
+        "epoch": epoch,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": _rng_states(),
+    }
+    torch.save(state, tmp / STATE)
+    old = folder.with_name(folder.name + ".old")
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(folder: Path, model: nn.Module) -> Checkpoint | None:
+    """Load weights into `model` and restore the RNG states; None when there is no checkpoint."""
+    if not (folder / STATE).is_file():
+        return None
+    model.load_state_dict(load_file(str(folder / WEIGHTS)))
+    state = torch.load(folder / STATE, weights_only=True)
+    _set_rng_states(state["rng"])
+    return Checkpoint(int(state["epoch"]), state["optimizer"], state["scheduler"])
+
+
+def remove_checkpoint(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    parent = folder.parent
+    if parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()

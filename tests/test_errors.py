@@ -1,0 +1,62 @@
+"""Every malformed input file gives one line on stderr, exit code 2 and no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import main
+
+MALFORMED = Path(__file__).parent / "data" / "malformed"
+EXPECTED = {
+    "bom": "byte-order mark; save it as UTF-8 without BOM",
+    "empty-file": "is empty; it needs a header row",
+    "empty-review": "line 3: empty review; fix it or pass --skip-bad-rows",
+    "label-negative": "line 2: label '-1' is not one of 0 to 2",
+    "label-not-integer": "line 3: label 'zero' is not one of 0 to 2",
+    "missing-train": "train.tsv does not exist",
+    "not-utf8": "line 2: bytes that are not UTF-8; re-save as UTF-8",
+    "ragged": "line 2: 3 fields, more than the header's 2",
+    "single-class": "the training split has a single class (neutral)",
+    "unbalanced-quote": "check for an unbalanced quote",
+    "wrong-columns": "missing column(s) 'review'",
+}
+
+
+def test_every_malformed_case_is_listed() -> None:
+    assert sorted(p.name for p in MALFORMED.iterdir() if p.is_dir()) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_malformed_file_is_one_line_exit_2(case: str, tmp_path: Path) -> None:
+    args = ["run", "--dataset", f"kaggle:{MALFORMED / case}", "--model", "encoder"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert EXPECTED[case] in lines[0]
+    assert lines[0].startswith("bench: error: ")
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()  # nothing half-made
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    args = ["--debug", "run", "--dataset", f"kaggle:{MALFORMED / 'bom'}", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert result.exception is not None and "byte-order mark" in str(result.exception)
+
+
+def test_skip_bad_rows_reports_what_it_skipped(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    body = "sentiment\treview\n0\tawful film\n2\t  \n2\tgreat film\n1\tfine film\n"
+    for name in ("train.tsv", "test.tsv"):
+        (folder / name).write_text(body)
+    suite = Path(__file__).parent / "data" / "tiny.toml"
+    args = ["run", "--suite", str(suite), "--model", "encoder", "--dataset", f"kaggle:{folder}"]
+    result = CliRunner().invoke(main, [*args, "--epochs", "1", "--skip-bad-rows", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "skipped 2 empty review(s)" in result.output
