@@ -42,6 +42,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 RUN_OVERRIDES = [
     ("--dataset", str, "Dataset: imdb, kaggle:DIR, tsv:PATH or csv:PATH (PATH?text=COL&label=COL)."),
     ("--epochs", int, "Training epochs."),
+    ("--max-steps", int, "Cap on optimizer steps per epoch (for cost-only runs)."),
     ("--max-train", int, "Training reviews to use (a stratified sample)."),
     ("--max-test", int, "Test reviews to use (a stratified sample)."),
     ("--max-len", int, "Tokens per review, special tokens included."),

@@ -33,6 +33,7 @@ class RunConfig:
     lr: float = 1e-4
     batch_size: int = 32
     epochs: int = 1
+    max_steps: int | None = None  # cap on optimizer steps per epoch (cost-only runs); None: all
     seed: int = 0
     device: str = "auto"
     warmup_ratio: float = 0.0
@@ -62,9 +63,10 @@ class RunConfig:
             ),
             (self.max_train is None or self.max_train >= 2, "max_train must be at least 2"),
             (self.max_test is None or self.max_test >= 1, "max_test must be at least 1"),
+            (self.max_steps is None or self.max_steps >= 1, "max_steps must be at least 1"),
             (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}"),
             (self.init in INITS, f"init must be one of {', '.join(INITS)}"),
-            (self.grad_clip is None or self.grad_clip > 0, "grad_clip must be positive"),
+            (self.grad_clip is None or self.grad_clip >= 0, "grad_clip must be 0 (off) or positive"),
         ]
         for ok, message in checks:
             if not ok:

@@ -34,6 +34,7 @@ RESULT_COLUMNS = [
     Column("lr", "peak learning rate of AdamW"),
     Column("batch_size", "reviews per optimizer step"),
     Column("epochs", "epochs asked for"),
+    Column("max_steps", "cap on optimizer steps per epoch (empty: every batch)"),
     Column("seed", "seed of initialisation and data order (the split uses data_seed)"),
     Column("data_seed", "seed of the train/test split"),
     Column("max_train", "training reviews asked for (empty: all)"),

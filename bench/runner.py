@@ -288,13 +288,13 @@ class Runner:
         for size, suffix in ((1, "bs1"), (run.batch_size, "batch")):
             batch = next(iter(loader(prepared.test, size, prepared.pad_id, pad_to, None, device)))
             ids, mask = (t.to(device) for t in (batch["input_ids"], batch["attention_mask"]))
+            forward = partial(network, ids, mask)
             with torch.no_grad():
-                record = measure_latency(
-                    partial(network, ids, mask),
-                    device,
-                    warmup=2,
-                    repeats=10 if device.type == "cpu" else 50,
-                )
+                once = measure_latency(forward, device, warmup=1, repeats=1).p50_ms
+                # As many repeats as fit in about 5 s, between 3 and 50: a large model's batch on
+                # a CPU takes seconds, a small one's on a GPU milliseconds.
+                repeats = int(min(50, max(3, 5000 / max(once, 1e-3))))
+                record = measure_latency(forward, device, warmup=0, repeats=repeats)
             found[f"latency_ms_p50_{suffix}"] = record.p50_ms
             found[f"latency_ms_p90_{suffix}"] = record.p90_ms
         return found

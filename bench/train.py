@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
@@ -209,7 +210,7 @@ def fit(
     """
     progress = progress or NoProgress()
     model.to(device)
-    steps_per_epoch = -(-len(train) // run.batch_size)
+    steps_per_epoch = min(-(-len(train) // run.batch_size), run.max_steps or len(train))
     optimizer = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
     total = total_schedule_steps(run, len(train), steps_per_epoch)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(run.warmup_ratio * total), total)
@@ -231,8 +232,10 @@ def fit(
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
             tokens = torch.zeros((), device=device, dtype=torch.long)
-            for batch in batches:
+            samples = 0
+            for batch in itertools.islice(batches, steps_per_epoch):
                 batch = to_device(batch, device)
+                samples += len(batch["labels"])
                 logits = model(batch["input_ids"], batch["attention_mask"])
                 loss = loss_fn(logits.float(), batch["labels"])
                 optimizer.zero_grad(set_to_none=True)
@@ -254,12 +257,12 @@ def fit(
         progress.stop()
         stats = EpochStats(
             epoch=epoch,
-            train_loss=float(loss_sum) / len(train),
-            train_accuracy=float(correct) / len(train),
+            train_loss=float(loss_sum) / samples,
+            train_accuracy=float(correct) / samples,
             test=result,
             epoch_time_s=train_time,
             eval_time_s=eval_time,
-            train_samples=len(train),
+            train_samples=samples,
             train_tokens=int(tokens),
             cost=epoch_costs(tracker),
         )
