@@ -1,0 +1,195 @@
+"""`bench sweep`: search spaces, resume after a kill, two workers on one study, pruning, Pareto."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+from rich.console import Console
+
+from bench.cli import main
+from bench.config import apply_overrides, load_suite
+from bench.errors import BenchError
+from bench.runner import Runner
+from bench.sweep import SweepSettings, check_spaces, make_pruner, resolve_spaces, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny_sweep.toml"
+QUIET = Console(quiet=True)
+
+
+def sweep_args(out: Path, *extra: str) -> list[str]:
+    return ["sweep", "--suite", str(TINY), "--model", "encoder", "--out", str(out), "-q", *extra]
+
+
+def spawn(out: Path, *extra: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "bench", *sweep_args(out, *extra)]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def load(out: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
+
+
+def tiny() -> tuple:
+    suite = load_suite(str(TINY))
+    return apply_overrides(suite, {}, ("encoder",))[0], suite
+
+
+# --- search spaces (no training) ---------------------------------------------------------------
+def test_spaces_from_the_suite_and_inline() -> None:
+    base, suite = tiny()
+    declared = {s.name: s for s in resolve_spaces(["max_len", "lr", "dropout"], suite, "encoder")}
+    assert declared["max_len"].distribution == CategoricalDistribution([16, 24, 32])
+    assert declared["lr"].distribution == FloatDistribution(1e-4, 1e-2, log=True)
+    assert declared["dropout"].option and declared["dropout"].values() == [0.0, 0.1, 0.2, 0.3]
+
+    inline = resolve_spaces(
+        ["max_len=64:512:64", "lr=1e-5:1e-3:log", "batch_size=8,16", "warmup_ratio=0:0.2"], suite, "encoder"
+    )
+    assert [s.distribution for s in inline] == [
+        IntDistribution(64, 512, step=64),
+        FloatDistribution(1e-5, 1e-3, log=True),
+        CategoricalDistribution([8, 16]),
+        FloatDistribution(0.0, 0.2),
+    ]
+    assert inline[0].values() == list(range(64, 513, 64))
+    assert isinstance(make_pruner(False), optuna.pruners.NopPruner)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("max_lne", "Did you mean 'max_len'"),
+        ("max_len=64:abc", "'abc' is not a number"),
+        ("max_len=16.5:32", "whole numbers"),
+        ("lr=1e-3:1e-5", "lr"),
+        ("lr=0:1e-3:log", "lr"),
+        ("dataset=a,b", "only numeric run settings"),
+        ("warmup_ratio", "No search space for 'warmup_ratio'"),
+        ("max_len=1:2:3:4", "expected LOW:HIGH"),
+    ],
+)
+def test_bad_specs_are_one_line_errors(spec: str, message: str) -> None:
+    _, suite = tiny()
+    with pytest.raises(BenchError, match=message) as info:
+        resolve_spaces([spec], suite, "encoder")
+    assert "\n" not in str(info.value)
+
+
+def test_values_no_run_can_take_fail_before_training(tmp_path: Path) -> None:
+    base, suite = tiny()
+    spaces = resolve_spaces(["warmup_ratio=0:1"], suite, "encoder")
+    with pytest.raises(BenchError, match="warmup_ratio"):
+        check_spaces(base, spaces, Runner(tmp_path))
+    with pytest.raises(BenchError, match="grid needs a finite space"):
+        resolve_spaces(["lr"], suite, "encoder")[0].values()
+
+
+def test_cli_reports_a_bad_param_in_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, sweep_args(tmp_path, "--param", "max_lne"))
+    assert result.exit_code == 2
+    assert result.output.startswith("bench: error: --param max_lne") and result.output.count("\n") == 1
+
+
+# --- whole sweeps ------------------------------------------------------------------------------
+def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
+    name, grid = "resume", "--param=max_len=16,24,32"
+    proc = spawn(tmp_path, grid, "--sampler", "grid", "--trials", "3", "--study", name)
+    deadline, running = time.time() + 90, None
+    try:  # kill it once trial 0 is complete and trial 1 is running (and says which worker runs it)
+        while running is None and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            try:
+                trials = load(tmp_path, name).get_trials(deepcopy=False)
+            except Exception:  # the study is not created yet
+                continue
+            complete = [t for t in trials if t.state == TrialState.COMPLETE]
+            busy = [t for t in trials if t.state == TrialState.RUNNING and "worker" in t.user_attrs]
+            running = busy[0] if complete and busy else None
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        output = proc.communicate()[0].decode()
+    assert running is not None, output
+
+    base, suite = tiny()
+    settings = SweepSettings(("max_len",), trials=3, study=name, sampler="grid")
+    outcome = run_sweep(base, suite, settings, tmp_path, QUIET)
+
+    trials = outcome.study.get_trials()
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 3
+    assert sorted(t.params["max_len"] for t in complete) == [16, 24, 32]  # none repeated
+    killed = next(t for t in trials if t.number == running.number)
+    assert killed.state == TrialState.FAIL
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == running.number]
+    assert [(t.state, t.params) for t in retry] == [(TrialState.COMPLETE, running.params)]
+    table = pd.read_csv(tmp_path / "trials.csv")
+    assert (table["state"] == "COMPLETE").sum() == 3
+    assert table.loc[table["trial"] == retry[0].number, "retry_of"].item() == running.number
+    rows = pd.read_csv(tmp_path / "results.csv")  # both workers' rows, merged
+    assert sorted(rows.loc[rows["trial_state"] == "COMPLETE", "max_len"]) == [16, 24, 32]
+
+
+def test_two_workers_share_one_study(tmp_path: Path) -> None:
+    args = ("--param", "max_len=16,20,24,28", "--sampler", "grid", "--trials", "4", "--study", "two")
+    procs = [spawn(tmp_path, *args) for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+
+    trials = load(tmp_path, "two").get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert sorted(t.params["max_len"] for t in trials) == [16, 20, 24, 28]
+    run_trials = []  # every trial any worker ran, from each worker's own results folder
+    for folder in tmp_path.glob("worker-*"):
+        run_trials += pd.read_csv(folder / "results.csv")["trial"].tolist()
+    assert sorted(run_trials) == [0, 1, 2, 3]  # no trial run twice
+
+
+def test_pruned_trial_is_recorded_as_pruned(tmp_path: Path) -> None:
+    base, suite = tiny()  # two epochs; no accuracy reaches 1.01, so each trial is pruned after epoch 1
+    settings = SweepSettings(("max_len=16,24",), trials=2, study="pruned", sampler="grid")
+    outcome = run_sweep(base, suite, settings, tmp_path, QUIET, pruner=optuna.pruners.ThresholdPruner(1.01))
+
+    trials = outcome.study.get_trials()
+    assert [t.state for t in trials] == [TrialState.PRUNED] * 2
+    assert all(list(t.intermediate_values) == [1] for t in trials)
+    rows = pd.read_csv(outcome.worker_dir / "results.csv")
+    assert rows["status"].tolist() == ["pruned"] * 2 and rows["trial_state"].tolist() == ["PRUNED"] * 2
+    assert rows["truncated_train_share"].notna().all()
+    assert pd.read_csv(tmp_path / "trials.csv")["state"].tolist() == ["PRUNED"] * 2
+
+
+def test_pareto_csv_holds_only_non_dominated_trials(tmp_path: Path) -> None:
+    base, suite = tiny()
+    # Two identical runs score the same accuracy in different times, so one of them is dominated.
+    study = optuna.create_study(
+        storage=f"sqlite:///{tmp_path / 'study.db'}", study_name="front", directions=["maximize", "minimize"]
+    )
+    for _ in range(2):
+        study.enqueue_trial({"max_len": 24})
+    settings = SweepSettings(("max_len=8,16,24,32",), trials=5, study="front", objective="pareto")
+    outcome = run_sweep(base, suite, settings, tmp_path, QUIET)
+
+    table = pd.read_csv(tmp_path / "trials.csv")
+    done = table[table["state"] == "COMPLETE"]
+    assert len(done) == 5
+    acc, cost = done["test_accuracy"].to_numpy(), done["train_time_s"].to_numpy()
+    dominated = [
+        any(acc[j] >= acc[i] and cost[j] <= cost[i] and (acc[j], cost[j]) != (acc[i], cost[i]) for j in range(5))
+        for i in range(5)
+    ]
+    front = pd.read_csv(tmp_path / "pareto.csv")
+    assert sorted(front["trial"]) == sorted(done["trial"][[not d for d in dominated]])
+    assert any(dominated) and len(front) < len(done)
+    assert outcome.front is not None and sorted(outcome.front["trial"]) == sorted(front["trial"])
