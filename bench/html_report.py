@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.report import Report, sections
+from bench.report import Report
+from bench.report_tables import sections
 from bench.stats import confusion_matrix
 
 STYLE = """

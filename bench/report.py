@@ -1,7 +1,8 @@
-"""`bench report`: load results folders, aggregate runs over seeds, compare models, and render.
+"""`bench report`: load results folders, aggregate runs over seeds, compare models, and write the report.
 
 Everything here reads results files only (see bench/results.py); nothing reaches back into training.
-Plots live in bench/plots.py and the self-contained HTML page in bench/html_report.py.
+The text tables (markdown, CSV, terminal) are rendered in bench/report_tables.py, plots in bench/plots.py
+and the self-contained HTML page in bench/html_report.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
 from bench.errors import BenchError
 from bench.results import EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE, atomic_write_text, read_folder
@@ -287,208 +287,6 @@ def build(folders: Sequence[Path], cost: str = "time") -> Report:
     return Report(loaded, entries, pairwise, front, cost, sweep, failures)
 
 
-# --- rendering ------------------------------------------------------------------------------------
-
-
-def fmt(value: Any, kind: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    v = float(value)
-    if kind == "pct":
-        return f"{100 * v:.1f}"
-    if kind == "int":
-        return f"{round(v):,}"
-    if kind == "s":
-        return f"{v:.2f}" if abs(v) < 100 else f"{v:,.1f}"
-    if kind == "f3":
-        return f"{v:.3f}"
-    if kind == "g":
-        return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
-    return f"{v:,.1f}"
-
-
-def cell(row: pd.Series, m: Metric, with_ci: bool = True) -> str:
-    """mean ± std [CI] of one metric of one entry; '≈' marks the paper's approximate accuracies."""
-    mean = row.get(f"{m.key}_mean")
-    text = fmt(mean, m.kind)
-    if text == "–" or row["reference"]:
-        return ("≈" if row["reference"] and m.key == "test_accuracy" else "") + text
-    std, lo, hi = (row.get(f"{m.key}_{s}") for s in ("std", "ci_low", "ci_high"))
-    if std is not None and math.isfinite(std) and not (m.kind == "int" and std == 0):
-        text += f" ± {fmt(std, m.kind)}"
-        if with_ci and lo != hi:
-            text += f" [{fmt(lo, m.kind)}, {fmt(hi, m.kind)}]"
-    return text
-
-
-def best(entries: pd.DataFrame, m: Metric) -> set[str]:
-    """Entries holding the best mean of a metric among our runs (references never count)."""
-    means = entries.loc[~entries["reference"]].set_index("entry")[f"{m.key}_mean"].dropna()
-    if means.empty or len(means) < 2:
-        return set()
-    target = means.max() if m.higher_is_better else means.min()
-    return set(means.index[means == target])
-
-
-def present(entries: pd.DataFrame, metrics: Sequence[Metric]) -> list[Metric]:
-    ours = entries[~entries["reference"]] if not entries.empty else entries
-    return [m for m in metrics if f"{m.key}_mean" in ours and ours[f"{m.key}_mean"].notna().any()]
-
-
-def runs_cell(row: pd.Series) -> str:
-    if row["reference"]:
-        return "reference"
-    return f"{row['n_ok']} ok" + (f", {row['n_failed']} failed" if row["n_failed"] else "")
-
-
-def grid(
-    rep: Report, metrics: Sequence[Metric], mark: str, with_ci: bool
-) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of the entries table; `mark` wraps the best cell ('**{}**' or rich markup)."""
-    shown = present(rep.entries, metrics)
-    headers = ["model", "runs", "device"] + [m.header + (" %" if m.kind == "pct" else "") for m in shown]
-    winners = {m.key: best(rep.entries, m) for m in shown}
-    rows = []
-    for _, row in rep.entries.iterrows():
-        cells = [str(row["entry"]), runs_cell(row), str(row["device"])]
-        for m in shown:
-            text = cell(row, m, with_ci)
-            cells.append(mark.format(text) if row["entry"] in winners[m.key] else text)
-        rows.append(cells)
-    return headers, rows
-
-
-def pairwise_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
-    headers = ["model A", "model B", "items", "acc A %", "acc B %", "only A right", "only B right", "p"]
-    rows = []
-    for _, r in rep.pairwise.iterrows():
-        if not math.isfinite(r["p_value"]):
-            rows.append([r["model_a"], r["model_b"], "–", "–", "–", "–", "–", f"– ({r['note']})"])
-            continue
-        p = f"{r['p_value']:.3g}" + (" (significant)" if r["significant"] else "")
-        rows.append(
-            [r["model_a"], r["model_b"], str(int(r["n_items"])), fmt(r["acc_a"], "pct"),
-             fmt(r["acc_b"], "pct"), str(int(r["b"])), str(int(r["c"])), p]
-        )  # fmt: skip
-    return headers, rows
-
-
-def front_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
-    headers = ["model", "accuracy %", COST_AXES[rep.cost][1], "on front", "tied with", "dominated by"]
-    rows = [
-        [r["model"], fmt(r["accuracy"], "pct"), fmt(r["cost"], "f"), "yes" if r["on_front"] else "no",
-         r["tied_with"] or "–", r["dominated_by"] or "–"]
-        for _, r in rep.front.iterrows()
-    ]  # fmt: skip
-    return headers, rows
-
-
-def sweep_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
-    cols = [
-        ("study", "study", ""),
-        ("trial", "trial", "int"),
-        ("model", "model", ""),
-        ("max_len", "max_len", "int"),
-        ("lr", "lr", "g"),
-        ("truncated_test_share", "truncated test %", "pct"),
-        ("test_accuracy", "accuracy %", "pct"),
-        ("status", "status", ""),
-    ]
-    rows = [
-        [fmt(r.get(k), kind) if kind else str(r.get(k, "–")) for k, _, kind in cols]
-        for _, r in rep.sweep.iterrows()
-    ]
-    return [h for _, h, _ in cols], rows
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-    return "\n".join([line(headers), "|" + "---|" * len(headers), *(line(r) for r in rows)])
-
-
-def sections(
-    rep: Report, mark: str, with_ci: bool
-) -> list[tuple[str, str, tuple[list[str], list[list[str]]]]]:
-    """(title, note, table) for each part of the report that has content, in order."""
-    out = [
-        (
-            "Runs",
-            "Mean ± std over seeds [95% bootstrap CI of the mean]; best of our runs in bold. "
-            f"Reference rows are the paper's numbers, measured on an {PAPER_DEVICE}.",
-            grid(rep, METRICS, mark, with_ci),
-        )
-    ]
-    if present(rep.entries, COST_METRICS):
-        note = (
-            "Accuracy per training hour; accuracy per GiB of peak memory (GPU where measured, else RSS); "
-            "accuracy-time AUC: the trapezoid of test accuracy over cumulative training time from the first "
-            "epoch to the last, divided by the total training time (time-averaged accuracy, zero before the "
-            "first epoch)."
-        )
-        out.append(("Cost-normalized", note, grid(rep, COST_METRICS, mark, with_ci)))
-    if not rep.pairwise.empty:
-        note = (
-            "McNemar's test on the shared test items, each model's predictions majority-voted over its "
-            "seeds (accuracies here are of that vote); significant at p < 0.05."
-        )
-        out.append(("Paired significance", note, pairwise_grid(rep)))
-    if not rep.front.empty:
-        note = (
-            f"Cost: {COST_AXES[rep.cost][1]}. A model dominates another only when it costs no more and is "
-            "significantly more accurate; pairs whose difference is not significant are tied."
-        )
-        out.append(("Pareto front", note, front_grid(rep)))
-    if not rep.sweep.empty:
-        out.append(("Sweep", "One row per trial.", sweep_grid(rep)))
-    if not rep.failures.empty:
-        fails = [
-            [r["entry"], r["run_id"], r["status"], r["error"] or "–"] for _, r in rep.failures.iterrows()
-        ]
-        out.append(("Failures", "", (["model", "run", "status", "error"], fails)))
-    return out
-
-
-def to_markdown(rep: Report) -> str:
-    parts = [f"# Report: {', '.join(str(f.name) for f in rep.loaded.folders)}"]
-    for title, note, (headers, rows) in sections(rep, "**{}**", with_ci=True):
-        parts += [f"## {title}", note, markdown_table(headers, rows)] if note else [
-            f"## {title}", markdown_table(headers, rows)]  # fmt: skip
-    return "\n\n".join(parts) + "\n"
-
-
-def to_csv(rep: Report) -> str:
-    """The aggregated entries (mean/std/CI per metric), then every merged run with its source folder."""
-    agg = rep.entries.assign(level=np.where(rep.entries["reference"], "reference", "model"))
-    if not rep.front.empty:
-        front = rep.front.rename(columns={"model": "entry"})[
-            ["entry", "on_front", "tied_with", "dominated_by"]
-        ]
-        agg = agg.merge(front, on="entry", how="left")
-    runs = rep.loaded.results.assign(level="run")
-    keep = ["level", "source", "entry", "run_id", "model", "seed", "status", "error"]
-    runs = runs.reindex(
-        columns=[c for c in keep if c in runs.columns] + [m.key for m in METRICS + COST_METRICS]
-    )
-    out = pd.concat([agg, runs], ignore_index=True).dropna(axis=1, how="all")  # drop what nothing measured
-    first = [c for c in keep + ["reference", "device", "seeds", "n_ok", "n_failed"] if c in out.columns]
-    out = out[first + [c for c in out.columns if c not in first]]
-    return str(out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
-
-
-def to_rich(rep: Report) -> list[Table]:
-    tables = []
-    for title, note, (headers, rows) in sections(rep, "[bold green]{}[/]", with_ci=False):
-        table = Table(title=title, caption=note or None, caption_justify="left")
-        for i, h in enumerate(headers):
-            table.add_column(h, justify="left" if i < 3 else "right", overflow="fold")
-        for r in rows:
-            table.add_row(*r)
-        tables.append(table)
-    return tables
-
-
 def default_out(rep: Report, fmt_name: str) -> Path:
     return rep.loaded.folders[0] / f"report.{EXTENSIONS[fmt_name]}"
 
@@ -498,6 +296,7 @@ def make_report(
 ) -> Path | None:
     """The `bench report` command: build, write plots beside the report, render. Returns the file."""
     from bench import plots  # matplotlib is slow to import; the table alone should not wait for it
+    from bench.report_tables import to_csv, to_markdown, to_rich  # it imports this module: not at the top
 
     if fmt_name not in FORMATS:
         raise BenchError(f"--format must be one of {', '.join(FORMATS)}, not {fmt_name!r}.")

@@ -21,7 +21,8 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
-from bench.report import build, load, make_report, newest_folder, run_auc, to_csv, to_markdown
+from bench.report import build, load, make_report, newest_folder, run_auc
+from bench.report_tables import to_csv, to_markdown
 from bench.stats import mcnemar, plain_pareto
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

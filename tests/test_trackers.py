@@ -12,21 +12,18 @@ import numpy as np
 import pytest
 import torch
 
+from bench import nvml as bench_nvml
 from bench import trackers
 from bench.errors import BenchError
+from bench.nvml import MIB, Nvml, gpu_info, nvml_baseline_bytes, open_nvml
 from bench.trackers import (
-    MIB,
     POLLER_THREAD_NAME,
     CostTracker,
     EnergyTracker,
     GpuMemoryTracker,
     HostMemoryTracker,
-    Nvml,
     Timer,
-    gpu_info,
     measure_latency,
-    nvml_baseline_bytes,
-    open_nvml,
 )
 from tests.fake_nvml import FakeNvml
 
@@ -343,7 +340,7 @@ def test_open_nvml_is_none_on_cpu():
 
 def test_open_nvml_is_none_and_silent_when_init_fails(capsys, caplog):
     fake = FakeNvml(init_fails=True)
-    with caplog.at_level(logging.DEBUG, logger="bench.trackers"):
+    with caplog.at_level(logging.DEBUG, logger="bench.nvml"):
         assert open_nvml(torch.device("cuda", 0), module=fake) is None
         assert open_nvml(torch.device("cuda", 0), module=fake) is None
     assert len(caplog.records) <= 1
@@ -378,7 +375,7 @@ TWO_GPUS = (("00000000:3B:00.0", "GPU-aaaa-0001"), ("00000000:17:00.0", "GPU-bbb
     ],
 )
 def test_open_nvml_matches_the_torch_device(monkeypatch, torch_ids, visible, expected):
-    monkeypatch.setattr(trackers, "_cuda_device_ids", lambda index: torch_ids)
+    monkeypatch.setattr(bench_nvml, "_cuda_device_ids", lambda index: torch_ids)
     if visible is None:
         monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     else:
@@ -392,9 +389,9 @@ def test_open_nvml_matches_the_torch_device(monkeypatch, torch_ids, visible, exp
 
 
 def test_bus_id_normalization():
-    assert trackers._normalize_bus_id(b"00000000:3B:00.0") == "0:3b:00.0"
-    assert trackers._normalize_bus_id("0000:3b:00.0") == "0:3b:00.0"
-    assert trackers._normalize_bus_id("00000001:3B:00.0") == "1:3b:00.0"
+    assert bench_nvml._normalize_bus_id(b"00000000:3B:00.0") == "0:3b:00.0"
+    assert bench_nvml._normalize_bus_id("0000:3b:00.0") == "0:3b:00.0"
+    assert bench_nvml._normalize_bus_id("00000001:3B:00.0") == "1:3b:00.0"
 
 
 def test_gpu_info_skips_unsupported_queries():
