@@ -52,6 +52,14 @@ RUN_OVERRIDES = [
     ("--device", click.Choice(["auto", "cpu", "cuda"]), "auto picks CUDA when present."),
     ("--pretrained", str, "A local BERT-family folder, or a hub name already in the local cache."),
     ("--init", click.Choice(["pretrained", "random"]), "random: same shapes, no weights (cost-only)."),
+    (
+        "--precision",
+        click.Choice(["auto", "fp32", "tf32", "bf16", "fp16"]),
+        "auto: bf16 autocast where the GPU has it, else fp32. fp16 and tf32 need a GPU.",
+    ),
+    ("--bucket/--no-bucket", bool, "Batch reviews of similar length together (less padding)."),
+    ("--compile/--no-compile", bool, "torch.compile the network (pays off on long GPU runs)."),
+    ("--cache-dir", str, "Tokenization cache folder [default: .bench-cache]; '' turns it off."),
 ]
 
 
@@ -120,10 +128,11 @@ def run(
     """
     from bench.config import apply_overrides, load_suite
     from bench.console import RichProgress, results_table
+    from bench.distributed import is_main
     from bench.interrupts import exit_code, signals_as_interrupts
     from bench.runner import Runner, default_out, resume_suite, run_suite, with_repeats
 
-    console = Console(stderr=True, quiet=quiet)
+    console = Console(stderr=True, quiet=quiet or not is_main())  # under torchrun, rank 0 speaks
     if resume is None:
         suite = load_suite(suite_name)
         overrides.update(paper_quirks=paper_quirks, trackers=trackers == "on")
@@ -144,7 +153,7 @@ def run(
                 err=True,
             )
             sys.exit(exit_code(exc))
-    Console().print(results_table(rows, f"{title}: {folder}"))
+    Console(quiet=not is_main()).print(results_table(rows, f"{title}: {folder}"))
     if any(row["status"] != "ok" for row in rows):
         click.echo("bench: some runs failed; see the status and error columns.", err=True)
         sys.exit(1)

@@ -17,6 +17,7 @@ from bench.errors import BenchError
 OptionValue = int | float | str | bool
 DEVICES = ("auto", "cpu", "cuda")
 INITS = ("pretrained", "random")
+PRECISIONS = ("auto", "fp32", "tf32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class RunConfig:
     pretrained: str | None = None  # a local directory or a hub name in the local cache
     paper_quirks: bool = False  # reproduce the paper's two quirks (see README)
     trackers: bool = True
+    precision: str = "auto"  # fp32, tf32, bf16 or fp16; auto: bf16 where the GPU has it, else fp32
+    compile: bool = False  # torch.compile the network (pays a compile before the first steps)
+    bucket: bool = False  # batch reviews of similar length together; the order still follows seed
+    cache_dir: str = ".bench-cache"  # where tokenizations are cached; "" turns the cache off
     options: Mapping[str, OptionValue] = field(default_factory=dict)  # the model's own params
 
     def validate(self) -> RunConfig:
@@ -66,6 +71,7 @@ class RunConfig:
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be at least 1"),
             (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}"),
             (self.init in INITS, f"init must be one of {', '.join(INITS)}"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.grad_clip is None or self.grad_clip >= 0, "grad_clip must be 0 (off) or positive"),
         ]
         for ok, message in checks:

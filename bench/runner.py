@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench import distributed
 from bench.checkpoint import checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
 from bench.config import RunConfig
-from bench.data import DataRequest, Dataset, load_dataset, truncated_share
+from bench.data import DataRequest, Dataset, load_dataset
 from bench.environment import environment
 from bench.errors import BenchError
 from bench.flops import mfu, train_flops_per_sample
@@ -28,6 +29,7 @@ from bench.modeling import (
     load_models,
     resolve_pretrained,
 )
+from bench.nvml import gpu_info, nvml_baseline_bytes, open_nvml
 from bench.results import (
     ENV_FILE,
     EPOCH_COLUMNS,
@@ -39,16 +41,19 @@ from bench.results import (
     write_csv,
     write_json,
 )
-from bench.trackers import CostTracker, gpu_info, measure_latency, nvml_baseline_bytes, open_nvml
+from bench.tokcache import cached_encode
+from bench.trackers import CostTracker, measure_latency
 from bench.train import (
     Encoded,
     EpochHook,
     EpochStats,
     NoProgress,
     ProgressSink,
+    autocast,
     fit,
     loader,
     pick_device,
+    resolve_precision,
     seed_everything,
     use_all_cores,
 )
@@ -95,6 +100,7 @@ class Runner:
         self.epochs: list[dict[str, Any]] = []
         self.predictions: list[dict[str, Any]] = []
         self._datasets: dict[tuple[Any, ...], Dataset] = {}
+        self.main = distributed.is_main()  # under torchrun only rank 0 writes files
         load_models()
 
     # --- preparation -------------------------------------------------------------------------
@@ -115,22 +121,26 @@ class Runner:
             self.dataset(run)
             if run.init == "pretrained" and spec.default_pretrained:
                 resolve_pretrained(run.pretrained or spec.default_pretrained)
+            device = pick_device(run.device)
+            if device.type == "cpu" or torch.cuda.is_available():
+                resolve_precision(run.precision, device)
 
     def prepare(self, run: RunConfig) -> Prepared:
         spec = MODELS.get(run.model)(run)
         data = self.dataset(run)
         encoder = spec.build_encoder(data.train.texts)
-        train = Encoded(encoder.encode(data.train.texts), data.train.labels)
-        test = Encoded(encoder.encode(data.test.texts), data.test.labels)
+        cache = Path(run.cache_dir) if run.cache_dir else None
+        train = cached_encode(encoder, data.train.texts, cache)
+        test = cached_encode(encoder, data.test.texts, cache)
         return Prepared(
             spec,
             encoder,
             data,
-            train,
-            test,
+            Encoded(train.ids, data.train.labels),
+            Encoded(test.ids, data.test.labels),
             encoder.pad_id,
-            truncated_share(encoder.full_lengths(data.train.texts), run.max_len),
-            truncated_share(encoder.full_lengths(data.test.texts), run.max_len),
+            train.truncated_share,
+            test.truncated_share,
         )
 
     # --- running -----------------------------------------------------------------------------
@@ -153,7 +163,7 @@ class Runner:
         try:
             self._train(run, row, on_epoch)
             row["status"] = "ok"
-            if not self.keep_checkpoints:
+            if not self.keep_checkpoints and self.main:
                 remove_checkpoint(checkpoint_dir(self.out, run_id))
         except KeyboardInterrupt:
             row.update(status="interrupted", error=f"interrupted; resume with: bench run --resume {self.out}")
@@ -175,6 +185,7 @@ class Runner:
         device = pick_device(run.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise BenchError("--device cuda was asked for, but torch sees no CUDA device.")
+        device = distributed.setup(device)  # this rank's GPU under torchrun
         prepared = self.prepare(run)
         data = prepared.dataset
         nvml = open_nvml(device) if run.trackers else None
@@ -192,6 +203,8 @@ class Runner:
             truncated_train_share=prepared.truncated_train,
             truncated_test_share=prepared.truncated_test,
             device=device.type if device.type == "cpu" else torch.cuda.get_device_name(device),
+            precision=resolve_precision(run.precision, device),
+            world_size=distributed.world().size,
         )
         run_id, folder = row["run_id"], checkpoint_dir(self.out, row["run_id"])
         # A resumed run restarts after its last checkpointed epoch; later epoch rows are redone.
@@ -217,14 +230,15 @@ class Runner:
         ):
             last = stats
             self.epochs.append(self._epoch_row(row, stats))
-            write_csv(self.out / EPOCHS_FILE, self.epochs, EPOCH_COLUMNS)
+            if self.main:
+                write_csv(self.out / EPOCHS_FILE, self.epochs, EPOCH_COLUMNS)
             self.log(
                 f"{run_id} epoch {stats.epoch}/{run.epochs}: "
                 f"train loss {stats.train_loss:.4f} acc {stats.train_accuracy:.3f} | "
                 f"test loss {stats.test.loss:.4f} acc {stats.test.accuracy:.3f} "
                 f"F1 {stats.test.macro_f1:.3f} | {stats.epoch_time_s:.1f} s"
             )
-            if stats.epoch < run.epochs:
+            if stats.epoch < run.epochs and self.main:
                 save_checkpoint(folder, stats.epoch, network, state["optimizer_obj"], state["scheduler_obj"])
             if on_epoch:
                 on_epoch(stats)
@@ -243,7 +257,7 @@ class Runner:
         gpu_name = nvml.name() if nvml else None
         row.update(
             flops_per_sample=flops,
-            mfu=mfu(flops * row["train_samples_per_s"], 1.0, gpu_name, "fp32"),
+            mfu=mfu(flops * row["train_samples_per_s"], 1.0, gpu_name, row["precision"]),
         )
         if run.trackers:
             row.update(self._latency(network, prepared, run, device, pad_to))
@@ -289,7 +303,7 @@ class Runner:
             batch = next(iter(loader(prepared.test, size, prepared.pad_id, pad_to, None, device)))
             ids, mask = (t.to(device) for t in (batch["input_ids"], batch["attention_mask"]))
             forward = partial(network, ids, mask)
-            with torch.no_grad():
+            with torch.no_grad(), autocast(device, resolve_precision(run.precision, device)):
                 once = measure_latency(forward, device, warmup=1, repeats=1).p50_ms
                 # As many repeats as fit in about 5 s, between 3 and 50: a large model's batch on
                 # a CPU takes seconds, a small one's on a GPU milliseconds.
@@ -336,7 +350,8 @@ class Runner:
             for k in range(last.test.probs.shape[1]):
                 entry[f"prob_{k}"] = round(float(last.test.probs[i, k]), 6)
             self.predictions.append(entry)
-        write_csv(self.out / PREDICTIONS_FILE, self.predictions, PREDICTION_COLUMNS)
+        if self.main:
+            write_csv(self.out / PREDICTIONS_FILE, self.predictions, PREDICTION_COLUMNS)
 
     def load_existing(self) -> None:
         """Read the folder's rows back, to resume it."""
@@ -352,14 +367,16 @@ class Runner:
 
     def _record(self, row: dict[str, Any]) -> None:
         self.results = [r for r in self.results if r["run_id"] != row["run_id"]] + [row]
-        write_csv(self.out / RESULTS_FILE, self.results, RESULT_COLUMNS)
+        if self.main:
+            write_csv(self.out / RESULTS_FILE, self.results, RESULT_COLUMNS)
 
     def write_env(self, extra: dict[str, Any] | None = None, device: str = "auto") -> None:
         nvml = open_nvml(pick_device(device))
         info = gpu_info(nvml)
         if nvml:
             nvml.close()
-        write_json(self.out / ENV_FILE, environment({**info, **(extra or {})}))
+        if self.main:
+            write_json(self.out / ENV_FILE, environment({**info, **(extra or {})}))
 
 
 PEAK_COLUMNS = (

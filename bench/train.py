@@ -6,7 +6,7 @@ import itertools
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -14,12 +14,18 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, Sampler
 from transformers import get_linear_schedule_with_warmup
 
+from bench import distributed
 from bench.config import RunConfig
+from bench.distributed import World
+from bench.errors import BenchError
 from bench.stats import macro_f1
 from bench.trackers import CostTracker
+
+BUCKET_POOL = 50  # batches' worth of reviews sorted by length together when bucketing
 
 
 class ProgressSink(Protocol):
@@ -50,6 +56,9 @@ class Encoded:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(ids) for ids in self.ids), dtype=np.int64, count=len(self.ids))
 
 
 @dataclass
@@ -91,24 +100,155 @@ def pick_device(name: str) -> torch.device:
 
 
 def use_all_cores() -> None:
-    """Torch on the CPU: one thread per core this process may use."""
-    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    """Torch on the CPU: one thread per core this process may use, shared out among the ranks that
+    torchrun started on this machine."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    torch.set_num_threads(max(1, cores // distributed.world().local_size))
 
 
-def collate(pad_id: int, pad_to: int | None) -> Callable[[list[tuple[list[int], int]]], Any]:
-    """Pad each batch to its longest member (or to `pad_to`), with an attention mask."""
+# --- precision ---------------------------------------------------------------------------------
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
-    def make_batch(items: list[tuple[list[int], int]]) -> dict[str, torch.Tensor]:
-        width = pad_to or max(len(ids) for ids, _ in items)
-        input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(items), width), dtype=torch.long)
-        for row, (ids, _) in enumerate(items):
-            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-            mask[row, : len(ids)] = 1
-        labels = torch.tensor([label for _, label in items], dtype=torch.long)
-        return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
-    return make_batch
+def resolve_precision(name: str, device: torch.device) -> str:
+    """The precision a run trains in: `auto` made concrete, and a BenchError for what the device
+    cannot do. fp16 is refused on the CPU rather than quietly run in fp32, so a result row never
+    names a precision its numbers were not measured in."""
+    if device.type != "cuda":
+        if name in ("fp16", "tf32"):
+            raise BenchError(f"--precision {name} needs a CUDA GPU; on the CPU use fp32 or bf16.")
+        return "fp32" if name == "auto" else name
+    bf16 = torch.cuda.is_bf16_supported()
+    if name == "auto":
+        return "bf16" if bf16 else "fp32"
+    if name == "bf16" and not bf16:
+        raise BenchError(f"{torch.cuda.get_device_name(device)} has no bf16; use --precision fp16.")
+    if name == "tf32" and torch.cuda.get_device_capability(device)[0] < 8:
+        raise BenchError(f"{torch.cuda.get_device_name(device)} has no TF32; use --precision fp32.")
+    return name
+
+
+def autocast(device: torch.device, precision: str) -> AbstractContextManager[Any]:
+    """Mixed-precision autocast for bf16 and fp16; nothing for fp32 and tf32."""
+    if precision not in AUTOCAST_DTYPES:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[precision])
+
+
+def set_matmul_precision(device: torch.device, precision: str) -> None:
+    """TF32 tensor cores for every float32 matrix product except under strict fp32."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = precision != "fp32"
+        torch.backends.cudnn.allow_tf32 = precision != "fp32"
+
+
+# --- batches -----------------------------------------------------------------------------------
+def plan_batches(
+    lengths: np.ndarray, batch_size: int, seed: int | None, bucket: bool = False, min_size: int = 1
+) -> list[np.ndarray]:
+    """The global batches of one epoch, as index arrays: in order (seed None) or shuffled by seed.
+
+    With `bucket`, reviews of similar length are batched together (less padding): each pool of
+    BUCKET_POOL batches' worth is sorted by length, cut into batches, and the batches are shuffled.
+    A last batch smaller than `min_size` (the number of ranks) joins the one before it, so that no
+    rank is ever left without examples.
+    """
+    n = len(lengths)
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    # torch.randperm with this generator is what DataLoader(shuffle=True) drew before bucketing
+    # existed, so unbucketed runs keep their order.
+    order = torch.randperm(n, generator=generator).numpy() if generator else np.arange(n)
+    if bucket:
+        pool = batch_size * BUCKET_POOL
+        order = np.concatenate(
+            [c[np.argsort(lengths[c], kind="stable")] for c in np.split(order, range(pool, n, pool))]
+        )
+    batches = np.split(order, range(batch_size, n, batch_size))
+    if len(batches) > 1 and len(batches[-1]) < min_size:
+        batches[-2:] = [np.concatenate(batches[-2:])]
+    if bucket and generator is not None:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
+class PlannedBatches(Sampler[list[int]]):
+    """This rank's share (every `size`-th review, from its rank on) of each planned global batch.
+
+    One sampler serves every epoch: `reshuffle(seed)` draws the next epoch's plan, so a DataLoader
+    with persistent workers can live across epochs.
+    """
+
+    def __init__(
+        self, lengths: np.ndarray, batch_size: int, bucket: bool, place: World, seed: int | None = None
+    ) -> None:
+        self.lengths, self.batch_size, self.bucket, self.place = lengths, batch_size, bucket, place
+        self.reshuffle(seed)
+
+    def reshuffle(self, seed: int | None) -> None:
+        self.plan = plan_batches(self.lengths, self.batch_size, seed, self.bucket, self.place.size)
+
+    def global_sizes(self) -> list[int]:
+        return [len(b) for b in self.plan]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self.plan:
+            yield batch[self.place.rank :: self.place.size].tolist()
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+
+class Examples(Dataset[tuple[int, list[int], int]]):
+    def __init__(self, data: Encoded) -> None:
+        self.ids, self.labels = data.ids, data.labels.tolist()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> tuple[int, list[int], int]:
+        return i, self.ids[i], self.labels[i]
+
+
+class Collate:
+    """Pad each batch to its longest member (or to `pad_to`), with an attention mask and the
+    reviews' indices. A class, not a closure, so that worker processes can receive it."""
+
+    def __init__(self, pad_id: int, pad_to: int | None) -> None:
+        self.pad_id, self.pad_to = pad_id, pad_to
+
+    def __call__(self, items: Sequence[tuple[int, list[int], int]]) -> dict[str, torch.Tensor]:
+        lengths = np.fromiter((len(ids) for _, ids, _ in items), dtype=np.int64, count=len(items))
+        width = self.pad_to or int(lengths.max())
+        input_ids = np.full((len(items), width), self.pad_id, dtype=np.int64)
+        for row, (_, ids, _) in enumerate(items):
+            input_ids[row, : len(ids)] = ids
+        mask = (np.arange(width) < lengths[:, None]).astype(np.int64)
+        return {
+            "input_ids": torch.from_numpy(input_ids),
+            "attention_mask": torch.from_numpy(mask),
+            "labels": torch.tensor([label for _, _, label in items], dtype=torch.long),
+            "index": torch.tensor([i for i, _, _ in items], dtype=torch.long),
+        }
+
+
+def collate(pad_id: int, pad_to: int | None) -> Collate:
+    return Collate(pad_id, pad_to)
+
+
+def make_loader(
+    data: Encoded, sampler: PlannedBatches, pad_id: int, pad_to: int | None, device: torch.device
+) -> DataLoader:
+    # CPU: no worker processes, which would take cores from torch's own threads. GPU: two
+    # persistent workers collate ahead into pinned memory while the device computes.
+    workers = 2 if device.type == "cuda" else 0
+    return DataLoader(
+        Examples(data),
+        batch_sampler=sampler,
+        collate_fn=Collate(pad_id, pad_to),
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=device.type == "cuda",
+    )
 
 
 def loader(
@@ -118,25 +258,19 @@ def loader(
     pad_to: int | None,
     shuffle_seed: int | None,
     device: torch.device,
+    bucket: bool = False,
+    place: World | None = None,
 ) -> DataLoader:
-    generator = None
-    if shuffle_seed is not None:
-        generator = torch.Generator().manual_seed(shuffle_seed)
-    items = list(zip(data.ids, data.labels.tolist()))
-    return DataLoader(
-        items,  # type: ignore[arg-type]
-        batch_size=batch_size,
-        shuffle=shuffle_seed is not None,
-        generator=generator,
-        collate_fn=collate(pad_id, pad_to),
-        pin_memory=device.type == "cuda",
-    )
+    """Batches of `data`, in order or shuffled by `shuffle_seed`; this rank's share under torchrun."""
+    sampler = PlannedBatches(data.lengths(), batch_size, bucket, place or World(), shuffle_seed)
+    return make_loader(data, sampler, pad_id, pad_to, device)
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
+# --- the loop ----------------------------------------------------------------------------------
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -144,22 +278,30 @@ def evaluate(
     device: torch.device,
     n_classes: int,
     progress: ProgressSink | None = None,
+    precision: str = "fp32",
 ) -> EvalOutput:
+    """Loss, accuracy, macro-F1 and per-review probabilities, in the data's order; under torchrun
+    each rank evaluates its share and all ranks get the whole result."""
     model.eval()
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
     total_loss = torch.zeros((), device=device)
-    probs, labels = [], []
+    probs, labels, index = [], [], []
     start = time.perf_counter()
     for batch in batches:
         batch = to_device(batch, device)
-        logits = model(batch["input_ids"], batch["attention_mask"]).float()
+        with autocast(device, precision):
+            logits = model(batch["input_ids"], batch["attention_mask"]).float()
         total_loss += loss_fn(logits, batch["labels"])
         probs.append(torch.softmax(logits, dim=-1))
         labels.append(batch["labels"])
+        index.append(batch["index"])
         if progress:
             progress.advance()
-    prob = torch.cat(probs).cpu().numpy()
-    label = torch.cat(labels).cpu().numpy()
+    n = len(batches.dataset)  # type: ignore[arg-type]
+    where = torch.cat(index)
+    prob = distributed.gather_rows(torch.cat(probs), where, n).cpu().numpy()
+    label = distributed.gather_rows(torch.cat(labels), where, n).cpu().numpy()
+    (total_loss,) = distributed.all_sum(total_loss)
     elapsed = time.perf_counter() - start
     preds = prob.argmax(axis=1)
     return EvalOutput(
@@ -188,6 +330,12 @@ def total_schedule_steps(run: RunConfig, n_train: int, steps_per_epoch: int) -> 
     return (n_train if run.paper_quirks else steps_per_epoch) * run.epochs
 
 
+def make_optimizer(model: nn.Module, run: RunConfig, device: torch.device) -> torch.optim.AdamW:
+    # Fused AdamW (one kernel for all parameters) on CUDA; elsewhere torch's default (foreach).
+    fused = True if device.type == "cuda" else None
+    return torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay, fused=fused)
+
+
 def fit(
     model: nn.Module,
     train: Encoded,
@@ -207,23 +355,44 @@ def fit(
     `track()` makes a fresh cost tracker per epoch (training and evaluation); its record lands in
     `EpochStats.cost`.
     `state` (optimizer and scheduler objects) is filled in so a caller can checkpoint them.
+    Under torchrun (see bench.distributed) each rank trains a DistributedDataParallel replica on
+    its share of every global batch of `run.batch_size`; the stats are those of all ranks together.
     """
     progress = progress or NoProgress()
+    place = distributed.world()
+    precision = resolve_precision(run.precision, device)
+    set_matmul_precision(device, precision)
     model.to(device)
-    steps_per_epoch = min(-(-len(train) // run.batch_size), run.max_steps or len(train))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
+    train_sampler = PlannedBatches(train.lengths(), run.batch_size, run.bucket, place)
+    steps_per_epoch = min(len(train_sampler), run.max_steps or len(train_sampler))
+    optimizer = make_optimizer(model, run, device)
     total = total_schedule_steps(run, len(train), steps_per_epoch)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(run.warmup_ratio * total), total)
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     if state is not None:
         if "optimizer" in state:
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
         state["optimizer_obj"], state["scheduler_obj"] = optimizer, scheduler
+    net: nn.Module = model
+    if place.distributed:
+        # static_graph: every step uses the same parameters, and a model that leaves some unused
+        # (BERT's pooler under the BiLSTM) still trains.
+        device_ids = [device.index] if device.type == "cuda" else None
+        net = DistributedDataParallel(model, device_ids=device_ids, static_graph=True)
+    eval_net = model
+    if run.compile:
+        net, eval_net = torch.compile(net), torch.compile(model)  # type: ignore[assignment]
     loss_fn = nn.CrossEntropyLoss(label_smoothing=run.label_smoothing)
-    test_batches = loader(test, run.batch_size, pad_id, pad_to, None, device)
+    test_sampler = PlannedBatches(test.lengths(), run.batch_size, run.bucket, place)
+    test_batches = make_loader(test, test_sampler, pad_id, pad_to, device)
+    batches = make_loader(train, train_sampler, pad_id, pad_to, device)
     for epoch in range(start_epoch, run.epochs + 1):
         # A new shuffle per epoch, derived from the seed, so a resumed run sees the same order.
-        batches = loader(train, run.batch_size, pad_id, pad_to, run.seed * 1000 + epoch, device)
+        train_sampler.reshuffle(run.seed * 1000 + epoch)
+        global_sizes = train_sampler.global_sizes()
+        if place.distributed:  # dropout draws its own masks on each rank, also after a resume
+            torch.manual_seed(run.seed * 1000 + epoch + 7919 * place.rank)
         tracker: AbstractContextManager[Any] = track() if track else nullcontext()
         progress.start(f"{run.model} epoch {epoch}/{run.epochs}", steps_per_epoch + len(test_batches))
         with tracker:
@@ -233,36 +402,52 @@ def fit(
             correct = torch.zeros((), device=device, dtype=torch.long)
             tokens = torch.zeros((), device=device, dtype=torch.long)
             samples = 0
-            for batch in itertools.islice(batches, steps_per_epoch):
+            for step, batch in enumerate(itertools.islice(batches, steps_per_epoch)):
                 batch = to_device(batch, device)
-                samples += len(batch["labels"])
-                logits = model(batch["input_ids"], batch["attention_mask"])
+                n = len(batch["labels"])  # from the shape: no sync
+                samples += n
+                with autocast(device, precision):
+                    logits = net(batch["input_ids"], batch["attention_mask"])
                 loss = loss_fn(logits.float(), batch["labels"])
+                # DDP averages gradients over ranks; weighting each rank's mean by its share makes
+                # that the mean over the global batch, also when the shares differ in size.
+                objective = loss * (n * place.size / global_sizes[step]) if place.distributed else loss
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                if scaler is not None:
+                    scaler.scale(objective).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    objective.backward()
                 if run.grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), run.grad_clip)
-                optimizer.step()
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
                 scheduler.step()
                 # Kept on the device and read once per epoch: no sync per step.
-                loss_sum += loss.detach() * len(batch["labels"])
+                loss_sum += loss.detach() * n
                 correct += (logits.argmax(dim=-1) == batch["labels"]).sum()
                 tokens += batch["attention_mask"].sum()
                 progress.advance()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             train_time = time.perf_counter() - start
-            result = evaluate(model, test_batches, device, n_classes, progress)
+            result = evaluate(eval_net, test_batches, device, n_classes, progress, precision)
             eval_time = time.perf_counter() - start - train_time
         progress.stop()
+        loss_sum, correct, tokens, total_samples = distributed.all_sum(
+            loss_sum, correct, tokens, torch.tensor(samples, device=device)
+        )
         stats = EpochStats(
             epoch=epoch,
-            train_loss=float(loss_sum) / samples,
-            train_accuracy=float(correct) / samples,
+            train_loss=float(loss_sum) / int(total_samples),
+            train_accuracy=float(correct) / int(total_samples),
             test=result,
             epoch_time_s=train_time,
             eval_time_s=eval_time,
-            train_samples=samples,
+            train_samples=int(total_samples),
             train_tokens=int(tokens),
             cost=epoch_costs(tracker),
         )

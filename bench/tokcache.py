@@ -1,0 +1,111 @@
+"""Tokenize once: encodings cached on disk, keyed by a hash of the texts, the tokenizer and max_len.
+
+An entry is one safetensors file (token ids of all texts end to end, their offsets and a truncation
+flag per text): plain arrays, never pickle. It is written to a temporary file and renamed into
+place, so readers never see half an entry and ranks of one torchrun job may write it at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+from bench.modeling import TextEncoder
+
+FORMAT = "bench-tokens-1"  # part of the key: a new layout never reads an old entry
+
+
+@dataclass
+class Tokens:
+    """One split's encodings: ids per text (truncated, unpadded) and whether each was cut."""
+
+    ids: list[list[int]]
+    truncated: np.ndarray  # bool, one per text
+    hit: bool  # read from the cache
+
+    @property
+    def truncated_share(self) -> float:
+        return float(self.truncated.mean()) if len(self.truncated) else 0.0
+
+
+def cache_key(texts: Sequence[str], encoder: TextEncoder) -> str:
+    """Hash of the texts and everything that shapes their encoding: the tokenizer's full definition
+    (vocabulary, normalizer, post-processor, truncation) and max_len."""
+    digest = hashlib.sha256()
+    # The serialized tokenizer, not only `encoder.name`: two folders with one name may differ.
+    for part in (FORMAT, encoder.name, str(encoder.max_len), encoder.tokenizer.to_str()):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    for text in texts:
+        raw = text.encode()
+        digest.update(len(raw).to_bytes(8, "little"))  # length-prefixed: no two lists hash alike
+        digest.update(raw)
+    return digest.hexdigest()
+
+
+def encode(encoder: TextEncoder, texts: Sequence[str]) -> Tokens:
+    # One pass: the overflow of a truncated encoding says it was cut; no second, untruncated pass.
+    encodings = encoder.tokenizer.encode_batch(list(texts))
+    truncated = np.array([bool(e.overflowing) for e in encodings], dtype=bool)
+    return Tokens([e.ids for e in encodings], truncated, hit=False)
+
+
+def entry_path(root: Path, key: str) -> Path:
+    return root / key[:2] / f"{key}.safetensors"
+
+
+def read(path: Path) -> Tokens | None:
+    """The entry at `path`, or None when it is missing or unreadable (then it is rebuilt)."""
+    try:
+        arrays = load_file(str(path))
+        flat, offsets, truncated = arrays["ids"], arrays["offsets"], arrays["truncated"]
+    except (OSError, SafetensorError, KeyError):
+        return None
+    if offsets.ndim != 1 or len(offsets) != len(truncated) + 1 or offsets[-1] != len(flat):
+        return None
+    bounds = offsets.tolist()
+    values = flat.tolist()
+    ids = [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return Tokens(ids, truncated.astype(bool), hit=True)
+
+
+def write(path: Path, tokens: Tokens) -> None:
+    lengths = np.fromiter((len(ids) for ids in tokens.ids), dtype=np.int64, count=len(tokens.ids))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    flat = np.fromiter((i for ids in tokens.ids for i in ids), dtype=np.int32, count=int(offsets[-1]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(
+            {"ids": flat, "offsets": offsets, "truncated": tokens.truncated.astype(np.uint8)},
+            tmp,
+            metadata={"format": FORMAT, "texts": str(len(tokens.ids))},
+        )
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cached_encode(encoder: TextEncoder, texts: Sequence[str], root: Path | None) -> Tokens:
+    """`texts` encoded by `encoder`, read from the cache under `root` when there (None: no cache)."""
+    if root is None:
+        return encode(encoder, texts)
+    path = entry_path(root, cache_key(texts, encoder))
+    found = read(path) if path.is_file() else None
+    if found is not None:
+        return found
+    tokens = encode(encoder, texts)
+    with contextlib.suppress(OSError):  # a read-only or full disk costs the next run a re-tokenization
+        write(path, tokens)
+    return tokens

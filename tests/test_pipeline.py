@@ -1,0 +1,253 @@
+"""The input pipeline and the speed options: tokenization cache, batch plans, loaders, precision."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from bench import tokcache
+from bench.cli import main
+from bench.config import RunConfig, apply_overrides, load_suite
+from bench.data import truncated_share
+from bench.distributed import World
+from bench.errors import BenchError
+from bench.modeling import MODELS, TextEncoder
+from bench.runner import Prepared, Runner
+from bench.train import (
+    Collate,
+    PlannedBatches,
+    evaluate,
+    fit,
+    loader,
+    make_loader,
+    plan_batches,
+    resolve_precision,
+    seed_everything,
+)
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunConfig, Prepared]:
+    """The tiny encoder run of tests/data/tiny.toml, prepared once (without a cache)."""
+    suite = Path(__file__).parent / "data" / "tiny.toml"
+    (run,) = apply_overrides(load_suite(str(suite)), {"device": "cpu", "cache_dir": ""}, ("encoder",))
+    return run, Runner(tmp_path_factory.mktemp("out")).prepare(run)
+
+
+def encoder_for(run: RunConfig, texts: list[str], max_len: int | None = None) -> TextEncoder:
+    run = dataclasses.replace(run, max_len=max_len or run.max_len)
+    return MODELS.get(run.model)(run).build_encoder(texts)
+
+
+# --- tokenization cache ------------------------------------------------------------------------
+def test_cache_miss_then_hit_gives_the_same_tokens(tiny, tmp_path: Path) -> None:
+    run, prepared = tiny
+    texts = prepared.dataset.train.texts
+    first = tokcache.cached_encode(prepared.encoder, texts, tmp_path)
+    second = tokcache.cached_encode(prepared.encoder, texts, tmp_path)
+    assert (first.hit, second.hit) == (False, True)
+    assert second.ids == first.ids == prepared.encoder.encode(texts)
+    assert np.array_equal(second.truncated, first.truncated)
+    assert len(list(tmp_path.rglob("*.safetensors"))) == 1
+
+
+def test_truncation_flags_match_an_untruncated_pass(tiny) -> None:
+    run, prepared = tiny
+    texts = prepared.dataset.train.texts
+    encoder = encoder_for(run, texts, max_len=160)  # long enough that some reviews are not cut
+    tokens = tokcache.encode(encoder, texts)
+    full = np.array(encoder.full_lengths(texts))
+    assert np.array_equal(tokens.truncated, full > 160)
+    assert 0 < tokens.truncated_share < 1
+    assert tokens.truncated_share == truncated_share(full.tolist(), 160)
+
+
+def test_key_follows_content_max_len_and_tokenizer(tiny) -> None:
+    run, prepared = tiny
+    texts = list(prepared.dataset.train.texts)
+    key = tokcache.cache_key(texts, prepared.encoder)
+    # The word-level vocabulary is learnt from the training split; rebuilt alike, it hits.
+    assert tokcache.cache_key(texts, encoder_for(run, texts)) == key
+    edited = [texts[0] + "!"] + texts[1:]
+    assert tokcache.cache_key(edited, prepared.encoder) != key
+    assert tokcache.cache_key(texts[:-1], prepared.encoder) != key
+    assert tokcache.cache_key(texts, encoder_for(run, texts, max_len=run.max_len + 1)) != key
+    other_vocab = encoder_for(run, texts[: len(texts) // 2])
+    assert other_vocab.name != prepared.encoder.name
+    assert tokcache.cache_key(texts, other_vocab) != key
+
+
+def test_unreadable_entry_is_rebuilt(tiny, tmp_path: Path) -> None:
+    run, prepared = tiny
+    texts = prepared.dataset.test.texts
+    path = tokcache.entry_path(tmp_path, tokcache.cache_key(texts, prepared.encoder))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a safetensors file")
+    rebuilt = tokcache.cached_encode(prepared.encoder, texts, tmp_path)
+    assert not rebuilt.hit and rebuilt.ids == prepared.test.ids
+    assert tokcache.cached_encode(prepared.encoder, texts, tmp_path).hit
+
+
+def test_runner_loads_the_cache_on_a_later_run(tiny, tmp_path: Path, monkeypatch) -> None:
+    run, prepared = tiny
+    run = dataclasses.replace(run, cache_dir=str(tmp_path / "cache"))
+    first = Runner(tmp_path / "a").prepare(run)
+    assert len(list((tmp_path / "cache").rglob("*.safetensors"))) == 2  # train and test
+
+    def no_tokenizing(*args: object) -> None:
+        raise AssertionError("tokenized again despite the cache")
+
+    monkeypatch.setattr(tokcache, "encode", no_tokenizing)
+    again = Runner(tmp_path / "b").prepare(run)
+    assert again.train.ids == first.train.ids == prepared.train.ids
+    assert again.test.ids == prepared.test.ids
+    assert (again.truncated_train, again.truncated_test) == (first.truncated_train, first.truncated_test)
+
+
+# --- batch plans -------------------------------------------------------------------------------
+LENGTHS = np.random.default_rng(0).integers(5, 200, size=1000)
+
+
+@pytest.mark.parametrize("bucket", [False, True])
+def test_plan_is_a_seeded_partition(bucket: bool) -> None:
+    plan = plan_batches(LENGTHS, 16, seed=5, bucket=bucket)
+    again = plan_batches(LENGTHS, 16, seed=5, bucket=bucket)
+    other = plan_batches(LENGTHS, 16, seed=6, bucket=bucket)
+    assert all(np.array_equal(a, b) for a, b in zip(plan, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(plan, other))
+    assert np.array_equal(np.sort(np.concatenate(plan)), np.arange(len(LENGTHS)))
+    assert [len(b) for b in plan].count(16) == len(plan) - 1
+
+
+def test_unbucketed_order_is_the_dataloader_shuffle_of_before() -> None:
+    # Runs resumed from checkpoints of older versions must see the same order.
+    plan = plan_batches(LENGTHS, 16, seed=1003)
+    expected = torch.randperm(len(LENGTHS), generator=torch.Generator().manual_seed(1003)).numpy()
+    assert np.array_equal(np.concatenate(plan), expected)
+
+
+def test_bucketing_cuts_padding() -> None:
+    def padded(plan: list[np.ndarray]) -> int:
+        return sum(len(b) * int(LENGTHS[b].max()) for b in plan)
+
+    plain = padded(plan_batches(LENGTHS, 16, seed=1))
+    bucketed = padded(plan_batches(LENGTHS, 16, seed=1, bucket=True))
+    assert bucketed < 0.7 * plain
+
+
+def test_rank_shares_make_up_each_global_batch() -> None:
+    lengths = LENGTHS[:33]  # 16 + 16 + 1: the single last review joins the batch before it
+    ranks = [PlannedBatches(lengths, 16, True, World(r, 2), seed=3) for r in (0, 1)]
+    assert ranks[0].global_sizes() == [16, 17] or ranks[0].global_sizes() == [17, 16]
+    for batch, *shares in zip(ranks[0].plan, *ranks):
+        assert all(shares)
+        assert sorted(shares[0] + shares[1]) == sorted(batch.tolist())
+
+
+# --- loaders -----------------------------------------------------------------------------------
+def test_collate_pads_to_the_longest_with_a_mask() -> None:
+    batch = Collate(pad_id=1, pad_to=None)([(7, [5, 6, 7], 0), (2, [5, 6, 7, 8, 9], 1)])
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 1, 1], [5, 6, 7, 8, 9]]
+    assert batch["attention_mask"].sum(dim=1).tolist() == [3, 5]
+    assert batch["index"].tolist() == [7, 2] and batch["labels"].tolist() == [0, 1]
+    assert Collate(pad_id=1, pad_to=8)([(0, [5], 0)])["input_ids"].shape == (1, 8)
+
+
+def test_loader_workers_per_device(tiny) -> None:
+    run, prepared = tiny
+    on_cpu = loader(prepared.train, 16, prepared.pad_id, None, 0, CPU)
+    assert (on_cpu.num_workers, on_cpu.pin_memory) == (0, False)
+    sampler = PlannedBatches(prepared.train.lengths(), 16, False, World())
+    on_gpu = make_loader(prepared.train, sampler, prepared.pad_id, None, torch.device("cuda"))
+    assert (on_gpu.num_workers, on_gpu.pin_memory, on_gpu.persistent_workers) == (2, True, True)
+
+
+# --- the loop ----------------------------------------------------------------------------------
+def train_once(run: RunConfig, prepared: Prepared, **changes: object) -> list:
+    run = dataclasses.replace(run, **changes)  # type: ignore[arg-type]
+    seed_everything(run.seed)
+    network = prepared.spec.build_network(2, prepared.encoder)
+    state: dict = {}
+    stats = list(fit(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU, state=state))
+    return [stats, state, network]
+
+
+def test_bucketed_training_is_deterministic_per_seed(tiny) -> None:
+    run, prepared = tiny
+    first, _, _ = train_once(run, prepared, bucket=True)
+    again, _, _ = train_once(run, prepared, bucket=True)
+    plain, _, _ = train_once(run, prepared)
+    assert [s.train_loss for s in first] == [s.train_loss for s in again]
+    assert np.array_equal(first[-1].test.probs, again[-1].test.probs)
+    assert [s.train_loss for s in first] != [s.train_loss for s in plain]  # other batches, other steps
+
+
+def test_evaluation_keeps_the_data_order_when_bucketed(tiny) -> None:
+    run, prepared = tiny
+    seed_everything(0)
+    network = prepared.spec.build_network(2, prepared.encoder)
+    plain = evaluate(network, loader(prepared.test, 8, prepared.pad_id, None, None, CPU), CPU, 2)
+    bucketed = loader(prepared.test, 8, prepared.pad_id, None, None, CPU, bucket=True)
+    sorted_ = evaluate(network, bucketed, CPU, 2)
+    assert np.allclose(plain.probs, sorted_.probs, atol=1e-5)
+    assert np.array_equal(plain.preds, sorted_.preds) and plain.accuracy == sorted_.accuracy
+
+
+def test_max_steps_still_caps_each_epoch(tiny) -> None:
+    run, prepared = tiny
+    stats, state, _ = train_once(run, prepared, max_steps=2)
+    assert [s.train_samples for s in stats] == [2 * run.batch_size] * run.epochs
+    assert state["scheduler_obj"].last_epoch == 2 * run.epochs
+
+
+def test_bf16_on_the_cpu_trains_under_autocast(tiny) -> None:
+    run, prepared = tiny
+    seen: list[torch.dtype] = []
+    seed_everything(0)
+    network = prepared.spec.build_network(2, prepared.encoder)
+    network.head.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    bf16 = dataclasses.replace(run, precision="bf16", epochs=1)
+    (stats,) = fit(network, prepared.train, prepared.test, bf16, 2, prepared.pad_id, CPU)
+    assert set(seen) == {torch.bfloat16}
+    assert np.isfinite(stats.train_loss) and np.allclose(stats.test.probs.sum(axis=1), 1, atol=1e-3)
+
+
+# --- precision options -------------------------------------------------------------------------
+def test_precision_on_the_cpu() -> None:
+    assert resolve_precision("auto", CPU) == "fp32"
+    assert resolve_precision("bf16", CPU) == "bf16"
+    for name in ("fp16", "tf32"):
+        with pytest.raises(BenchError, match=f"--precision {name} needs a CUDA GPU"):
+            resolve_precision(name, CPU)
+    with pytest.raises(BenchError, match="Precision must be one of"):
+        RunConfig(model="encoder", precision="fp8").validate()
+
+
+def test_fp16_on_the_cpu_is_refused_before_training(tiny_suite: Path, tmp_path: Path) -> None:
+    args = ["run", "--suite", str(tiny_suite), "--model", "encoder", "--device", "cpu"]
+    result = CliRunner().invoke(main, [*args, "--precision", "fp16", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "bench: error: --precision fp16 needs a CUDA GPU; on the CPU use fp32 or bf16."
+    ]
+    assert not (tmp_path / "o" / "results.csv").exists()
+
+
+@pytest.mark.gpu
+def test_fp16_on_a_gpu_uses_a_grad_scaler(tiny) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    run, prepared = tiny
+    run = dataclasses.replace(run, precision="fp16", device="cuda", epochs=1)
+    seed_everything(0)
+    network = prepared.spec.build_network(2, prepared.encoder)
+    gpu = torch.device("cuda")
+    (stats,) = fit(network, prepared.train, prepared.test, run, 2, prepared.pad_id, gpu)
+    assert np.isfinite(stats.train_loss) and torch.backends.cuda.matmul.allow_tf32
