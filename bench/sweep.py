@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.checkpoint import checkpoint_dir, remove_checkpoint
 from bench.config import RUN_FIELDS, RunConfig, SuiteConfig, apply_overrides, coerce, load_suite
 from bench.console import fmt
 from bench.errors import BenchError
@@ -108,14 +109,18 @@ class Space:
 
     def extremes(self) -> list[Any]:
         d = self.distribution
-        return list(d.choices) if isinstance(d, CategoricalDistribution) else [d.low, d.high]  # type: ignore[attr-defined]
+        if isinstance(d, CategoricalDistribution):
+            return list(d.choices)
+        assert isinstance(d, IntDistribution | FloatDistribution)
+        return [d.low, d.high]
 
     def __str__(self) -> str:
         d = self.distribution
         if isinstance(d, CategoricalDistribution):
             return f"{self.name} in {list(d.choices)}"
-        extra = " log" if d.log else f" step {d.step}" if d.step else ""  # type: ignore[attr-defined]
-        return f"{self.name} in [{d.low}, {d.high}]{extra}"  # type: ignore[attr-defined]
+        assert isinstance(d, IntDistribution | FloatDistribution)
+        extra = " log" if d.log else f" step {d.step}" if d.step else ""
+        return f"{self.name} in [{d.low}, {d.high}]{extra}"
 
 
 def _kind(name: str, model: str) -> tuple[str, bool]:
@@ -433,34 +438,34 @@ class Objective:
         if row["status"] != "ok":
             self._finish(trial, "FAIL")
             raise TrialFailed(row.get("error", "the run failed"))
-        self._finish(trial, "COMPLETE")
+        summary = self._finish(trial, "COMPLETE")
         if not self.costs:
-            return float(row["test_accuracy"])
-        return [float(row["test_accuracy"]), *(self._cost(row, cost) for cost in self.costs)]
+            return float(summary["test_accuracy"])
+        return [float(summary["test_accuracy"]), *(cost_value(summary, cost) for cost in self.costs)]
 
-    def _row(self, trial: Trial) -> dict[str, Any]:
-        return next(r for r in reversed(self.runner.results) if r.get("trial") == trial.number)
-
-    def _finish(self, trial: Trial, state: str) -> None:
-        """Fill trial_state into the runner's row (written before the state was known) and summarise it."""
-        row = self._row(trial)
-        row["trial_state"] = state
-        write_csv(self.runner.out / RESULTS_FILE, self.runner.results, RESULT_COLUMNS)
-        summary = {**row, "peak_memory_mib": self._memory(row)}
-        for key in SUMMARY_ATTRS:
-            trial.set_user_attr(key, _plain(summary.get(key)))
-
-    @staticmethod
-    def _memory(row: Mapping[str, Any]) -> Any:
+    def _finish(self, trial: Trial, state: str) -> dict[str, Any]:
+        """Fill trial_state into the runner's row (written before the state was known); summarise it."""
+        rows = [r for r in self.runner.results if r.get("trial") == trial.number]
+        row: dict[str, Any] = rows[-1] if rows else {}
+        if row:  # absent when interrupted before the run began
+            row["trial_state"] = state
+            write_csv(self.runner.out / RESULTS_FILE, self.runner.results, RESULT_COLUMNS)
+            if state != "COMPLETE":  # a retry is a new trial with a new run_id: nothing would resume this
+                remove_checkpoint(checkpoint_dir(self.runner.out, row["run_id"]))
         on_gpu = str(row.get("device", "cpu")) != "cpu"
-        return row.get("peak_gpu_mem_nvml_mib") if on_gpu else row.get("peak_rss_mib")
+        memory = row.get("peak_gpu_mem_nvml_mib") if on_gpu else row.get("peak_rss_mib")
+        summary = {key: _plain({**row, "peak_memory_mib": memory}.get(key)) for key in SUMMARY_ATTRS}
+        for key, value in summary.items():
+            trial.set_user_attr(key, value)
+        return summary
 
-    @staticmethod
-    def _cost(row: Mapping[str, Any], cost: str) -> float:
-        value = _plain(row.get(COST_COLUMNS[cost]))
-        if value is None:
-            raise BenchError(f"--cost {cost}: the run measured no {COST_COLUMNS[cost]} (are trackers off?).")
-        return float(value)
+
+def cost_value(summary: Mapping[str, Any], cost: str) -> float:
+    """The --cost axis of a trial's summary (memory: GPU peak on a GPU, else peak RSS)."""
+    value = summary.get(COST_COLUMNS[cost])
+    if value is None:
+        raise BenchError(f"--cost {cost}: the run measured no {COST_COLUMNS[cost]} (are trackers off?).")
+    return float(value)
 
 
 # --- progress and outputs ----------------------------------------------------------------------
@@ -697,8 +702,9 @@ def run_sweep(
         + f"; sweeping {'; '.join(map(str, spaces))} with {sampler_name} to {settings.trials} "
         f"finished trials. This worker writes {runner.out}."
     )
-    if sampler_name == "grid" and len(sampler._all_grids) < settings.trials:  # type: ignore[attr-defined]
-        console.print(f"The grid holds {len(sampler._all_grids)} points; the sweep stops there.")  # type: ignore[attr-defined]
+    grid_size = math.prod(len(s.values()) for s in spaces) if sampler_name == "grid" else 0
+    if 0 < grid_size < settings.trials:
+        console.print(f"The grid holds {grid_size} points; the sweep stops there.")
     if multi and settings.prune:
         console.print("Pruning is off: Optuna prunes single-objective studies only.")
 

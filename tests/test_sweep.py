@@ -18,10 +18,10 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from bench.cli import main
-from bench.config import apply_overrides, load_suite
+from bench.config import RunConfig, SuiteConfig, apply_overrides, load_suite
 from bench.errors import BenchError
 from bench.runner import Runner
-from bench.sweep import SweepSettings, check_spaces, make_pruner, resolve_spaces, run_sweep
+from bench.sweep import SweepSettings, check_spaces, cost_value, make_pruner, resolve_spaces, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny_sweep.toml"
@@ -41,9 +41,9 @@ def load(out: Path, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
 
 
-def tiny() -> tuple:
+def tiny(**overrides: object) -> tuple[RunConfig, SuiteConfig]:
     suite = load_suite(str(TINY))
-    return apply_overrides(suite, {}, ("encoder",))[0], suite
+    return apply_overrides(suite, overrides, ("encoder",))[0], suite
 
 
 # --- search spaces (no training) ---------------------------------------------------------------
@@ -65,6 +65,9 @@ def test_spaces_from_the_suite_and_inline() -> None:
     ]
     assert inline[0].values() == list(range(64, 513, 64))
     assert isinstance(make_pruner(False), optuna.pruners.NopPruner)
+    assert cost_value({"peak_memory_mib": 812.5, "train_time_s": 3.0}, "memory") == 812.5
+    with pytest.raises(BenchError, match="measured no peak_memory_mib"):
+        cost_value({"peak_memory_mib": None}, "memory")
 
 
 @pytest.mark.parametrize(
@@ -103,20 +106,28 @@ def test_cli_reports_a_bad_param_in_one_line(tmp_path: Path) -> None:
 
 
 # --- whole sweeps ------------------------------------------------------------------------------
+def wait_for_second_trial(
+    proc: subprocess.Popen[bytes], out: Path, name: str
+) -> optuna.trial.FrozenTrial | None:
+    """The running trial, once trial 0 is complete and another runs (and says which worker runs it)."""
+    deadline = time.time() + 90
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        try:
+            trials = load(out, name).get_trials(deepcopy=False)
+        except Exception:  # the study is not created yet
+            continue
+        busy = [t for t in trials if t.state == TrialState.RUNNING and "worker" in t.user_attrs]
+        if busy and any(t.state == TrialState.COMPLETE for t in trials):
+            return busy[0]
+    return None
+
+
 def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
     name, grid = "resume", "--param=max_len=16,24,32"
     proc = spawn(tmp_path, grid, "--sampler", "grid", "--trials", "3", "--study", name)
-    deadline, running = time.time() + 90, None
-    try:  # kill it once trial 0 is complete and trial 1 is running (and says which worker runs it)
-        while running is None and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.1)
-            try:
-                trials = load(tmp_path, name).get_trials(deepcopy=False)
-            except Exception:  # the study is not created yet
-                continue
-            complete = [t for t in trials if t.state == TrialState.COMPLETE]
-            busy = [t for t in trials if t.state == TrialState.RUNNING and "worker" in t.user_attrs]
-            running = busy[0] if complete and busy else None
+    try:
+        running = wait_for_second_trial(proc, tmp_path, name)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         output = proc.communicate()[0].decode()
@@ -141,6 +152,23 @@ def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
     assert sorted(rows.loc[rows["trial_state"] == "COMPLETE", "max_len"]) == [16, 24, 32]
 
 
+def test_sigterm_fails_the_running_trial_and_enqueues_it_again(tmp_path: Path) -> None:
+    proc = spawn(
+        tmp_path, "--param=max_len=16,24,32", "--sampler", "grid", "--trials", "3", "--study", "term"
+    )
+    try:
+        running = wait_for_second_trial(proc, tmp_path, "term")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0].decode()
+    assert running is not None, output
+    assert proc.returncode == 128 + signal.SIGTERM, output
+    trials = {t.number: t for t in load(tmp_path, "term").get_trials()}
+    assert trials[running.number].state == TrialState.FAIL
+    waiting = [t for t in trials.values() if t.state == TrialState.WAITING]
+    assert [(t.system_attrs["failed_trial"], t.params) for t in waiting] == [(running.number, running.params)]
+
+
 def test_two_workers_share_one_study(tmp_path: Path) -> None:
     args = ("--param", "max_len=16,20,24,28", "--sampler", "grid", "--trials", "4", "--study", "two")
     procs = [spawn(tmp_path, *args) for _ in range(2)]
@@ -157,7 +185,7 @@ def test_two_workers_share_one_study(tmp_path: Path) -> None:
 
 
 def test_pruned_trial_is_recorded_as_pruned(tmp_path: Path) -> None:
-    base, suite = tiny()  # two epochs; no accuracy reaches 1.01, so each trial is pruned after epoch 1
+    base, suite = tiny(epochs=2)  # no accuracy reaches 1.01, so each trial is pruned after epoch 1
     settings = SweepSettings(("max_len=16,24",), trials=2, study="pruned", sampler="grid")
     outcome = run_sweep(base, suite, settings, tmp_path, QUIET, pruner=optuna.pruners.ThresholdPruner(1.01))
 
@@ -167,6 +195,7 @@ def test_pruned_trial_is_recorded_as_pruned(tmp_path: Path) -> None:
     rows = pd.read_csv(outcome.worker_dir / "results.csv")
     assert rows["status"].tolist() == ["pruned"] * 2 and rows["trial_state"].tolist() == ["PRUNED"] * 2
     assert rows["truncated_train_share"].notna().all()
+    assert not list(outcome.worker_dir.glob("checkpoints/*"))  # a pruned trial is never resumed
     assert pd.read_csv(tmp_path / "trials.csv")["state"].tolist() == ["PRUNED"] * 2
 
 
@@ -186,7 +215,10 @@ def test_pareto_csv_holds_only_non_dominated_trials(tmp_path: Path) -> None:
     assert len(done) == 5
     acc, cost = done["test_accuracy"].to_numpy(), done["train_time_s"].to_numpy()
     dominated = [
-        any(acc[j] >= acc[i] and cost[j] <= cost[i] and (acc[j], cost[j]) != (acc[i], cost[i]) for j in range(5))
+        any(
+            acc[j] >= acc[i] and cost[j] <= cost[i] and (acc[j], cost[j]) != (acc[i], cost[i])
+            for j in range(5)
+        )
         for i in range(5)
     ]
     front = pd.read_csv(tmp_path / "pareto.csv")
