@@ -10,6 +10,7 @@ import socket
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,7 +327,8 @@ def open_storage(url: str, attempts: int = 3) -> RDBStorage:
         except Exception as exc:  # bad URL, missing driver: the user's to fix
             error = exc
             break
-    raise BenchError(f"Cannot open the study storage {shown}: {one_line(error or Exception())}")
+    assert error is not None
+    raise BenchError(f"Cannot open the study storage {shown}: {one_line(error)}")
 
 
 def recover_dead_trials(study: optuna.Study, storage: RDBStorage, here: Worker) -> list[int]:
@@ -354,16 +356,8 @@ def recover_dead_trials(study: optuna.Study, storage: RDBStorage, here: Worker) 
 
 def counted(study: optuna.Study) -> tuple[int, int, int, int]:
     """(complete, pruned, failed, running) trials in the whole study, all workers together."""
-    states = [t.state for t in study.get_trials(deepcopy=False)]
-    return tuple(
-        states.count(s)
-        for s in (
-            TrialState.COMPLETE,
-            TrialState.PRUNED,
-            TrialState.FAIL,  # type: ignore[return-value]
-            TrialState.RUNNING,
-        )
-    )
+    n = Counter(t.state for t in study.get_trials(deepcopy=False))
+    return n[TrialState.COMPLETE], n[TrialState.PRUNED], n[TrialState.FAIL], n[TrialState.RUNNING]
 
 
 # --- samplers and pruners ----------------------------------------------------------------------
@@ -516,7 +510,8 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """trials.csv: one row per trial of the study (all workers), with its cost and truncation."""
     rows = []
     for t in study.get_trials(deepcopy=False):
-        attrs = t.user_attrs
+        # A retry carries its failed original's attributes until it finishes: show only its worker.
+        attrs = t.user_attrs if t.state.is_finished() else {"worker": t.user_attrs.get("worker")}
         rows.append(
             {
                 "trial": t.number,
@@ -709,18 +704,19 @@ def run_sweep(
         console.print("Pruning is off: Optuna prunes single-objective studies only.")
 
     after = _AfterTrial(settings.trials, storage, worker, out, console, display)
-    if complete + pruned + running < settings.trials:
-        runner.out.mkdir(parents=True, exist_ok=True)
-        spaces_text = [str(s) for s in spaces]
-        runner.write_env({"sweep": {**dataclasses.asdict(settings), "study": name, "spaces": spaces_text}})
-        objective = Objective(base, spaces, runner, name, costs, worker)
-        try:
+    try:
+        if complete + pruned + running < settings.trials:
+            runner.out.mkdir(parents=True, exist_ok=True)
+            spaces_text = [str(s) for s in spaces]
+            runner.write_env(
+                {"sweep": {**dataclasses.asdict(settings), "study": name, "spaces": spaces_text}}
+            )
+            objective = Objective(base, spaces, runner, name, costs, worker)
             with display:
                 display.show(*_status_line(study, settings.trials))
                 study.optimize(objective, timeout=settings.timeout, catch=(TrialFailed,), callbacks=[after])
-        finally:
-            trials, front = write_outputs(study, out)
-    trials, front = write_outputs(study, out)
+    finally:  # also when interrupted, so trials.csv shows what is done
+        trials, front = write_outputs(study, out)
     return SweepOutcome(study, out, runner.out, trials, front, after.gave_up)
 
 
