@@ -510,8 +510,9 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """trials.csv: one row per trial of the study (all workers), with its cost and truncation."""
     rows = []
     for t in study.get_trials(deepcopy=False):
-        # A retry carries its failed original's attributes until it finishes: show only its worker.
-        attrs = t.user_attrs if t.state.is_finished() else {"worker": t.user_attrs.get("worker")}
+        # A retry carries its failed original's attributes until it finishes: show only who runs it.
+        running = {"worker": t.user_attrs.get("worker")} if t.state == TrialState.RUNNING else {}
+        attrs = t.user_attrs if t.state.is_finished() else running
         rows.append(
             {
                 "trial": t.number,
