@@ -276,7 +276,8 @@ def sweep(
     **overrides: Any,
 ) -> None:
     """Optuna sweep of one model's settings; each trial is one ordinary run. Resumable."""
-    from bench.sweep import SweepSettings, sweep_command
+    from bench.config import SweepSettings
+    from bench.sweep import sweep_command
 
     settings = SweepSettings(
         params, trials, study_name, storage, objective, costs, sampler, timeout, not no_prune

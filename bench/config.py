@@ -208,3 +208,18 @@ def apply_overrides(
     ]
     set_values = {k: coerce(k, v, "command line") for k, v in overrides.items() if v is not None}
     return [dataclasses.replace(run, **set_values).validate() for run in chosen]
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What `bench sweep` was asked for, apart from the run settings and the output folder."""
+
+    params: tuple[str, ...]  # NAME or NAME=SPEC, as given to --param
+    trials: int = 10  # finished (complete or pruned) trials the study should hold in total
+    study: str | None = None
+    storage: str | None = None
+    objective: str = "accuracy"
+    costs: tuple[str, ...] = ("time",)  # minimised next to accuracy when objective is pareto
+    sampler: str | None = None  # default: tpe for accuracy, nsga2 for pareto
+    timeout: float | None = None
+    prune: bool = True

@@ -1,16 +1,11 @@
-"""Optuna sweeps built on the ordinary runner: one `Runner.run` per trial, studies in RDB storage."""
+"""The `bench sweep` loop: one `Runner.run` per Optuna trial, its objectives, outputs and progress."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 import numbers
-import os
-import socket
 import sys
-import time
-import warnings
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +13,7 @@ from typing import Any
 
 import optuna
 import pandas as pd
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, Trial, TrialState
 from rich.console import Console
@@ -32,10 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from bench.checkpoint import checkpoint_dir, remove_checkpoint
-from bench.config import RUN_FIELDS, RunConfig, SuiteConfig, apply_overrides, coerce, load_suite
+from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides, load_suite
 from bench.console import fmt
 from bench.errors import BenchError
-from bench.modeling import MODELS, load_models
 from bench.results import (
     EPOCHS_FILE,
     PREDICTIONS_FILE,
@@ -44,7 +32,9 @@ from bench.results import (
     atomic_write_text,
     write_csv,
 )
-from bench.runner import Runner, one_line
+from bench.runner import Runner
+from bench.search_space import Space, check_spaces, resolve_spaces, trial_run
+from bench.study import Worker, counted, open_storage, recover_dead_trials, retry_callback
 from bench.train import EpochHook, EpochStats
 
 OBJECTIVES = ("accuracy", "pareto")
@@ -58,306 +48,7 @@ SUMMARY_ATTRS = (
     "truncated_train_share",
     "truncated_test_share",
 )
-HEARTBEAT_S, GRACE_S = 30, 120  # how soon a trial of a dead worker on another machine is retried
-MAX_RETRIES = 2  # a trial that kills its worker every time must not be retried for ever
 MAX_CONSECUTIVE_FAILURES = 3  # failed trials do not count towards --trials, so stop a hopeless sweep
-
-
-@dataclass(frozen=True)
-class SweepSettings:
-    """What `bench sweep` was asked for, apart from the run settings and the output folder."""
-
-    params: tuple[str, ...]  # NAME or NAME=SPEC, as given to --param
-    trials: int = 10  # finished (complete or pruned) trials the study should hold in total
-    study: str | None = None
-    storage: str | None = None
-    objective: str = "accuracy"
-    costs: tuple[str, ...] = ("time",)  # minimised next to accuracy when objective is pareto
-    sampler: str | None = None  # default: tpe for accuracy, nsga2 for pareto
-    timeout: float | None = None
-    prune: bool = True
-
-
-# --- search spaces -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Space:
-    """One swept setting: a RunConfig field or a model option, with Optuna's distribution."""
-
-    name: str
-    distribution: BaseDistribution
-    option: bool  # True: a key of RunConfig.options (e.g. dropout)
-
-    def suggest(self, trial: Trial) -> Any:
-        d = self.distribution
-        if isinstance(d, IntDistribution):
-            return trial.suggest_int(self.name, d.low, d.high, step=d.step, log=d.log)
-        if isinstance(d, FloatDistribution):
-            return trial.suggest_float(self.name, d.low, d.high, step=d.step, log=d.log)
-        assert isinstance(d, CategoricalDistribution)
-        return trial.suggest_categorical(self.name, d.choices)
-
-    def values(self) -> list[Any]:
-        """Every value of a finite space (for the grid sampler and for checking the extremes)."""
-        d = self.distribution
-        if isinstance(d, CategoricalDistribution):
-            return list(d.choices)
-        if isinstance(d, IntDistribution) and not d.log:
-            return list(range(d.low, d.high + 1, d.step))
-        if isinstance(d, FloatDistribution) and d.step is not None:
-            n = round((d.high - d.low) / d.step)
-            return [float(f"{d.low + i * d.step:.12g}") for i in range(n + 1)]  # no 0.30000000000000004
-        raise BenchError(f"--sampler grid needs a finite space for {self.name!r}: A,B,C or LOW:HIGH:STEP.")
-
-    def extremes(self) -> list[Any]:
-        d = self.distribution
-        if isinstance(d, CategoricalDistribution):
-            return list(d.choices)
-        assert isinstance(d, IntDistribution | FloatDistribution)
-        return [d.low, d.high]
-
-    def __str__(self) -> str:
-        d = self.distribution
-        if isinstance(d, CategoricalDistribution):
-            return f"{self.name} in {list(d.choices)}"
-        assert isinstance(d, IntDistribution | FloatDistribution)
-        extra = " log" if d.log else f" step {d.step}" if d.step else ""
-        return f"{self.name} in [{d.low}, {d.high}]{extra}"
-
-
-def _kind(name: str, model: str) -> tuple[str, bool]:
-    """(int, float, bool or str; whether it is a model option) of a sweepable setting."""
-    if name in RUN_FIELDS:
-        kind = str(RUN_FIELDS[name].type).split(" ")[0]
-        if kind not in ("int", "float"):
-            raise BenchError(f"--param {name}: only numeric run settings can be swept, and {name} is {kind}.")
-        return kind, False
-    options = {f.name: str(f.type).split(" ")[0] for f in dataclasses.fields(MODELS.get(model).Params)}
-    if name in options:
-        return options[name], True
-    numeric = [n for n, f in RUN_FIELDS.items() if str(f.type).startswith(("int", "float"))]
-    from difflib import get_close_matches
-
-    close = get_close_matches(name, numeric + list(options), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise BenchError(
-        f"--param {name}: neither a numeric run setting nor an option of {model!r}.{hint} "
-        f"Options of {model}: {', '.join(options)}."
-    )
-
-
-def _parse_value(name: str, text: str, kind: str) -> Any:
-    text = text.strip()
-    if kind == "bool" and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    if kind == "str":
-        return text
-    try:
-        number = float(text)
-    except ValueError:
-        raise BenchError(f"--param {name}: {text!r} is not a number.") from None
-    if kind == "int":
-        if not number.is_integer():
-            raise BenchError(f"--param {name}: {name} takes whole numbers, not {text}.")
-        return int(number)
-    return number
-
-
-def _spec_table(name: str, spec: str | Mapping[str, Any], kind: str) -> dict[str, Any]:
-    """An inline spec (LOW:HIGH, LOW:HIGH:STEP, LOW:HIGH:log, A,B,C) as the TOML table it stands for."""
-    if not isinstance(spec, str):
-        unknown = set(spec) - {"low", "high", "step", "log", "choices"}
-        if unknown:
-            raise BenchError(
-                f"[sweep.{name}]: unknown key(s) {sorted(unknown)}; use low, high, step, log or choices."
-            )
-        return dict(spec)
-    if ":" not in spec:
-        return {"choices": [_parse_value(name, part, kind) for part in spec.split(",") if part.strip()]}
-    parts = spec.split(":")
-    if len(parts) not in (2, 3):
-        raise BenchError(f"--param {name}={spec}: expected LOW:HIGH, LOW:HIGH:STEP or LOW:HIGH:log.")
-    table: dict[str, Any] = {
-        "low": _parse_value(name, parts[0], kind),
-        "high": _parse_value(name, parts[1], kind),
-    }
-    if len(parts) == 3:
-        if parts[2].strip().lower() == "log":
-            table["log"] = True
-        else:
-            table["step"] = _parse_value(name, parts[2], kind)
-    return table
-
-
-def parse_space(name: str, spec: str | Mapping[str, Any], model: str) -> Space:
-    """One search space from the suite's [sweep.NAME] table or an inline --param NAME=SPEC."""
-    kind, option = _kind(name, model)
-    table = _spec_table(name, spec, kind)
-    where = f"--param {name}"
-    try:
-        if "choices" in table:
-            if set(table) != {"choices"} or not isinstance(table["choices"], list) or not table["choices"]:
-                raise BenchError(f"{where}: give either a non-empty list of choices or low and high.")
-            choices = [coerce(name, v, where) if not option else v for v in table["choices"]]
-            return Space(name, CategoricalDistribution(choices), option)
-        if kind not in ("int", "float") or "low" not in table or "high" not in table:
-            raise BenchError(f"{where}: a range needs low and high, and {name} must be numeric.")
-        low, high = table["low"], table["high"]
-        step, log = table.get("step"), bool(table.get("log", False))
-        if kind == "int":
-            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high, step or 1)):
-                raise BenchError(f"{where}: {name} takes whole numbers.")
-            return Space(name, IntDistribution(low, high, log=log, step=step or 1), option)
-        step = None if step is None else float(step)
-        return Space(name, FloatDistribution(float(low), float(high), log=log, step=step), option)
-    except (ValueError, TypeError) as exc:  # Optuna's own checks: low <= high, log needs low > 0, ...
-        raise BenchError(f"{where}: {exc}") from None
-
-
-def resolve_spaces(specs: Sequence[str], suite: SuiteConfig, model: str) -> list[Space]:
-    """The spaces named by --param, from inline specs or else the suite's [sweep] table."""
-    load_models()
-    spaces: dict[str, Space] = {}
-    for text in specs:
-        name, has_spec, inline = (part.strip() for part in text.partition("="))
-        if name in spaces:
-            raise BenchError(f"--param {name} is given twice.")
-        _kind(name, model)  # an unknown name says so, rather than that the suite lacks its space
-        if has_spec:
-            spaces[name] = parse_space(name, inline, model)
-        elif name in suite.sweep:
-            spaces[name] = parse_space(name, suite.sweep[name], model)
-        else:
-            declared = ", ".join(suite.sweep) or "none"
-            raise BenchError(
-                f"No search space for {name!r} in {suite.source or suite.name} (it declares: {declared}); "
-                f"give one inline: --param {name}=LOW:HIGH[:STEP|:log] or --param {name}=A,B,C."
-            )
-    if not spaces:
-        raise BenchError("Give at least one --param to sweep, e.g. --param max_len.")
-    return list(spaces.values())
-
-
-def trial_run(base: RunConfig, spaces: Sequence[Space], values: Mapping[str, Any]) -> RunConfig:
-    fields = {s.name: values[s.name] for s in spaces if not s.option}
-    options = {**base.options, **{s.name: values[s.name] for s in spaces if s.option}}
-    return dataclasses.replace(base, **fields, options=options).validate()
-
-
-def check_spaces(base: RunConfig, spaces: Sequence[Space], runner: Runner) -> None:
-    """Fail before the first trial on values no run can take (e.g. warmup_ratio 1.0, a bad option)."""
-    runs = [base]
-    for space in spaces:
-        for value in space.extremes():
-            try:
-                runs.append(trial_run(base, [space], {space.name: value}))
-            except BenchError as exc:
-                raise BenchError(f"--param {space.name}: {exc}") from None
-    runner.check(runs)
-
-
-# --- workers and storage -----------------------------------------------------------------------
-def _start_ticks(pid: int) -> str | None:
-    """A process's start time (Linux /proc), which tells a live worker from a reused pid; None: gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    state, *rest = stat.rsplit(")", 1)[1].split()
-    return None if state in ("Z", "X") else rest[18]
-
-
-@dataclass(frozen=True)
-class Worker:
-    """This process, as recorded on each trial it runs; its results go to its own folder."""
-
-    host: str
-    pid: int
-    start: str
-
-    @classmethod
-    def this(cls) -> Worker:
-        return cls(socket.gethostname(), os.getpid(), _start_ticks(os.getpid()) or "")
-
-    @property
-    def folder(self) -> str:
-        host = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.host.split(".")[0])
-        return f"worker-{host}-{self.pid}"
-
-    def is_dead(self) -> bool:
-        if self.start:  # Linux: compare start times, so a reused pid does not look alive
-            return _start_ticks(self.pid) != self.start
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass
-        return False
-
-
-def retry_callback() -> RetryHeartbeatStaleTrialCallback:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
-
-
-def open_storage(url: str, attempts: int = 3) -> RDBStorage:
-    """Optuna's RDB storage with heartbeats, so trials of dead workers elsewhere are failed and retried."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import IntegrityError, OperationalError
-
-    shown = url
-    error: Exception | None = None
-    for attempt in range(attempts):
-        try:
-            shown = make_url(url).render_as_string(hide_password=True)
-            engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(
-                    url,
-                    engine_kwargs=engine_kwargs,
-                    heartbeat_interval=HEARTBEAT_S,
-                    grace_period=GRACE_S,
-                    heartbeat_stale_trial_callback=retry_callback(),
-                )
-        except (IntegrityError, OperationalError) as exc:  # workers started together race to make tables
-            error = exc
-            time.sleep(1.0 + attempt)
-        except Exception as exc:  # bad URL, missing driver: the user's to fix
-            error = exc
-            break
-    assert error is not None
-    raise BenchError(f"Cannot open the study storage {shown}: {one_line(error)}")
-
-
-def recover_dead_trials(study: optuna.Study, storage: RDBStorage, here: Worker) -> list[int]:
-    """Fail and re-enqueue RUNNING trials of dead workers on this host, at once.
-
-    The heartbeat does the same for any host, but only after its grace period; a sweep restarted
-    right after a kill would otherwise count the dead trial as running and stop one short.
-    """
-    study_id = storage.get_study_id_from_name(study.study_name)
-    recovered = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        info = trial.user_attrs.get("worker") or {}
-        if info.get("host") != here.host or not Worker(here.host, info["pid"], info["start"]).is_dead():
-            continue
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-        try:
-            if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
-                continue
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue  # another worker failed it first, and re-enqueued it
-        retry_callback()(study, storage.get_trial(trial_id))
-        recovered.append(trial.number)
-    return recovered
-
-
-def counted(study: optuna.Study) -> tuple[int, int, int, int]:
-    """(complete, pruned, failed, running) trials in the whole study, all workers together."""
-    n = Counter(t.state for t in study.get_trials(deepcopy=False))
-    return n[TrialState.COMPLETE], n[TrialState.PRUNED], n[TrialState.FAIL], n[TrialState.RUNNING]
 
 
 # --- samplers and pruners ----------------------------------------------------------------------

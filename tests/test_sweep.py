@@ -18,10 +18,11 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from bench.cli import main
-from bench.config import RunConfig, SuiteConfig, apply_overrides, load_suite
+from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides, load_suite
 from bench.errors import BenchError
 from bench.runner import Runner
-from bench.sweep import SweepSettings, check_spaces, cost_value, make_pruner, resolve_spaces, run_sweep
+from bench.search_space import check_spaces, resolve_spaces
+from bench.sweep import cost_value, make_pruner, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny_sweep.toml"

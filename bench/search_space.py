@@ -1,0 +1,199 @@
+"""Search spaces of `bench sweep`: the suite's [sweep.NAME] tables and inline --param NAME=SPEC specs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import Trial
+
+from bench.config import RUN_FIELDS, RunConfig, SuiteConfig, coerce
+from bench.errors import BenchError
+from bench.modeling import MODELS, load_models
+
+if TYPE_CHECKING:
+    from bench.runner import Runner
+
+
+@dataclass(frozen=True)
+class Space:
+    """One swept setting: a RunConfig field or a model option, with Optuna's distribution."""
+
+    name: str
+    distribution: BaseDistribution
+    option: bool  # True: a key of RunConfig.options (e.g. dropout)
+
+    def suggest(self, trial: Trial) -> Any:
+        d = self.distribution
+        if isinstance(d, IntDistribution):
+            return trial.suggest_int(self.name, d.low, d.high, step=d.step, log=d.log)
+        if isinstance(d, FloatDistribution):
+            return trial.suggest_float(self.name, d.low, d.high, step=d.step, log=d.log)
+        assert isinstance(d, CategoricalDistribution)
+        return trial.suggest_categorical(self.name, d.choices)
+
+    def values(self) -> list[Any]:
+        """Every value of a finite space (for the grid sampler and for checking the extremes)."""
+        d = self.distribution
+        if isinstance(d, CategoricalDistribution):
+            return list(d.choices)
+        if isinstance(d, IntDistribution) and not d.log:
+            return list(range(d.low, d.high + 1, d.step))
+        if isinstance(d, FloatDistribution) and d.step is not None:
+            n = round((d.high - d.low) / d.step)
+            return [float(f"{d.low + i * d.step:.12g}") for i in range(n + 1)]  # no 0.30000000000000004
+        raise BenchError(f"--sampler grid needs a finite space for {self.name!r}: A,B,C or LOW:HIGH:STEP.")
+
+    def extremes(self) -> list[Any]:
+        d = self.distribution
+        if isinstance(d, CategoricalDistribution):
+            return list(d.choices)
+        assert isinstance(d, IntDistribution | FloatDistribution)
+        return [d.low, d.high]
+
+    def __str__(self) -> str:
+        d = self.distribution
+        if isinstance(d, CategoricalDistribution):
+            return f"{self.name} in {list(d.choices)}"
+        assert isinstance(d, IntDistribution | FloatDistribution)
+        extra = " log" if d.log else f" step {d.step}" if d.step else ""
+        return f"{self.name} in [{d.low}, {d.high}]{extra}"
+
+
+def _kind(name: str, model: str) -> tuple[str, bool]:
+    """(int, float, bool or str; whether it is a model option) of a sweepable setting."""
+    if name in RUN_FIELDS:
+        kind = str(RUN_FIELDS[name].type).split(" ")[0]
+        if kind not in ("int", "float"):
+            raise BenchError(f"--param {name}: only numeric run settings can be swept, and {name} is {kind}.")
+        return kind, False
+    options = {f.name: str(f.type).split(" ")[0] for f in dataclasses.fields(MODELS.get(model).Params)}
+    if name in options:
+        return options[name], True
+    numeric = [n for n, f in RUN_FIELDS.items() if str(f.type).startswith(("int", "float"))]
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, numeric + list(options), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise BenchError(
+        f"--param {name}: neither a numeric run setting nor an option of {model!r}.{hint} "
+        f"Options of {model}: {', '.join(options)}."
+    )
+
+
+def _parse_value(name: str, text: str, kind: str) -> Any:
+    text = text.strip()
+    if kind == "bool" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if kind == "str":
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        raise BenchError(f"--param {name}: {text!r} is not a number.") from None
+    if kind == "int":
+        if not number.is_integer():
+            raise BenchError(f"--param {name}: {name} takes whole numbers, not {text}.")
+        return int(number)
+    return number
+
+
+def _spec_table(name: str, spec: str | Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """An inline spec (LOW:HIGH, LOW:HIGH:STEP, LOW:HIGH:log, A,B,C) as the TOML table it stands for."""
+    if not isinstance(spec, str):
+        unknown = set(spec) - {"low", "high", "step", "log", "choices"}
+        if unknown:
+            raise BenchError(
+                f"[sweep.{name}]: unknown key(s) {sorted(unknown)}; use low, high, step, log or choices."
+            )
+        return dict(spec)
+    if ":" not in spec:
+        return {"choices": [_parse_value(name, part, kind) for part in spec.split(",") if part.strip()]}
+    parts = spec.split(":")
+    if len(parts) not in (2, 3):
+        raise BenchError(f"--param {name}={spec}: expected LOW:HIGH, LOW:HIGH:STEP or LOW:HIGH:log.")
+    table: dict[str, Any] = {
+        "low": _parse_value(name, parts[0], kind),
+        "high": _parse_value(name, parts[1], kind),
+    }
+    if len(parts) == 3:
+        if parts[2].strip().lower() == "log":
+            table["log"] = True
+        else:
+            table["step"] = _parse_value(name, parts[2], kind)
+    return table
+
+
+def parse_space(name: str, spec: str | Mapping[str, Any], model: str) -> Space:
+    """One search space from the suite's [sweep.NAME] table or an inline --param NAME=SPEC."""
+    kind, option = _kind(name, model)
+    table = _spec_table(name, spec, kind)
+    where = f"--param {name}"
+    try:
+        if "choices" in table:
+            if set(table) != {"choices"} or not isinstance(table["choices"], list) or not table["choices"]:
+                raise BenchError(f"{where}: give either a non-empty list of choices or low and high.")
+            choices = [coerce(name, v, where) if not option else v for v in table["choices"]]
+            return Space(name, CategoricalDistribution(choices), option)
+        if kind not in ("int", "float") or "low" not in table or "high" not in table:
+            raise BenchError(f"{where}: a range needs low and high, and {name} must be numeric.")
+        low, high = table["low"], table["high"]
+        step, log = table.get("step"), bool(table.get("log", False))
+        if kind == "int":
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high, step or 1)):
+                raise BenchError(f"{where}: {name} takes whole numbers.")
+            return Space(name, IntDistribution(low, high, log=log, step=step or 1), option)
+        step = None if step is None else float(step)
+        return Space(name, FloatDistribution(float(low), float(high), log=log, step=step), option)
+    except (ValueError, TypeError) as exc:  # Optuna's own checks: low <= high, log needs low > 0, ...
+        raise BenchError(f"{where}: {exc}") from None
+
+
+def resolve_spaces(specs: Sequence[str], suite: SuiteConfig, model: str) -> list[Space]:
+    """The spaces named by --param, from inline specs or else the suite's [sweep] table."""
+    load_models()
+    spaces: dict[str, Space] = {}
+    for text in specs:
+        name, has_spec, inline = (part.strip() for part in text.partition("="))
+        if name in spaces:
+            raise BenchError(f"--param {name} is given twice.")
+        _kind(name, model)  # an unknown name says so, rather than that the suite lacks its space
+        if has_spec:
+            spaces[name] = parse_space(name, inline, model)
+        elif name in suite.sweep:
+            spaces[name] = parse_space(name, suite.sweep[name], model)
+        else:
+            declared = ", ".join(suite.sweep) or "none"
+            raise BenchError(
+                f"No search space for {name!r} in {suite.source or suite.name} (it declares: {declared}); "
+                f"give one inline: --param {name}=LOW:HIGH[:STEP|:log] or --param {name}=A,B,C."
+            )
+    if not spaces:
+        raise BenchError("Give at least one --param to sweep, e.g. --param max_len.")
+    return list(spaces.values())
+
+
+def trial_run(base: RunConfig, spaces: Sequence[Space], values: Mapping[str, Any]) -> RunConfig:
+    fields = {s.name: values[s.name] for s in spaces if not s.option}
+    options = {**base.options, **{s.name: values[s.name] for s in spaces if s.option}}
+    return dataclasses.replace(base, **fields, options=options).validate()
+
+
+def check_spaces(base: RunConfig, spaces: Sequence[Space], runner: Runner) -> None:
+    """Fail before the first trial on values no run can take (e.g. warmup_ratio 1.0, a bad option)."""
+    runs = [base]
+    for space in spaces:
+        for value in space.extremes():
+            try:
+                runs.append(trial_run(base, [space], {space.name: value}))
+            except BenchError as exc:
+                raise BenchError(f"--param {space.name}: {exc}") from None
+    runner.check(runs)

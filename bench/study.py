@@ -1,0 +1,125 @@
+"""Optuna study storage for `bench sweep`: opening it, worker identity, and retrying dead workers' trials."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from bench.errors import BenchError
+from bench.runner import one_line
+
+HEARTBEAT_S, GRACE_S = 30, 120  # how soon a trial of a dead worker on another machine is retried
+MAX_RETRIES = 2  # a trial that kills its worker every time must not be retried for ever
+
+
+def _start_ticks(pid: int) -> str | None:
+    """A process's start time (Linux /proc), which tells a live worker from a reused pid; None: gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, *rest = stat.rsplit(")", 1)[1].split()
+    return None if state in ("Z", "X") else rest[18]
+
+
+@dataclass(frozen=True)
+class Worker:
+    """This process, as recorded on each trial it runs; its results go to its own folder."""
+
+    host: str
+    pid: int
+    start: str
+
+    @classmethod
+    def this(cls) -> Worker:
+        return cls(socket.gethostname(), os.getpid(), _start_ticks(os.getpid()) or "")
+
+    @property
+    def folder(self) -> str:
+        host = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.host.split(".")[0])
+        return f"worker-{host}-{self.pid}"
+
+    def is_dead(self) -> bool:
+        if self.start:  # Linux: compare start times, so a reused pid does not look alive
+            return _start_ticks(self.pid) != self.start
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return False
+
+
+def retry_callback() -> RetryHeartbeatStaleTrialCallback:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+
+
+def open_storage(url: str, attempts: int = 3) -> RDBStorage:
+    """Optuna's RDB storage with heartbeats, so trials of dead workers elsewhere are failed and retried."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    shown = url
+    error: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+            engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=retry_callback(),
+                )
+        except (IntegrityError, OperationalError) as exc:  # workers started together race to make tables
+            error = exc
+            time.sleep(1.0 + attempt)
+        except Exception as exc:  # bad URL, missing driver: the user's to fix
+            error = exc
+            break
+    assert error is not None
+    raise BenchError(f"Cannot open the study storage {shown}: {one_line(error)}")
+
+
+def recover_dead_trials(study: optuna.Study, storage: RDBStorage, here: Worker) -> list[int]:
+    """Fail and re-enqueue RUNNING trials of dead workers on this host, at once.
+
+    The heartbeat does the same for any host, but only after its grace period; a sweep restarted
+    right after a kill would otherwise count the dead trial as running and stop one short.
+    """
+    study_id = storage.get_study_id_from_name(study.study_name)
+    recovered = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        info = trial.user_attrs.get("worker") or {}
+        if info.get("host") != here.host or not Worker(here.host, info["pid"], info["start"]).is_dead():
+            continue
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        try:
+            if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker failed it first, and re-enqueued it
+        retry_callback()(study, storage.get_trial(trial_id))
+        recovered.append(trial.number)
+    return recovered
+
+
+def counted(study: optuna.Study) -> tuple[int, int, int, int]:
+    """(complete, pruned, failed, running) trials in the whole study, all workers together."""
+    n = Counter(t.state for t in study.get_trials(deepcopy=False))
+    return n[TrialState.COMPLETE], n[TrialState.PRUNED], n[TrialState.FAIL], n[TrialState.RUNNING]
