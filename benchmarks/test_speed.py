@@ -18,7 +18,7 @@ from torch import nn
 from bench import tokcache
 from bench.config import RunConfig
 from bench.data import DataRequest, load_dataset
-from bench.modeling import MODELS
+from bench.modeling import load_models
 from bench.trackers import CostTracker
 from bench.train import fit, loader, seed_everything, to_device
 from benchmarks.common import encoder_run, median, paired, prepare, wall
@@ -164,7 +164,7 @@ def test_tokenization_cache(benchmark: Any, tmp_path: Path) -> None:
     data = load_dataset("imdb", DataRequest(None, None, 0))
     splits = [data.train.texts, data.test.texts]
     assert sum(map(len, splits)) == 25_000
-    encoder = MODELS.get("bert")(run).build_encoder([])
+    encoder = load_models().get("bert")(run).build_encoder([])
     cache = tmp_path / "cache"
     first_s = wall(lambda: [tokcache.cached_encode(encoder, texts, cache) for texts in splits])
 
