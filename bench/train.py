@@ -331,8 +331,8 @@ def total_schedule_steps(run: RunConfig, n_train: int, steps_per_epoch: int) -> 
 
 
 def make_optimizer(model: nn.Module, run: RunConfig, device: torch.device) -> torch.optim.AdamW:
-    # Fused AdamW (one kernel for all parameters) on CUDA; elsewhere torch's default (foreach).
-    fused = True if device.type == "cuda" else None
+    # Fused AdamW (one kernel over all parameters) on CUDA and the CPU; torch's default elsewhere.
+    fused = True if device.type in ("cuda", "cpu") else None
     return torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay, fused=fused)
 
 
