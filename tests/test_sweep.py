@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -126,15 +127,18 @@ def wait_for_second_trial(
 
 def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
     name, grid = "resume", "--param=max_len=16,24,32"
-    proc = spawn(tmp_path, grid, "--sampler", "grid", "--trials", "3", "--study", name)
+    # Trials of a few seconds each, so the poller sees the second one running before it ends.
+    slower = ("--max-train", "200", "--epochs", "2")
+    proc = spawn(tmp_path, grid, "--sampler", "grid", "--trials", "3", "--study", name, *slower)
     try:
         running = wait_for_second_trial(proc, tmp_path, name)
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
         output = proc.communicate()[0].decode()
     assert running is not None, output
 
-    base, suite = tiny()
+    base, suite = tiny(max_train=200, epochs=2)
     settings = SweepSettings(("max_len",), trials=3, study=name, sampler="grid")
     outcome = run_sweep(base, suite, settings, tmp_path, QUIET)
 
