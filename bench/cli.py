@@ -130,7 +130,8 @@ def run(
     from bench.console import RichProgress, results_table
     from bench.distributed import is_main
     from bench.interrupts import exit_code, signals_as_interrupts
-    from bench.runner import Runner, default_out, resume_suite, run_suite, with_repeats
+    from bench.runner import Runner
+    from bench.session import default_out, resume_suite, run_suite, with_repeats
 
     console = Console(stderr=True, quiet=quiet or not is_main())  # under torchrun, rank 0 speaks
     if resume is None:

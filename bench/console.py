@@ -67,22 +67,31 @@ RESULT_TABLE = [
     ("model", "model", ""),
     ("seed", "seed", ""),
     ("status", "status", ""),
-    ("test_accuracy", "test acc", "pct"),
-    ("test_macro_f1", "macro-F1", "pct"),
+    ("test_accuracy", "acc", "pct"),
+    ("test_macro_f1", "F1", "pct"),
     ("params_total", "params", "int"),
     ("epoch_time_s_mean", "s/epoch", "s"),
-    ("train_time_s", "train s", "s"),
-    ("peak_rss_mib", "peak RSS MiB", "s"),
-    ("peak_gpu_mem_nvml_mib", "GPU MiB", "s"),
-    ("train_samples_per_s", "train rev/s", "s"),
+    ("peak_gpu_mem_nvml_mib", "GPU MiB", "int"),
+    ("peak_rss_mib", "RSS MiB", "int"),
+    ("train_samples_per_s", "rev/s", "s"),
 ]
+
+
+def informative(rows: Sequence[dict[str, Any]], key: str) -> bool:
+    """Whether a column says something: measured somewhere, and for seed and status, not constant."""
+    values = [r.get(key) for r in rows if r.get(key) is not None]
+    if key == "seed":
+        return len(set(values)) > 1
+    if key == "status":
+        return any(v != "ok" for v in values)
+    return bool(values)
 
 
 def results_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
-    present = [c for c in RESULT_TABLE if any(r.get(c[0]) is not None for r in rows)]
+    present = [c for c in RESULT_TABLE if informative(rows, c[0])]
     for key, header, kind in present:
-        table.add_column(header, justify="right" if kind else "left", no_wrap=key == "model")
+        table.add_column(header, justify="right" if kind else "left", no_wrap=True)
     for row in rows:
         table.add_row(*(fmt(row.get(key), kind) for key, _, kind in present))
     return table

@@ -86,7 +86,7 @@ RESULT_COLUMNS = [
     Column("study", "Optuna study name, for sweep trials"),
     Column("trial", "Optuna trial number, for sweep trials"),
     Column("trial_state", "Optuna trial state: COMPLETE, PRUNED or FAIL"),
-    Column("status", "ok, failed or interrupted"),
+    Column("status", "ok, failed, interrupted, or pruned (a sweep trial stopped early)"),
     Column("error", "the error in one line, when the run failed"),
     Column("started_at", "UTC start time, ISO 8601"),
     Column("finished_at", "UTC end time, ISO 8601"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -90,8 +89,10 @@ class Runner:
         log: Callable[[str], None] = lambda line: None,
         skip_bad_rows: bool = False,
         keep_checkpoints: bool = False,
+        resume_hint: str | None = None,
     ) -> None:
         self.out = out
+        self.resume_hint = resume_hint or f"bench run --resume {out}"  # said when interrupted
         self.progress = progress or NoProgress()
         self.log = log
         self.skip_bad_rows = skip_bad_rows
@@ -166,7 +167,7 @@ class Runner:
             if not self.keep_checkpoints and self.main:
                 remove_checkpoint(checkpoint_dir(self.out, run_id))
         except KeyboardInterrupt:
-            row.update(status="interrupted", error=f"interrupted; resume with: bench run --resume {self.out}")
+            row.update(status="interrupted", error=f"interrupted; resume with: {self.resume_hint}")
             raise
         except Exception as exc:
             if type(exc).__name__ == "TrialPruned":
@@ -176,7 +177,7 @@ class Runner:
             self.log(f"{run_id} failed: {row['error']}")
         finally:
             row["finished_at"] = utc_now()
-            self._record(row)
+            self.record(row)
         return row
 
     def _train(self, run: RunConfig, row: dict[str, Any], on_epoch: EpochHook | None) -> None:
@@ -305,9 +306,9 @@ class Runner:
             forward = partial(network, ids, mask)
             with torch.no_grad(), autocast(device, resolve_precision(run.precision, device)):
                 once = measure_latency(forward, device, warmup=1, repeats=1).p50_ms
-                # As many repeats as fit in about 5 s, between 3 and 50: a large model's batch on
+                # As many repeats as fit in about 2 s, between 3 and 50: a large model's batch on
                 # a CPU takes seconds, a small one's on a GPU milliseconds.
-                repeats = int(min(50, max(3, 5000 / max(once, 1e-3))))
+                repeats = int(min(50, max(3, 2000 / max(once, 1e-3))))
                 record = measure_latency(forward, device, warmup=0, repeats=repeats)
             found[f"latency_ms_p50_{suffix}"] = record.p50_ms
             found[f"latency_ms_p90_{suffix}"] = record.p90_ms
@@ -365,7 +366,8 @@ class Runner:
                 frame = pd.read_csv(file).astype(object)
                 setattr(self, attr, frame.where(frame.notna(), None).to_dict("records"))
 
-    def _record(self, row: dict[str, Any]) -> None:
+    def record(self, row: dict[str, Any]) -> None:
+        """Write `row` into results.csv, replacing the row with the same run_id."""
         self.results = [r for r in self.results if r["run_id"] != row["run_id"]] + [row]
         if self.main:
             write_csv(self.out / RESULTS_FILE, self.results, RESULT_COLUMNS)
@@ -399,48 +401,3 @@ def run_costs(epochs: list[dict[str, Any]]) -> dict[str, Any]:
     for column in ("gpu_mem_method", "energy_method"):
         found[column] = next((e[column] for e in epochs if e.get(column)), None)
     return found
-
-
-def default_out(suite: str, root: Path = Path("reports")) -> Path:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return root / f"{suite}-{stamp}"
-
-
-def with_repeats(runs: list[RunConfig], repeats: int) -> list[RunConfig]:
-    """Each run with seeds seed, seed+1, ..., seed+repeats-1 (model by model)."""
-    if repeats < 1:
-        raise BenchError(f"--repeats must be at least 1, not {repeats}.")
-    return [dataclasses.replace(r, seed=r.seed + k) for r in runs for k in range(repeats)]
-
-
-def run_suite(runs: list[RunConfig], runner: Runner) -> list[dict[str, Any]]:
-    """Check every run, then train them in order; a failing model does not stop the others."""
-    if (runner.out / RESULTS_FILE).exists():
-        raise BenchError(f"{runner.out} already holds results; continue it with --resume {runner.out}.")
-    runner.check(runs)
-    runner.out.mkdir(parents=True, exist_ok=True)
-    runner.write_env({"runs": [dataclasses.asdict(r) for r in runs]}, runs[0].device)
-    return [runner.run(run) for run in runs]
-
-
-def resume_suite(runner: Runner) -> list[dict[str, Any]]:
-    """Continue an interrupted folder: finished runs are kept, the others run (from checkpoints)."""
-    env = runner.out / ENV_FILE
-    if not env.is_file():
-        raise BenchError(f"{runner.out} is not a bench run folder (no {ENV_FILE}); nothing to resume.")
-    try:
-        runs = [RunConfig(**r) for r in json.loads(env.read_text(encoding="utf-8"))["runs"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BenchError(f"{env} cannot be read back ({one_line(exc)}); start a new run.") from None
-    runner.load_existing()
-    finished = {r["run_id"]: r for r in runner.results if r.get("status") == "ok"}
-    runner.check(runs)
-    rows = []
-    for run in runs:
-        run_id = f"{run.model}-s{run.seed}"
-        if run_id in finished:
-            runner.log(f"{run_id}: finished before, kept.")
-            rows.append(finished[run_id])
-        else:
-            rows.append(runner.run(run))
-    return rows

@@ -27,10 +27,8 @@ from bench.errors import BenchError
 from bench.results import (
     EPOCHS_FILE,
     PREDICTIONS_FILE,
-    RESULT_COLUMNS,
     RESULTS_FILE,
     atomic_write_text,
-    write_csv,
 )
 from bench.runner import Runner
 from bench.search_space import Space, check_spaces, resolve_spaces, trial_run
@@ -134,7 +132,7 @@ class Objective:
         row: dict[str, Any] = rows[-1] if rows else {}
         if row:  # absent when interrupted before the run began
             row["trial_state"] = state
-            write_csv(self.runner.out / RESULTS_FILE, self.runner.results, RESULT_COLUMNS)
+            self.runner.record(row)
             if state != "COMPLETE":  # a retry is a new trial with a new run_id: nothing would resume this
                 remove_checkpoint(checkpoint_dir(self.runner.out, row["run_id"]))
         on_gpu = str(row.get("device", "cpu")) != "cpu"
@@ -362,7 +360,12 @@ def run_sweep(
     out.mkdir(parents=True, exist_ok=True)
     worker = Worker.this()
     display = SweepProgress(console, settings.trials)
-    runner = Runner(out / worker.folder, progress=display, log=console.print)
+    runner = Runner(
+        out / worker.folder,
+        progress=display,
+        log=console.print,
+        resume_hint="the same bench sweep command (the trial is queued again)",
+    )
     check_spaces(base, spaces, runner)
 
     storage = open_storage(settings.storage or f"sqlite:///{(out / 'study.db').resolve()}")

@@ -57,6 +57,8 @@ def test_skip_bad_rows_reports_what_it_skipped(tmp_path: Path) -> None:
         (folder / name).write_text(body)
     suite = Path(__file__).parent / "data" / "tiny.toml"
     args = ["run", "--suite", str(suite), "--model", "encoder", "--dataset", f"kaggle:{folder}"]
-    result = CliRunner().invoke(main, [*args, "--epochs", "1", "--skip-bad-rows", "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        main, [*args, "--epochs", "1", "--skip-bad-rows", "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 0, result.output
     assert "skipped 2 empty review(s)" in result.output

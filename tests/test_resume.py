@@ -64,7 +64,9 @@ def test_killed_mid_epoch_then_resumed_equals_uninterrupted(suite: Path, tmp_pat
     process.wait(timeout=30)
     assert not (killed / "results.csv").exists() or "ok" not in (killed / "results.csv").read_text()
     resumed = subprocess.run(
-        [sys.executable, "-m", "bench", "run", "--resume", str(killed), "-q"], capture_output=True, timeout=300
+        [sys.executable, "-m", "bench", "run", "--resume", str(killed), "-q"],
+        capture_output=True,
+        timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr
     expected = pd.read_csv(whole / "epochs.csv")[METRICS]
@@ -111,7 +113,17 @@ def test_a_failing_model_does_not_sink_the_suite(tiny_suite: Path, tmp_path: Pat
     if "exploding" not in MODELS:
         MODELS.register("exploding")(Exploding)
     out = tmp_path / "out"
-    args = ["run", "--suite", str(tiny_suite), "--model", "encoder", "--model", "exploding", "--model", "bert"]
+    args = [
+        "run",
+        "--suite",
+        str(tiny_suite),
+        "--model",
+        "encoder",
+        "--model",
+        "exploding",
+        "--model",
+        "bert",
+    ]
     result = CliRunner().invoke(main, [*args, "--out", str(out), "-q", "--epochs", "1"])
     assert result.exit_code == 1
     results = pd.read_csv(out / "results.csv").set_index("model")
@@ -146,7 +158,9 @@ def test_checkpoint_files_load_without_pickle(tmp_path: Path) -> None:
 
     from bench.checkpoint import load_checkpoint, save_checkpoint
 
-    spec = load_models().get("encoder")(RunConfig(model="encoder", options={"d_model": 8, "n_layers": 1, "n_heads": 2}))
+    spec = load_models().get("encoder")(
+        RunConfig(model="encoder", options={"d_model": 8, "n_layers": 1, "n_heads": 2})
+    )
     net = spec.build_network(2, spec.build_encoder(["a b", "a b"]))
     opt = torch.optim.AdamW(net.parameters())
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
