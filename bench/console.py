@@ -90,7 +90,7 @@ def informative(rows: Sequence[dict[str, Any]], key: str) -> bool:
 def results_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     present = [c for c in RESULT_TABLE if informative(rows, c[0])]
-    for key, header, kind in present:
+    for _, header, kind in present:
         table.add_column(header, justify="right" if kind else "left", no_wrap=True)
     for row in rows:
         table.add_row(*(fmt(row.get(key), kind) for key, _, kind in present))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from bench.config import RunConfig
-from bench.modeling import PACKAGED_MINILM_NAMES, TextEncoder, resolve_pretrained
+from bench.modeling import PACKAGED_MINILM_NAMES, ModelSpec, TextEncoder, resolve_pretrained
 
 DEFAULT_PRETRAINED = "bert-base-uncased"
 
@@ -96,3 +97,12 @@ def paper_config(num_layers: int | None) -> BertConfig:
 
 def embedding_params(backbone: PreTrainedModel) -> int:
     return sum(p.numel() for n, p in backbone.named_parameters() if n.startswith("embeddings"))
+
+
+class BertSpec(ModelSpec):
+    """What a BERT-family model spec shares: the pretrained weights' default and their tokenizer."""
+
+    default_pretrained = DEFAULT_PRETRAINED
+
+    def build_encoder(self, train_texts: Sequence[str]) -> TextEncoder:
+        return bert_encoder(self.run)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
 
-from bench.modeling import MODELS, ModelSpec, Shape, TextEncoder, on_meta
+from bench.modeling import MODELS, Shape, TextEncoder, on_meta
 from models._bert import (
-    DEFAULT_PRETRAINED,
     BertParams,
+    BertSpec,
     bert_backbone,
-    bert_encoder,
     embedding_params,
     paper_config,
 )
@@ -33,14 +30,10 @@ class BertClassifier(nn.Module):
 
 
 @MODELS.register("bert")
-class Bert(ModelSpec):
+class Bert(BertSpec):
     Params = BertParams
     summary = "pretrained BERT fine-tuned, pooled [CLS] and a linear head (paper §2.2.2)"
-    default_pretrained = DEFAULT_PRETRAINED
     params: BertParams
-
-    def build_encoder(self, train_texts: Sequence[str]) -> TextEncoder:
-        return bert_encoder(self.run)
 
     def build_network(self, n_classes: int, encoder: TextEncoder) -> nn.Module:
         backbone = bert_backbone(self.run, self.params)

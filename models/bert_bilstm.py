@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -10,12 +9,11 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 from transformers import AutoModel, PreTrainedModel
 
-from bench.modeling import MODELS, ModelSpec, Shape, TextEncoder, on_meta
+from bench.modeling import MODELS, Shape, TextEncoder, on_meta
 from models._bert import (
-    DEFAULT_PRETRAINED,
     BertParams,
+    BertSpec,
     bert_backbone,
-    bert_encoder,
     embedding_params,
     paper_config,
 )
@@ -55,14 +53,10 @@ class BertBiLstmClassifier(nn.Module):
 
 
 @MODELS.register("bert_bilstm", "bert-bilstm", "bilstm")
-class BertBiLstm(ModelSpec):
+class BertBiLstm(BertSpec):
     Params = BertBiLstmParams
     summary = "BERT's first 6 layers feeding a BiLSTM(128) and a linear head (paper §2.2.3)"
-    default_pretrained = DEFAULT_PRETRAINED
     params: BertBiLstmParams
-
-    def build_encoder(self, train_texts: Sequence[str]) -> TextEncoder:
-        return bert_encoder(self.run)
 
     def build_network(self, n_classes: int, encoder: TextEncoder) -> nn.Module:
         backbone = bert_backbone(self.run, self.params)
