@@ -1,4 +1,9 @@
-"""SIGINT and SIGTERM as exceptions, so a run stops cleanly with everything finished on disk."""
+"""SIGINT and SIGTERM as exceptions, so a run stops cleanly with everything finished on disk.
+
+Raised at once by default. A sweep defers them outside training: raised inside Optuna's own
+bookkeeping, they would leave its study half-updated. A deferred signal is raised when training
+next begins (`interruptible`), or read at the end with `take_pending`.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +17,47 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so the same clean-up runs for both."""
 
 
-@contextmanager
-def signals_as_interrupts() -> Iterator[None]:
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise Terminated()
+class _State:
+    defer = False
+    pending: KeyboardInterrupt | None = None
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    exc = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    if _State.defer:
+        _State.pending = _State.pending or exc
+        return
+    raise exc
+
+
+@contextmanager
+def signals_as_interrupts(defer: bool = False) -> Iterator[None]:
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    _State.defer, _State.pending = defer, None
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _State.defer = False
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Inside, signals raise at once; one held back since the last time raises on entry."""
+    before, _State.defer = _State.defer, False
+    try:
+        pending, _State.pending = _State.pending, None
+        if pending is not None:
+            raise pending
+        yield
+    finally:
+        _State.defer = before
+
+
+def take_pending() -> KeyboardInterrupt | None:
+    pending, _State.pending = _State.pending, None
+    return pending
 
 
 def exit_code(exc: KeyboardInterrupt) -> int:

