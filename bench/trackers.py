@@ -18,6 +18,7 @@ import resource
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,17 +155,19 @@ class _Poller:
 _Tracker = TypeVar("_Tracker", bound="_PolledTracker")
 
 
-class _PolledTracker:
+class _PolledTracker(ABC):
     """A tracker that registers samplers on a poller: its own, or one shared by CostTracker."""
 
     def __init__(self) -> None:
         self._poller: _Poller | None = None
 
+    @abstractmethod
     def _begin(self, poller: _Poller) -> None:
-        raise NotImplementedError
+        """Take the starting readings and register this tracker's samplers on `poller`."""
 
+    @abstractmethod
     def _end(self) -> None:
-        raise NotImplementedError
+        """Take the final readings and set `self.record`."""
 
     def __enter__(self: _Tracker) -> _Tracker:
         self._poller = _Poller()
