@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from bench import distributed
+from bench.batching import Encoded, loader
 from bench.checkpoint import checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
 from bench.config import RunConfig
 from bench.data import DataRequest, Dataset, load_dataset
@@ -43,14 +44,12 @@ from bench.results import (
 from bench.tokcache import cached_encode
 from bench.trackers import CostTracker, measure_latency
 from bench.train import (
-    Encoded,
     EpochHook,
     EpochStats,
     NoProgress,
     ProgressSink,
     autocast,
     fit,
-    loader,
     pick_device,
     resolve_precision,
     seed_everything,

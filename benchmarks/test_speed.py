@@ -16,11 +16,12 @@ import torch
 from torch import nn
 
 from bench import tokcache
+from bench.batching import loader, to_device
 from bench.config import RunConfig
 from bench.data import DataRequest, load_dataset
 from bench.modeling import load_models
 from bench.trackers import CostTracker
-from bench.train import fit, loader, seed_everything, to_device
+from bench.train import fit, seed_everything
 from benchmarks.common import encoder_run, median, paired, prepare, wall
 
 

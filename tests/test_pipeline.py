@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from bench import tokcache
+from bench.batching import Collate, PlannedBatches, loader, make_loader, plan_batches
 from bench.cli import main
 from bench.config import RunConfig, apply_overrides, load_suite
 from bench.data import truncated_share
@@ -18,17 +19,7 @@ from bench.distributed import World
 from bench.errors import BenchError
 from bench.modeling import MODELS, TextEncoder
 from bench.runner import Prepared, Runner
-from bench.train import (
-    Collate,
-    PlannedBatches,
-    evaluate,
-    fit,
-    loader,
-    make_loader,
-    plan_batches,
-    resolve_precision,
-    seed_everything,
-)
+from bench.train import evaluate, fit, resolve_precision, seed_everything
 
 CPU = torch.device("cpu")
 
