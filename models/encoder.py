@@ -28,6 +28,7 @@ class EncoderParams:
     n_heads: int = 8
     ff_dim: int = 1024
     dropout: float = 0.1
+    embedding_rows: int | None = None  # None: the learned vocabulary's size; paper-cost pins 30,000
 
 
 class SinusoidalPositions(nn.Module):
@@ -90,7 +91,8 @@ class Encoder(ModelSpec):
         return TextEncoder(tokenizer, pad_id, self.run.max_len, f"wordlevel-{digest}")
 
     def build_network(self, n_classes: int, encoder: TextEncoder) -> nn.Module:
-        return EncoderClassifier(self.params, encoder.vocab_size, n_classes, encoder.pad_id)
+        rows = max(encoder.vocab_size, self.params.embedding_rows or 0)
+        return EncoderClassifier(self.params, rows, n_classes, encoder.pad_id)
 
     def shape(self, network: nn.Module) -> Shape:
         assert isinstance(network, EncoderClassifier)

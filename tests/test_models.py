@@ -76,3 +76,11 @@ def test_encoder_tokenizer_is_word_level_with_sos() -> None:
     assert ids[0] == vocab["[SOS]"]
     assert ids[4] == vocab["[UNK]"]  # "plot" was never seen twice
     assert encoder.full_lengths(["good film bad plot twist again"]) == [7]
+
+
+def test_embedding_rows_pin_the_paper_shape_on_small_data() -> None:
+    """paper-cost's encoder has the paper's 30,000-row embedding however few words the data has."""
+    spec = load_models().get("encoder")(RunConfig(model="encoder", options={"embedding_rows": 30_000}))
+    encoder = spec.build_encoder(["good film", "good film", "bad film", "bad film"])
+    assert encoder.vocab_size < 10
+    assert count_params(spec.build_network(3, encoder))[0] == PAPER_COUNTS["encoder"]
