@@ -170,13 +170,7 @@ class _PolledTracker(ABC):
         """Take the final readings and set `self.record`."""
 
     def __enter__(self: _Tracker) -> _Tracker:
-        self._poller = _Poller()
-        self._begin(self._poller)
-        try:
-            self._poller.start()
-        except BaseException:
-            self._poller.stop()
-            raise
+        self._poller = _start_poller([self])
         return self
 
     def __exit__(
@@ -186,11 +180,35 @@ class _PolledTracker(ABC):
         tb: TracebackType | None,
     ) -> None:
         assert self._poller is not None, "__exit__ without __enter__"
-        try:
-            self._poller.stop()
-        finally:
-            self._poller = None
-            self._end()
+        poller, self._poller = self._poller, None
+        _stop_poller(poller, [self])
+
+
+def _start_poller(parts: list[_PolledTracker]) -> _Poller:
+    """One poller thread sampling for every part; on failure nothing is left running."""
+    poller = _Poller()
+    begun: list[_PolledTracker] = []
+    try:
+        for part in parts:
+            part._begin(poller)
+            begun.append(part)
+        poller.start()
+    except BaseException:
+        poller.stop()
+        for part in begun:
+            with contextlib.suppress(Exception):
+                part._end()
+        raise
+    return poller
+
+
+def _stop_poller(poller: _Poller, parts: list[_PolledTracker]) -> None:
+    """Stop the thread, then let every part take its final readings (also if stopping raised)."""
+    try:
+        poller.stop()
+    finally:
+        for part in parts:
+            part._end()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,19 +477,12 @@ class CostTracker:
         if not self.enabled:
             self.timer.__enter__()
             return self
-        self._poller = _Poller()
-        begun: list[_PolledTracker] = []
+        self._poller = _start_poller(self._parts)
         try:
-            for part in self._parts:
-                part._begin(self._poller)
-                begun.append(part)
-            self._poller.start()
             self.timer.__enter__()  # last, so setup is not timed
         except BaseException:
-            self._poller.stop()
-            for part in begun:
-                with contextlib.suppress(Exception):
-                    part._end()
+            poller, self._poller = self._poller, None
+            _stop_poller(poller, self._parts)
             raise
         return self
 
@@ -485,12 +496,8 @@ class CostTracker:
             self.timer.__exit__()
         finally:  # even if synchronizing reports a failed kernel, the thread must stop
             if self._poller is not None:
-                try:
-                    self._poller.stop()
-                finally:
-                    self._poller = None
-                    for part in self._parts:
-                        part._end()
+                poller, self._poller = self._poller, None
+                _stop_poller(poller, self._parts)
         assert self.timer.record is not None
         wall_s = self.timer.record.wall_s
         if not self.enabled:
