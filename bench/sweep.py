@@ -33,7 +33,15 @@ from bench.results import (
 )
 from bench.runner import Runner
 from bench.search_space import Space, check_spaces, resolve_spaces, trial_run
-from bench.study import Worker, counted, open_storage, recover_dead_trials, retry_callback
+from bench.study import (
+    Worker,
+    counted,
+    mark_skipped,
+    open_storage,
+    recover_dead_trials,
+    retry_callback,
+    skip_reason,
+)
 from bench.train import EpochHook, EpochStats
 
 OBJECTIVES = ("accuracy", "pareto")
@@ -82,6 +90,10 @@ class TrialFailed(Exception):
     """The run failed (the runner recorded it); Optuna marks the trial FAIL and the sweep goes on."""
 
 
+class TrialSkipped(TrialFailed):
+    """The trial would exceed --trials or repeat a grid point; it fails unrun and counts for nothing."""
+
+
 def _plain(value: Any) -> Any:
     """A JSON-friendly copy of a row value, for Optuna's user attributes (NaN: not measured)."""
     if value is None or isinstance(value, str | bool):
@@ -102,8 +114,15 @@ class Objective:
     study_name: str
     costs: Sequence[str]  # empty: single-objective accuracy, with pruning
     worker: Worker
+    total: int  # finished trials the study should hold, all workers together
 
     def __call__(self, trial: Trial) -> float | list[float]:
+        reason = skip_reason(trial.study, trial.number, self.total)
+        if reason:
+            mark_skipped(trial, reason)
+            if reason == "surplus":
+                trial.study.stop()
+            raise TrialSkipped(reason)
         w = self.worker
         trial.set_user_attr("worker", {"host": w.host, "pid": w.pid, "start": w.start, "folder": w.folder})
         run = trial_run(self.base, self.spaces, {s.name: s.suggest(trial) for s in self.spaces})
@@ -201,6 +220,8 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """trials.csv: one row per trial of the study (all workers), with its cost and truncation."""
     rows = []
     for t in study.get_trials(deepcopy=False):
+        if "skipped" in t.user_attrs:  # never run: see skip_reason
+            continue
         # A retry carries its failed original's attributes until it finishes: show only who runs it.
         running = {"worker": t.user_attrs.get("worker")} if t.state == TrialState.RUNNING else {}
         attrs = t.user_attrs if t.state.is_finished() else running
@@ -302,6 +323,8 @@ class _AfterTrial:
     gave_up: bool = False
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if "skipped" in trial.user_attrs:
+            return
         params = " ".join(
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
         )
@@ -361,7 +384,9 @@ def run_sweep(
     out = out or Path("reports") / f"sweep-{name}"
     out.mkdir(parents=True, exist_ok=True)
     worker = Worker.this()
-    display = SweepProgress(console, settings.trials)
+    grid_size = math.prod(len(s.values()) for s in spaces) if sampler_name == "grid" else 0
+    total = min(settings.trials, grid_size or settings.trials)
+    display = SweepProgress(console, total)
     runner = Runner(
         out / worker.folder,
         progress=display,
@@ -394,23 +419,22 @@ def run_sweep(
         + f"; sweeping {'; '.join(map(str, spaces))} with {sampler_name} to {settings.trials} "
         f"finished trials. This worker writes {runner.out}."
     )
-    grid_size = math.prod(len(s.values()) for s in spaces) if sampler_name == "grid" else 0
-    if 0 < grid_size < settings.trials:
-        console.print(f"The grid holds {grid_size} points; the sweep stops there.")
+    if total < settings.trials:
+        console.print(f"The grid holds {total} points; the sweep stops there.")
     if multi and settings.prune:
         console.print("Pruning is off: Optuna prunes single-objective studies only.")
 
-    after = _AfterTrial(settings.trials, storage, worker, out, console, display)
+    after = _AfterTrial(total, storage, worker, out, console, display)
     try:
-        if complete + pruned + running < settings.trials:
+        if complete + pruned + running < total:
             runner.out.mkdir(parents=True, exist_ok=True)
             spaces_text = [str(s) for s in spaces]
             runner.write_env(
                 {"sweep": {**dataclasses.asdict(settings), "study": name, "spaces": spaces_text}}
             )
-            objective = Objective(base, spaces, runner, name, costs, worker)
+            objective = Objective(base, spaces, runner, name, costs, worker, total)
             with display:
-                display.show(*_status_line(study, settings.trials))
+                display.show(*_status_line(study, total))
                 study.optimize(objective, timeout=settings.timeout, catch=(TrialFailed,), callbacks=[after])
     finally:  # also when interrupted, so trials.csv shows what is done
         trials, front = write_outputs(study, out)

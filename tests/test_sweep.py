@@ -23,6 +23,7 @@ from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides,
 from bench.errors import BenchError
 from bench.runner import Runner
 from bench.search_space import check_spaces, resolve_spaces
+from bench.study import counted, mark_skipped, skip_reason
 from bench.sweep import cost_value, make_pruner, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,11 +108,47 @@ def test_cli_reports_a_bad_param_in_one_line(tmp_path: Path) -> None:
     assert result.output.startswith("bench: error: --param max_lne") and result.output.count("\n") == 1
 
 
+# --- counting trials across workers (no training) ----------------------------------------------
+def grid_study() -> optuna.Study:
+    return optuna.create_study(sampler=optuna.samplers.GridSampler({"x": [1, 2, 3]}, seed=0))
+
+
+def test_a_trial_beyond_the_total_is_skipped_and_gives_its_grid_point_back() -> None:
+    study = grid_study()
+    first, second = study.ask(), study.ask()  # two workers, each told that one trial is missing
+    assert skip_reason(study, first.number, total=1) is None
+    assert skip_reason(study, second.number, total=1) == "surplus"
+    mark_skipped(second, "surplus")
+    study.tell(second, state=TrialState.FAIL)
+    assert counted(study) == (0, 0, 0, 1)  # the skipped trial counts for nothing, not even a failure
+
+    points = [first.suggest_categorical("x", [1, 2, 3])]
+    study.tell(first, 0.5)
+    trial = study.ask()
+    points.append(trial.suggest_categorical("x", [1, 2, 3]))
+    study.tell(trial, 0.5)  # (telling the last one would stop the study, which only optimize allows)
+    points.append(study.ask().suggest_categorical("x", [1, 2, 3]))
+    assert sorted(points) == [1, 2, 3]  # the skipped trial's point was run after all
+
+
+def test_a_grid_point_held_by_a_live_trial_is_not_run_twice() -> None:
+    study = grid_study()
+    trials = [study.ask() for _ in range(3)]
+    for trial in trials:
+        trial.suggest_categorical("x", [1, 2, 3])
+    study.tell(trials[0], 0.5)
+    study.tell(trials[1], 0.5)
+    again = study.ask()  # the grid is exhausted but for the running trial, so Optuna picks it again
+    assert again.suggest_categorical("x", [1, 2, 3]) == trials[2].params["x"]
+    assert skip_reason(study, again.number, total=5) == "duplicate"
+    assert skip_reason(study, trials[2].number, total=5) is None
+
+
 # --- whole sweeps ------------------------------------------------------------------------------
 def wait_for_second_trial(
     proc: subprocess.Popen[bytes], out: Path, name: str
 ) -> optuna.trial.FrozenTrial | None:
-    """The running trial, once trial 0 is complete and another runs (and says which worker runs it)."""
+    """The running trial, once trial 0 is complete and another runs (with its worker and params set)."""
     deadline = time.time() + 90
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
@@ -119,7 +156,7 @@ def wait_for_second_trial(
             trials = load(out, name).get_trials(deepcopy=False)
         except Exception:  # the study is not created yet
             continue
-        busy = [t for t in trials if t.state == TrialState.RUNNING and "worker" in t.user_attrs]
+        busy = [t for t in trials if t.state == TrialState.RUNNING and "worker" in t.user_attrs and t.params]
         if busy and any(t.state == TrialState.COMPLETE for t in trials):
             return busy[0]
     return None
@@ -149,7 +186,8 @@ def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
     killed = next(t for t in trials if t.number == running.number)
     assert killed.state == TrialState.FAIL
     retry = [t for t in trials if t.system_attrs.get("failed_trial") == running.number]
-    assert [(t.state, t.params) for t in retry] == [(TrialState.COMPLETE, running.params)]
+    assert [(t.state, t.params) for t in retry] == [(TrialState.COMPLETE, killed.params)]
+    assert killed.params == running.params
     table = pd.read_csv(tmp_path / "trials.csv")
     assert (table["state"] == "COMPLETE").sum() == 3
     assert table.loc[table["trial"] == retry[0].number, "retry_of"].item() == running.number
@@ -186,12 +224,14 @@ def test_two_workers_share_one_study(tmp_path: Path) -> None:
     outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
 
-    trials = load(tmp_path, "two").get_trials()
+    # Workers finishing together may each start one more trial; it is skipped, unrun and unlisted.
+    trials = [t for t in load(tmp_path, "two").get_trials() if "skipped" not in t.user_attrs]
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert len(pd.read_csv(tmp_path / "trials.csv")) == 4
     assert sorted(t.params["max_len"] for t in trials) == [16, 20, 24, 28]
     run_trials = []  # every trial any worker ran, from each worker's own results folder
-    for folder in tmp_path.glob("worker-*"):
-        run_trials += pd.read_csv(folder / "results.csv")["trial"].tolist()
+    for results in tmp_path.glob("worker-*/results.csv"):  # none for a worker whose trials were skipped
+        run_trials += pd.read_csv(results)["trial"].tolist()
     assert sorted(run_trials) == [0, 1, 2, 3]  # no trial run twice
 
 
