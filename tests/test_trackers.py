@@ -162,7 +162,7 @@ def test_energy_falls_back_to_power_times_time():
     start = time.perf_counter()
     with EnergyTracker(nvml) as tracker:
         time.sleep(0.3)
-    elapsed = time.perf_counter() - start
+    elapsed = elapsed_since(start)
     record = tracker.record
     assert record is not None
     assert record.energy_method == "power-x-time"
@@ -204,22 +204,30 @@ def test_host_memory_counts_the_rss_at_start():
     assert tracker.record.peak_rss_mib > 10  # a Python process with torch loaded
 
 
+def elapsed_since(start: float) -> float:
+    return time.perf_counter() - start
+
+
 def test_timer_measures_a_sleep():
+    start = time.perf_counter()
     with Timer(CPU) as timer:
         time.sleep(0.1)
+    outside = elapsed_since(start)
     assert timer.record is not None
-    assert timer.record.wall_s == pytest.approx(0.1, rel=0.1)
+    assert 0.1 <= timer.record.wall_s <= outside  # bounds that hold on a loaded machine too
 
 
 def test_cost_tracker_on_cpu(capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nvml = open_nvml(CPU)
+        start = time.perf_counter()
         with CostTracker(CPU, nvml) as tracker:
             time.sleep(0.2)
+        outside = elapsed_since(start)
     record = tracker.record
     assert record is not None
-    assert record.wall_s == pytest.approx(0.2, rel=0.1)
+    assert 0.2 <= record.wall_s <= outside
     assert record.peak_rss_mib is not None and record.peak_rss_mib > 0
     gpu_columns = [
         record.peak_gpu_mem_nvml_mib,
@@ -268,12 +276,14 @@ def test_cost_tracker_with_nvml_shares_one_thread():
 
 def test_cost_tracker_off_only_times():
     fake, nvml = fake_nvml()
+    start = time.perf_counter()
     with CostTracker(CPU, nvml, enabled=False) as tracker:
         assert poller_threads() == []
         time.sleep(0.05)
+    outside = elapsed_since(start)
     record = tracker.record
     assert record is not None
-    assert record.wall_s == pytest.approx(0.05, rel=0.2)
+    assert 0.05 <= record.wall_s <= outside
     assert [v for k, v in record.as_row().items() if k != "wall_s"] == [None] * 8
     assert fake.calls == {}  # NVML untouched
 
@@ -424,9 +434,11 @@ def test_measure_latency_percentiles():
         calls.append(None)
         time.sleep(0.01)
 
+    start = time.perf_counter()
     record = measure_latency(fn, CPU, warmup=2, repeats=5)
+    outside_ms = elapsed_since(start) * 1000
     assert len(calls) == 7
-    assert record.p50_ms == pytest.approx(10, rel=0.5)
+    assert 10 <= record.p50_ms <= outside_ms / 3  # three of the five timed calls last the median or more
     assert record.p90_ms >= record.p50_ms
 
 
