@@ -3,7 +3,7 @@
 Each tracker sets `.record`, a frozen dataclass whose field names carry their unit, when its
 `with` block exits (also when the body raises). Trackers nest: one around a whole run, one
 around each epoch, one around evaluation. Sampling happens on one daemon thread per tracker
-(`_Poller`); `CostTracker` shares a single thread between all of its parts. None of them prints:
+(`bench.polling`); `CostTracker` shares a single thread between all of its parts. None of them prints:
 they log at debug level only. GPU readings come through `bench.nvml`.
 """
 
@@ -14,26 +14,21 @@ import dataclasses
 import itertools
 import logging
 import os
-import resource
-import sys
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
 
 import numpy as np
 import torch
 
 from bench.errors import BenchError
 from bench.nvml import MIB, Nvml
+from bench.polling import PolledTracker, Poller, start_poller, stop_poller
+from bench.procmem import max_rss_bytes_from_rusage, rss_bytes
 
 log = logging.getLogger(__name__)
-
-POLLER_THREAD_NAME = "bench-tracker-poller"  # tests look for leftover threads by this name
 
 _logged_once: set[str] = set()
 
@@ -96,122 +91,6 @@ class CostRecord:
 
 
 # ---------------------------------------------------------------------------------------------
-# Polling
-
-
-class _Poller:
-    """One daemon thread calling sample functions, each at its own interval, until stopped."""
-
-    def __init__(self) -> None:
-        self._samplers: list[tuple[Callable[[], None], float]] = []
-        self._stop = threading.Event()
-        self._first_sample = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def add(self, sample: Callable[[], None], interval_s: float) -> None:
-        self._samplers.append((sample, interval_s))
-
-    def start(self) -> None:
-        if not self._samplers:
-            return  # nothing to poll (CPU, or trackers that read only at the edges)
-        self._thread = threading.Thread(target=self._run, name=POLLER_THREAD_NAME, daemon=True)
-        self._thread.start()
-        # the body must not run before polling has begun, or a short peak goes unseen
-        self._first_sample.wait(timeout=5.0)
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._thread.join(timeout=30.0)  # a sample is milliseconds; this guards a hung driver
-        if self._thread.is_alive():
-            log.warning("tracker thread did not stop within 30 s; leaving it as a daemon")
-        self._thread = None
-
-    def _run(self) -> None:
-        due = [0.0] * len(self._samplers)
-        alive = [True] * len(self._samplers)
-        try:
-            while True:
-                for i, (sample, interval_s) in enumerate(self._samplers):
-                    now = time.perf_counter()
-                    if not alive[i] or now < due[i]:
-                        continue
-                    try:
-                        sample()
-                    except Exception as err:  # a failing query must not kill the other samples
-                        log.debug("tracker sample %r failed, stopping it: %s", sample, err)
-                        alive[i] = False
-                    due[i] = now + interval_s
-                self._first_sample.set()
-                pending = [d for d, a in zip(due, alive, strict=True) if a]
-                timeout = max(0.0, min(pending) - time.perf_counter()) if pending else None
-                if self._stop.wait(timeout):
-                    return
-        finally:
-            self._first_sample.set()  # never leave start() waiting on a dead thread
-
-
-_Tracker = TypeVar("_Tracker", bound="_PolledTracker")
-
-
-class _PolledTracker(ABC):
-    """A tracker that registers samplers on a poller: its own, or one shared by CostTracker."""
-
-    def __init__(self) -> None:
-        self._poller: _Poller | None = None
-
-    @abstractmethod
-    def _begin(self, poller: _Poller) -> None:
-        """Take the starting readings and register this tracker's samplers on `poller`."""
-
-    @abstractmethod
-    def _end(self) -> None:
-        """Take the final readings and set `self.record`."""
-
-    def __enter__(self: _Tracker) -> _Tracker:
-        self._poller = _start_poller([self])
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._poller is not None, "__exit__ without __enter__"
-        poller, self._poller = self._poller, None
-        _stop_poller(poller, [self])
-
-
-def _start_poller(parts: list[_PolledTracker]) -> _Poller:
-    """One poller thread sampling for every part; on failure nothing is left running."""
-    poller = _Poller()
-    begun: list[_PolledTracker] = []
-    try:
-        for part in parts:
-            part._begin(poller)
-            begun.append(part)
-        poller.start()
-    except BaseException:
-        poller.stop()
-        for part in begun:
-            with contextlib.suppress(Exception):
-                part._end()
-        raise
-    return poller
-
-
-def _stop_poller(poller: _Poller, parts: list[_PolledTracker]) -> None:
-    """Stop the thread, then let every part take its final readings (also if stopping raised)."""
-    try:
-        poller.stop()
-    finally:
-        for part in parts:
-            part._end()
-
-
-# ---------------------------------------------------------------------------------------------
 # Trackers
 
 
@@ -243,7 +122,7 @@ _torch_peak_lock = threading.Lock()
 _torch_peak_stack: list[GpuMemoryTracker] = []
 
 
-class GpuMemoryTracker(_PolledTracker):
+class GpuMemoryTracker(PolledTracker):
     """Peak GPU memory in the body, from NVML (device and process) and torch's allocator."""
 
     def __init__(
@@ -273,7 +152,7 @@ class GpuMemoryTracker(_PolledTracker):
         if proc is not None:
             self._peak_process = max(self._peak_process or 0, proc)
 
-    def _begin(self, poller: _Poller) -> None:
+    def begin(self, poller: Poller) -> None:
         self._peak_used = self._peak_process = None
         self._nvml_ok = self.nvml is not None
         if self.nvml is not None:
@@ -301,7 +180,7 @@ class GpuMemoryTracker(_PolledTracker):
                 self._torch_carry = (0, 0)
                 _torch_peak_stack.append(self)
 
-    def _end(self) -> None:
+    def end(self) -> None:
         nvml_mib = process_mib = allocated_mib = reserved_mib = None
         method = None
         if self.nvml is not None and self._nvml_ok:
@@ -326,54 +205,7 @@ class GpuMemoryTracker(_PolledTracker):
         self.record = GpuMemoryRecord(nvml_mib, process_mib, method, allocated_mib, reserved_mib)
 
 
-def _vmrss_bytes(status: Path) -> int | None:
-    try:
-        for line in status.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024  # the kernel reports kB
-    except (OSError, ValueError, IndexError):
-        return None  # the process ended, or is a zombie without VmRSS
-    return None
-
-
-def _child_pids(pid: str) -> list[str]:
-    children: list[str] = []
-    for path in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            children.extend(path.read_text().split())
-    return children
-
-
-def _rss_bytes() -> int | None:
-    """RSS of this process plus all its descendants from /proc, or None without /proc.
-
-    Forked children (DataLoader workers) share copy-on-write pages with the parent, which the
-    sum counts twice: an upper bound, which is what matters for "will it fit".
-    """
-    own = _vmrss_bytes(Path("/proc/self/status"))
-    if own is None:
-        return None
-    total, seen = own, set()
-    stack = _child_pids("self")
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += _vmrss_bytes(Path(f"/proc/{pid}/status")) or 0
-        stack.extend(_child_pids(pid))
-    return total
-
-
-def _max_rss_bytes_from_rusage() -> int:
-    """Lifetime peak RSS (not just this window) where /proc is missing, e.g. macOS."""
-    unit = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, kB on Linux
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (own + children) * unit
-
-
-class HostMemoryTracker(_PolledTracker):
+class HostMemoryTracker(PolledTracker):
     """Peak resident memory of this process and its children during the body."""
 
     def __init__(self, interval_s: float = 0.05) -> None:
@@ -384,19 +216,19 @@ class HostMemoryTracker(_PolledTracker):
         self._use_proc = True
 
     def _sample(self) -> None:
-        rss = _rss_bytes() if self._use_proc else None
+        rss = rss_bytes() if self._use_proc else None
         if rss is None:
             self._use_proc = False
-            rss = _max_rss_bytes_from_rusage()
+            rss = max_rss_bytes_from_rusage()
         self._peak = max(self._peak, rss)
 
-    def _begin(self, poller: _Poller) -> None:
+    def begin(self, poller: Poller) -> None:
         self._peak = 0
         self._sample()  # the RSS at the start counts towards the peak
         if self._use_proc:  # rusage is already a running maximum: nothing to poll
             poller.add(self._sample, self.interval_s)
 
-    def _end(self) -> None:
+    def end(self) -> None:
         self._sample()
         self.record = HostMemoryRecord(peak_rss_mib=self._peak / MIB)
 
@@ -406,7 +238,7 @@ def _trapezoid_j(samples: list[tuple[float, int]]) -> float:
     return sum((t1 - t0) * (p0 + p1) / 2 / 1000 for (t0, p0), (t1, p1) in itertools.pairwise(samples))
 
 
-class EnergyTracker(_PolledTracker):
+class EnergyTracker(PolledTracker):
     """GPU energy used during the body. CPU energy (RAPL) is not read in this version."""
 
     def __init__(self, nvml: Nvml | None, interval_s: float = 0.02) -> None:
@@ -424,7 +256,7 @@ class EnergyTracker(_PolledTracker):
         with self._power_lock:
             self._power.append(sample)
 
-    def _begin(self, poller: _Poller) -> None:
+    def begin(self, poller: Poller) -> None:
         self._start_mj, self._power = None, []
         if self.nvml is None:
             return
@@ -436,7 +268,7 @@ class EnergyTracker(_PolledTracker):
                 self._sample_power()
             poller.add(self._sample_power, self.interval_s)
 
-    def _end(self) -> None:
+    def end(self) -> None:
         energy_j = method = None
         if self.nvml is not None and self._start_mj is not None:
             with contextlib.suppress(self.nvml.error):
@@ -470,19 +302,19 @@ class CostTracker:
         self.host = HostMemoryTracker()
         self.energy = EnergyTracker(nvml)
         self.record: CostRecord | None = None
-        self._poller: _Poller | None = None
-        self._parts: list[_PolledTracker] = [self.gpu, self.host, self.energy]
+        self._poller: Poller | None = None
+        self._parts: list[PolledTracker] = [self.gpu, self.host, self.energy]
 
     def __enter__(self) -> CostTracker:
         if not self.enabled:
             self.timer.__enter__()
             return self
-        self._poller = _start_poller(self._parts)
+        self._poller = start_poller(self._parts)
         try:
             self.timer.__enter__()  # last, so setup is not timed
         except BaseException:
             poller, self._poller = self._poller, None
-            _stop_poller(poller, self._parts)
+            stop_poller(poller, self._parts)
             raise
         return self
 
@@ -497,7 +329,7 @@ class CostTracker:
         finally:  # even if synchronizing reports a failed kernel, the thread must stop
             if self._poller is not None:
                 poller, self._poller = self._poller, None
-                _stop_poller(poller, self._parts)
+                stop_poller(poller, self._parts)
         assert self.timer.record is not None
         wall_s = self.timer.record.wall_s
         if not self.enabled:

@@ -16,8 +16,8 @@ from bench import nvml as bench_nvml
 from bench import trackers
 from bench.errors import BenchError
 from bench.nvml import MIB, Nvml, gpu_info, nvml_baseline_bytes, open_nvml
+from bench.polling import POLLER_THREAD_NAME
 from bench.trackers import (
-    POLLER_THREAD_NAME,
     CostTracker,
     EnergyTracker,
     GpuMemoryTracker,
