@@ -1,4 +1,4 @@
-"""The `bench sweep` loop: one `Runner.run` per Optuna trial, its objectives, outputs and progress."""
+"""The `bench sweep` loop: one `Runner.run` per Optuna trial, its objectives, and when to stop."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from optuna.storages import RDBStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, Trial, TrialState
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.checkpoint import checkpoint_dir, remove_checkpoint
@@ -25,12 +24,6 @@ from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides,
 from bench.console import fmt
 from bench.errors import BenchError
 from bench.interrupts import exit_code, interruptible, signals_as_interrupts, take_pending
-from bench.results import (
-    EPOCHS_FILE,
-    PREDICTIONS_FILE,
-    RESULTS_FILE,
-    atomic_write_text,
-)
 from bench.runner import Runner
 from bench.search_space import Space, check_spaces, resolve_spaces, trial_run
 from bench.study import (
@@ -42,19 +35,18 @@ from bench.study import (
     retry_callback,
     skip_reason,
 )
+from bench.sweep_outputs import (
+    COST_COLUMNS,
+    SUMMARY_ATTRS,
+    SweepProgress,
+    status_line,
+    trials_table,
+    write_outputs,
+)
 from bench.train import EpochHook, EpochStats
 
 OBJECTIVES = ("accuracy", "pareto")
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
-COST_COLUMNS = {"time": "train_time_s", "memory": "peak_memory_mib", "params": "params_total"}
-SUMMARY_ATTRS = (
-    "run_id",
-    "status",
-    "test_accuracy",
-    *COST_COLUMNS.values(),
-    "truncated_train_share",
-    "truncated_test_share",
-)
 MAX_CONSECUTIVE_FAILURES = 3  # failed trials do not count towards --trials, so stop a hopeless sweep
 
 
@@ -62,7 +54,7 @@ MAX_CONSECUTIVE_FAILURES = 3  # failed trials do not count towards --trials, so 
 def make_sampler(name: str, spaces: Sequence[Space], trials: int, seed: int) -> optuna.samplers.BaseSampler:
     startup = max(2, min(10, trials // 3))  # leave a short sweep some model-guided trials
     if name == "grid":
-        # The same seed in every worker gives them one grid order, so they do not pick the same points.
+        # Seeded for a repeatable order; a point two workers pick at once is skipped (see skip_reason).
         return optuna.samplers.GridSampler({s.name: s.values() for s in spaces}, seed=seed)
     if name == "random":  # unseeded, like tpe and nsga2: workers sharing a study must not draw alike
         return optuna.samplers.RandomSampler()
@@ -172,128 +164,6 @@ def cost_value(summary: Mapping[str, Any], cost: str) -> float:
     return float(value)
 
 
-# --- progress and outputs ----------------------------------------------------------------------
-class SweepProgress:
-    """One live display: the study's trials (done, pruned, failed, best) and the running epoch.
-
-    It is the runner's ProgressSink too, because rich allows one live display at a time.
-    """
-
-    def __init__(self, console: Console, total: int) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=console,
-            transient=True,
-        )
-        self._trials = self._progress.add_task("trials", total=total, info="")
-        self._epoch: TaskID | None = None
-
-    def __enter__(self) -> SweepProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
-
-    def show(self, done: int, info: str) -> None:
-        self._progress.update(self._trials, completed=done, info=info)
-
-    def start(self, description: str, total: int) -> None:
-        self.stop()
-        self._epoch = self._progress.add_task(description, total=total, info="")
-
-    def advance(self, n: int = 1) -> None:
-        if self._epoch is not None:
-            self._progress.advance(self._epoch, n)
-
-    def stop(self) -> None:
-        if self._epoch is not None:
-            self._progress.remove_task(self._epoch)
-            self._epoch = None
-
-
-def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """trials.csv: one row per trial of the study (all workers), with its cost and truncation."""
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        if "skipped" in t.user_attrs:  # never run: see skip_reason
-            continue
-        # A retry carries its failed original's attributes until it finishes: show only who runs it.
-        running = {"worker": t.user_attrs.get("worker")} if t.state == TrialState.RUNNING else {}
-        attrs = t.user_attrs if t.state.is_finished() else running
-        rows.append(
-            {
-                "trial": t.number,
-                "state": t.state.name,
-                **t.params,
-                **{key: attrs.get(key) for key in SUMMARY_ATTRS if key not in ("run_id", "status")},
-                "duration_s": t.duration.total_seconds() if t.duration else None,
-                "retry_of": t.system_attrs.get("failed_trial"),
-                "worker": (attrs.get("worker") or {}).get("folder"),
-                "run_id": attrs.get("run_id"),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def merge_workers(out: Path) -> None:
-    """OUT/results.csv etc.: the rows of every worker folder, so `bench report OUT` sees the whole study."""
-    for name in (RESULTS_FILE, EPOCHS_FILE, PREDICTIONS_FILE):
-        files = [p for p in sorted(out.glob(f"worker-*/{name}")) if p.stat().st_size]
-        if files:
-            frame = pd.concat([pd.read_csv(p) for p in files], ignore_index=True)
-            atomic_write_text(out / name, frame.to_csv(index=False))
-
-
-def write_outputs(study: optuna.Study, out: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """trials.csv, and pareto.csv (only the non-dominated trials) for a multi-objective study."""
-    frame = trials_frame(study)
-    atomic_write_text(out / "trials.csv", frame.to_csv(index=False))
-    merge_workers(out)
-    if len(study.directions) == 1 or frame.empty:
-        return frame, None
-    front = frame[frame["trial"].isin({t.number for t in study.best_trials})]
-    atomic_write_text(out / "pareto.csv", front.to_csv(index=False))
-    return frame, front
-
-
-def trials_table(frame: pd.DataFrame, params: Sequence[str], title: str) -> Table:
-    columns = [
-        ("trial", "trial", ""),
-        *((p, p, "") for p in params),
-        ("state", "state", ""),
-        ("test_accuracy", "test acc", "pct"),
-        ("train_time_s", "train s", "s"),
-        ("peak_memory_mib", "peak MiB", "s"),
-        ("params_total", "params", "int"),
-        ("truncated_train_share", "cut train", "pct"),
-        ("truncated_test_share", "cut test", "pct"),
-    ]
-    table = Table(title=title)
-    for _, header, kind in columns:
-        table.add_column(header, justify="right" if kind else "left")
-    for row in frame.to_dict("records"):
-        table.add_row(*(fmt(row.get(key), kind) for key, _, kind in columns))
-    return table
-
-
-def _status_line(study: optuna.Study, total: int) -> tuple[int, str]:
-    complete, pruned, failed, _ = counted(study)
-    best = "–"
-    if complete and len(study.directions) == 1:
-        best = fmt(study.best_value, "pct")
-    elif complete:
-        best = f"{len(study.best_trials)} on the front"
-    return (
-        complete + pruned,
-        f"done {complete + pruned}/{total} · pruned {pruned} · failed {failed} · best {best}",
-    )
-
-
 # --- the sweep ---------------------------------------------------------------------------------
 @dataclass
 class SweepOutcome:
@@ -329,7 +199,7 @@ class _AfterTrial:
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
         )
         acc, cut = trial.user_attrs.get("test_accuracy"), trial.user_attrs.get("truncated_train_share")
-        done, info = _status_line(study, self.total)
+        done, info = status_line(study, self.total)
         self.console.print(
             f"trial {trial.number} {trial.state.name}: {params} · acc {fmt(acc, 'pct')} · "
             f"train cut {fmt(cut, 'pct')} · {info}"
@@ -434,7 +304,7 @@ def run_sweep(
             )
             objective = Objective(base, spaces, runner, name, costs, worker, total)
             with display:
-                display.show(*_status_line(study, total))
+                display.show(*status_line(study, total))
                 study.optimize(objective, timeout=settings.timeout, catch=(TrialFailed,), callbacks=[after])
     finally:  # also when interrupted, so trials.csv shows what is done
         trials, front = write_outputs(study, out)
