@@ -168,6 +168,14 @@ def sections(
             "significantly more accurate; pairs whose difference is not significant are tied."
         )
         out.append(("Pareto front", note, front_grid(rep)))
+    elif not rep.entries["reference"].all():
+        note = (
+            f"No front: no run measured {COST_AXES[rep.cost][1]} (energy comes from NVML on NVIDIA GPUs "
+            "only, and --trackers off measures neither memory nor energy). Choose another --cost."
+        )
+        ours = rep.entries[~rep.entries["reference"]]
+        rows = [[r["entry"], fmt(r["test_accuracy_mean"], "pct"), "–"] for _, r in ours.iterrows()]
+        out.append(("Pareto front", note, (["model", "accuracy %", COST_AXES[rep.cost][1]], rows)))
     if not rep.sweep.empty:
         out.append(("Sweep", "One row per trial.", sweep_grid(rep)))
     if not rep.failures.empty:

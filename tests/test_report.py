@@ -103,6 +103,12 @@ def test_pareto_keeps_tied_models_and_drops_significantly_beaten_ones() -> None:
     assert not mem.loc["encoder", "on_front"] and mem.loc["encoder", "dominated_by"] == "bert"
 
 
+def test_a_cost_no_run_measured_says_so_instead_of_a_front() -> None:
+    md = to_markdown(build([BASIC], "energy"))  # the golden runs measured no energy, as on a CPU
+    assert "No front: no run measured energy (J)" in md and "Choose another --cost." in md
+    assert "| encoder | 35.0 | – |" in md
+
+
 def test_failed_run_renders_with_its_error(folders: tuple[Path, Path]) -> None:
     basic, _ = folders
     md = to_markdown(build([basic]))
