@@ -1,7 +1,8 @@
 """Per-run checkpoints of the last finished epoch, so an interrupted run resumes where it stopped.
 
-Weights go to safetensors; optimizer, scheduler and RNG states to a torch file that is only ever
-read back with `weights_only=True`. Nothing here unpickles arbitrary objects from disk.
+Weights go to safetensors; the optimizer's, scheduler's and (fp16) grad scaler's states and the RNG
+states to a torch file that is only ever read back with `weights_only=True`. Nothing here unpickles
+arbitrary objects from disk.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ WEIGHTS, STATE = "model.safetensors", "state.pt"
 @dataclass
 class Checkpoint:
     epoch: int  # the last finished epoch
-    optimizer: dict[str, Any]
-    scheduler: dict[str, Any]
+    trainer: dict[str, dict[str, Any]]  # state_dict() by name: optimizer, scheduler, scaler (fp16)
 
 
 def checkpoint_dir(out: Path, run_id: str) -> Path:
@@ -54,8 +54,11 @@ def _set_rng_states(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def save_checkpoint(folder: Path, epoch: int, model: nn.Module, optimizer: Any, scheduler: Any) -> None:
-    """Replace the folder's checkpoint with this epoch's; the swap is a rename, never half-done."""
+def save_checkpoint(folder: Path, epoch: int, model: nn.Module, trainer: dict[str, Any]) -> None:
+    """Replace the folder's checkpoint with this epoch's; the swap is a rename, never half-done.
+
+    `trainer` names the objects whose `state_dict()` a resumed run needs (see `bench.train.fit`).
+    """
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -64,8 +67,7 @@ def save_checkpoint(folder: Path, epoch: int, model: nn.Module, optimizer: Any, 
     save_file(weights, str(tmp / WEIGHTS))
     state = {
         "epoch": epoch,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
+        "trainer": {name: obj.state_dict() for name, obj in trainer.items()},
         "rng": _rng_states(),
     }
     torch.save(state, tmp / STATE)
@@ -83,7 +85,7 @@ def load_checkpoint(folder: Path, model: nn.Module) -> Checkpoint | None:
     model.load_state_dict(load_file(str(folder / WEIGHTS)))
     state = torch.load(folder / STATE, weights_only=True)
     _set_rng_states(state["rng"])
-    return Checkpoint(int(state["epoch"]), state["optimizer"], state["scheduler"])
+    return Checkpoint(int(state["epoch"]), state["trainer"])
 
 
 def remove_checkpoint(folder: Path) -> None:

@@ -211,7 +211,7 @@ class Runner:
         saved = load_checkpoint(folder, network)
         done = saved.epoch if saved else 0
         self.epochs = [e for e in self.epochs if e["run_id"] != run_id or e["epoch"] <= done]
-        state: dict[str, Any] = {"optimizer": saved.optimizer, "scheduler": saved.scheduler} if saved else {}
+        state: dict[str, Any] = dict(saved.trainer) if saved else {}
         pad_to = run.max_len if prepared.spec.pad_to_max_len() else None
         last = None
         for stats in fit(
@@ -239,7 +239,7 @@ class Runner:
                 f"F1 {stats.test.macro_f1:.3f} | {stats.epoch_time_s:.1f} s"
             )
             if stats.epoch < run.epochs and self.main:
-                save_checkpoint(folder, stats.epoch, network, state["optimizer_obj"], state["scheduler_obj"])
+                save_checkpoint(folder, stats.epoch, network, state["objects"])
             if on_epoch:
                 on_epoch(stats)
         if last is None:  # every epoch had finished before the interruption

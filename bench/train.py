@@ -210,7 +210,8 @@ def fit(
 
     `track()` makes a fresh cost tracker per epoch (training and evaluation); its record lands in
     `EpochStats.cost`.
-    `state` (optimizer and scheduler objects) is filled in so a caller can checkpoint them.
+    `state` maps names to saved state dicts to resume from ({} for a fresh run); fit adds "objects",
+    the live optimizer, scheduler and (fp16) grad scaler by the same names, for a caller to checkpoint.
     Under torchrun (see bench.distributed) each rank trains a DistributedDataParallel replica on
     its share of every global batch of `run.batch_size`; the stats are those of all ranks together.
     """
@@ -226,10 +227,11 @@ def fit(
     scheduler = get_linear_schedule_with_warmup(optimizer, int(run.warmup_ratio * total), total)
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     if state is not None:
-        if "optimizer" in state:
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-        state["optimizer_obj"], state["scheduler_obj"] = optimizer, scheduler
+        objects = {"optimizer": optimizer, "scheduler": scheduler, **({"scaler": scaler} if scaler else {})}
+        for name, obj in objects.items():
+            if name in state:  # a scaler's state is absent when the run resumes at another precision
+                obj.load_state_dict(state[name])
+        state["objects"] = objects
     net: nn.Module = model
     if place.distributed:
         # static_graph: every step uses the same parameters, and a model that leaves some unused

@@ -195,7 +195,7 @@ def test_max_steps_still_caps_each_epoch(tiny) -> None:
     run, prepared = tiny
     stats, state, _ = train_once(run, prepared, max_steps=2)
     assert [s.train_samples for s in stats] == [2 * run.batch_size] * run.epochs
-    assert state["scheduler_obj"].last_epoch == 2 * run.epochs
+    assert state["objects"]["scheduler"].last_epoch == 2 * run.epochs
 
 
 def test_bf16_on_the_cpu_trains_under_autocast(tiny) -> None:

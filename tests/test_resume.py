@@ -164,12 +164,19 @@ def test_checkpoint_files_load_without_pickle(tmp_path: Path) -> None:
     net = spec.build_network(2, spec.build_encoder(["a b", "a b"]))
     opt = torch.optim.AdamW(net.parameters())
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
-    save_checkpoint(tmp_path / "ck", 2, net, opt, sched)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)  # as fp16 runs keep one (on CUDA)
+    scaler.scale(torch.ones(()))  # the scale exists from the first scaled loss on
+    scaler.update(new_scale=256.0)  # a scale the run has learned, which a resume must not reset
+    save_checkpoint(tmp_path / "ck", 2, net, {"optimizer": opt, "scheduler": sched, "scaler": scaler})
     state = torch.load(tmp_path / "ck" / "state.pt", weights_only=True)  # raises on any pickle
     assert state["epoch"] == 2
     before = torch.get_rng_state()
     torch.rand(5)
     restored = load_checkpoint(tmp_path / "ck", net)
     assert restored is not None and restored.epoch == 2
+    assert sorted(restored.trainer) == ["optimizer", "scaler", "scheduler"]
+    fresh = torch.amp.GradScaler("cpu")
+    fresh.load_state_dict(restored.trainer["scaler"])
+    assert fresh.get_scale() == 256.0
     assert torch.equal(torch.get_rng_state(), before)
     assert os.listdir(tmp_path) == ["ck"]  # no temporary folder left behind
