@@ -125,6 +125,9 @@ def load_imdb(arg: str, request: DataRequest) -> Dataset:
     return Dataset("imdb", take(train_idx), take(test_idx), ("negative", "positive"))
 
 
+WHERE = "_where"  # read_table's column naming each row's file and line, for error messages
+
+
 def read_table(path: Path, sep: str) -> pd.DataFrame:
     """Read a delimited file strictly: CSV quoting with doubled quotes, CRLF or LF line ends."""
     if not path.is_file():
@@ -139,23 +142,30 @@ def read_table(path: Path, sep: str) -> pd.DataFrame:
         raise BenchError(f"{path}, line {line}: bytes that are not UTF-8; re-save as UTF-8.") from None
     # The csv module, not pandas: pandas would silently turn an extra first field into an index.
     reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=sep, strict=True)
+    rows, lines = [], []  # each row with the file line it starts on (a quoted review spans several)
     try:
-        rows = list(reader)
+        start = 1
+        for row in reader:
+            if row:  # blank lines are no rows
+                rows.append(row)
+                lines.append(start)
+            start = reader.line_num + 1
     except csv.Error as exc:
         raise BenchError(f"{path}, line {reader.line_num}: {exc}; check for an unbalanced quote.") from None
     if not rows:
         raise BenchError(f"{path} is empty; it needs a header row and data rows.")
-    header, body = rows[0], [r for r in rows[1:] if r]
-    for number, row in enumerate(body, start=2):
+    header, body = rows[0], rows[1:]
+    for line, row in zip(lines[1:], body):
         if len(row) != len(header):
             fewer_or_more = "fewer" if len(row) < len(header) else "more"
             raise BenchError(
-                f"{path}, line {number}: {len(row)} fields, {fewer_or_more} than the header's "
+                f"{path}, line {line}: {len(row)} fields, {fewer_or_more} than the header's "
                 f"{len(header)}; check the separator and the quotes."
             )
     if not body:
         raise BenchError(f"{path} has a header but no data rows.")
     frame = pd.DataFrame(body, columns=header)
+    frame[WHERE] = [f"{path}, line {line}" for line in lines[1:]]
     return frame
 
 
@@ -171,28 +181,25 @@ def labelled_frame(
             f"the header has {', '.join(map(repr, frame.columns))}."
         )
     empty = frame[text_col].str.strip() == ""
-    if empty.any():
-        first = int(np.flatnonzero(empty.to_numpy())[0]) + 2  # +1 for the header, +1 one-based
-        if not request.skip_bad_rows:
-            raise BenchError(
-                f"{path}, line {first}: empty review; fix it or pass --skip-bad-rows "
-                f"({int(empty.sum())} such rows)."
-            )
+    if empty.any() and not request.skip_bad_rows:
+        raise BenchError(
+            f"{frame.loc[empty, WHERE].iloc[0]}: empty review; fix it or pass --skip-bad-rows "
+            f"({int(empty.sum())} such rows)."
+        )
     frame = frame[~empty]
     frame["_raw_label"] = frame[label_col].str.strip()
     return frame, int(empty.sum())
 
 
-def int_labels(frame: pd.DataFrame, path: Path, n_classes: int | None) -> pd.Series:
+def int_labels(frame: pd.DataFrame, n_classes: int | None) -> pd.Series:
     labels = pd.to_numeric(frame["_raw_label"], errors="coerce")
     bad = labels.isna() | (labels % 1 != 0)
     if n_classes is not None:
         bad |= (labels < 0) | (labels >= n_classes)
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        value = frame["_raw_label"].iloc[row]
+        value, where = frame.loc[bad, ["_raw_label", WHERE]].iloc[0]
         allowed = f"0 to {n_classes - 1}" if n_classes else "integers"
-        raise BenchError(f"{path}, line {row + 2}: label {value!r} is not one of {allowed}.")
+        raise BenchError(f"{where}: label {value!r} is not one of {allowed}.")
     return labels.astype(np.int64)
 
 
@@ -212,7 +219,7 @@ def load_kaggle(arg: str, request: DataRequest) -> Dataset:
     for name, limit in (("train", request.max_train), ("test", request.max_test)):
         path = root / f"{name}.tsv"
         frame, n_bad = labelled_frame(path, "\t", "review", "sentiment", request)
-        frame["_label"] = int_labels(frame, path, len(KAGGLE_LABELS))
+        frame["_label"] = int_labels(frame, len(KAGGLE_LABELS))
         skipped += n_bad
         split = split_from_frame(frame, "review", f"{name}-")
         if name == "train":
@@ -245,7 +252,7 @@ def load_table(arg: str, request: DataRequest, sep: str, scheme: str) -> Dataset
     sizes = [len(f) for f in frames]
     combined = pd.concat(frames, ignore_index=True)
     numeric = pd.to_numeric(combined["_raw_label"], errors="coerce")
-    raw = int_labels(combined, files[0], None) if numeric.notna().all() else combined["_raw_label"]
+    raw = int_labels(combined, None) if numeric.notna().all() else combined["_raw_label"]
     combined["_label"], names = encode_labels(raw.reset_index(drop=True))
     rng = np.random.default_rng(request.seed)
     if len(frames) == 2:

@@ -36,6 +36,14 @@ def test_kaggle_loader_reads_the_real_sample(tmp_path: Path, shared_kaggle: Path
     assert np.allclose(shares, [809 / 2000, 637 / 2000, 554 / 2000], atol=0.01)
 
 
+def test_a_bad_label_in_the_test_file_is_named_there(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text("text,label\ngood,1\nbad,0\n")
+    (tmp_path / "test.csv").write_text('text,label\n"two\nlines",1\nbad,0.5\n')
+    spec = f"csv:{tmp_path / 'train.csv'}?test={tmp_path / 'test.csv'}"
+    with pytest.raises(BenchError, match=r"test\.csv, line 4: label '0\.5' is not one of integers"):
+        load_dataset(spec, ALL)
+
+
 def test_kaggle_edge_cases(tmp_path: Path) -> None:
     body = (
         "sentiment\treview\twords\r\n"

@@ -14,6 +14,7 @@ EXPECTED = {
     "bom": "byte-order mark; save it as UTF-8 without BOM",
     "empty-file": "is empty; it needs a header row",
     "empty-review": "line 3: empty review; fix it or pass --skip-bad-rows",
+    "label-after-multiline-review": "train.tsv, line 6: label 'x' is not one of 0 to 2",  # file lines
     "label-negative": "line 2: label '-1' is not one of 0 to 2",
     "label-not-integer": "line 3: label 'zero' is not one of 0 to 2",
     "missing-train": "train.tsv does not exist",
