@@ -22,6 +22,7 @@ from safetensors.numpy import load_file, save_file
 from bench.modeling import TextEncoder
 
 FORMAT = "bench-tokens-1"  # part of the key: a new layout never reads an old entry
+MAX_CACHE_BYTES = 2 * 1024**3  # past this, the least recently used entries go (25,000 reviews: ~30 MB)
 
 
 @dataclass
@@ -97,6 +98,25 @@ def write(path: Path, tokens: Tokens) -> None:
         raise
 
 
+def prune(root: Path, keep: Path, limit: int = MAX_CACHE_BYTES) -> list[Path]:
+    """Delete the least recently used entries (by mtime, which a hit refreshes) until the cache
+    holds at most `limit` bytes; never `keep`, the entry just written. Returns what went."""
+    entries = []
+    for path in root.glob("*/*.safetensors"):
+        with contextlib.suppress(OSError):  # another process may be pruning too
+            stat = path.stat()
+            entries.append((stat.st_mtime, stat.st_size, path))
+    total, removed = sum(size for _, size, _ in entries), []
+    for _, size, path in sorted(entries):
+        if total <= limit:
+            break
+        if path != keep:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+            total -= size
+    return removed
+
+
 def cached_encode(encoder: TextEncoder, texts: Sequence[str], root: Path | None) -> Tokens:
     """`texts` encoded by `encoder`, read from the cache under `root` when there (None: no cache)."""
     if root is None:
@@ -104,8 +124,11 @@ def cached_encode(encoder: TextEncoder, texts: Sequence[str], root: Path | None)
     path = entry_path(root, cache_key(texts, encoder))
     found = read(path) if path.is_file() else None
     if found is not None:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: pruned last
         return found
     tokens = encode(encoder, texts)
     with contextlib.suppress(OSError):  # a read-only or full disk costs the next run a re-tokenization
         write(path, tokens)
+        prune(root, keep=path)
     return tokens

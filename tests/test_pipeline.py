@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +86,22 @@ def test_unreadable_entry_is_rebuilt(tiny, tmp_path: Path) -> None:
     rebuilt = tokcache.cached_encode(prepared.encoder, texts, tmp_path)
     assert not rebuilt.hit and rebuilt.ids == prepared.test.ids
     assert tokcache.cached_encode(prepared.encoder, texts, tmp_path).hit
+
+
+def test_the_cache_drops_its_least_recently_used_entries_past_its_limit(tiny, tmp_path: Path) -> None:
+    run, prepared = tiny
+    texts = prepared.dataset.train.texts
+    paths = []
+    for i in range(3):  # three entries, the first written first
+        tokcache.cached_encode(prepared.encoder, texts[i:], tmp_path)
+        paths.append(tokcache.entry_path(tmp_path, tokcache.cache_key(texts[i:], prepared.encoder)))
+    for age, path in zip((30, 20, 10), paths):  # distinct mtimes, whatever the clock's resolution
+        os.utime(path, (time.time() - age, time.time() - age))
+    assert tokcache.cached_encode(prepared.encoder, texts, tmp_path).hit  # a hit makes the first recent
+    sizes = [p.stat().st_size for p in paths]
+    removed = tokcache.prune(tmp_path, keep=paths[2], limit=sizes[0] + sizes[2])
+    assert removed == [paths[1]] and [p.exists() for p in paths] == [True, False, True]
+    assert tokcache.prune(tmp_path, keep=paths[2], limit=0) == [paths[0]]  # never the one just written
 
 
 def test_runner_loads_the_cache_on_a_later_run(tiny, tmp_path: Path, monkeypatch) -> None:
