@@ -22,7 +22,7 @@ from safetensors.numpy import load_file, save_file
 from bench.modeling import TextEncoder
 
 FORMAT = "bench-tokens-1"  # part of the key: a new layout never reads an old entry
-MAX_CACHE_BYTES = 2 * 1024**3  # past this, the least recently used entries go (25,000 reviews: ~30 MB)
+MAX_CACHE_BYTES = 2 * 1024**3  # past this, least recently used entries go (IMDB at 512 tokens: ~25 MiB)
 
 
 @dataclass
