@@ -19,7 +19,7 @@ from rich.console import Console
 
 from bench.errors import BenchError
 from bench.results import EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE, atomic_write_text, read_folder
-from bench.stats import StatsError, mean_std_ci, pairwise_significance, significant_pareto
+from bench.stats import StatsError, mcnemar, mean_std_ci, pairwise_significance, significant_pareto
 
 FORMATS = ("table", "csv", "markdown", "html")
 EXTENSIONS = {"csv": "csv", "markdown": "md", "html": "html"}
@@ -96,7 +96,7 @@ class Report:
     pairwise: pd.DataFrame  # McNemar between every two entries
     front: pd.DataFrame  # significance-aware Pareto front on the chosen cost
     cost: str
-    sweep: pd.DataFrame  # sweep-trial rows, if any
+    sweep: pd.DataFrame  # sweep-trial rows, if any, with p_vs_best (see `sweep_significance`)
     failures: pd.DataFrame
 
 
@@ -145,7 +145,7 @@ def load(folders: Sequence[Path]) -> Loaded:
             df.insert(0, "source", folder.name)
             frames[key].append(df)
     res, ep, pred = (
-        # Leave out empty frames: a sweep has no predictions, and concat would turn the labels into floats.
+        # Leave out empty frames (a folder without predictions): concat would turn the labels into floats.
         pd.concat([f for f in frames[k] if len(f)] or [pd.DataFrame()], ignore_index=True)
         for k in ("results", "epochs", "predictions")
     )
@@ -229,7 +229,8 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
             }
             ref.update({f"{k}_mean": v for k, v in PAPER_ROWS[row["model"]].items()})
             out.append(ref)
-    return pd.DataFrame(out)
+    # A folder of sweep trials alone has no entries; the columns still exist for every reader.
+    return pd.DataFrame(out, columns=list(out[0]) if out else ["entry", "model", "source", "reference"])
 
 
 def significance(loaded: Loaded, entries: Sequence[str]) -> pd.DataFrame:
@@ -257,6 +258,30 @@ def significance(loaded: Loaded, entries: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def sweep_significance(loaded: Loaded, sweep: pd.DataFrame) -> pd.Series:
+    """McNemar p-value of each finished trial against the most accurate trial of its study, on the
+    test items both predicted; NaN for the best trial itself and for trials without predictions."""
+    p_values: dict[Any, float] = {}
+    pred = loaded.predictions
+    if not pred.empty:
+        correct = {
+            run: pd.Series((g["label"] == g["pred"]).to_numpy(), index=g["example_id"])
+            for run, g in pred.groupby(["source", "run_id"])
+        }
+        ok = sweep[(sweep["status"] == "ok") & sweep["test_accuracy"].notna()]
+        for _, trials in ok.groupby(_col(ok, "study").fillna(""), sort=False):
+            top = trials.sort_values("test_accuracy", ascending=False, kind="stable").iloc[0]
+            best = correct.get((top["source"], top["run_id"]))
+            for i, trial in trials.iterrows():
+                mine = correct.get((trial["source"], trial["run_id"]))
+                if best is None or mine is None or mine is best:
+                    continue
+                shared = best.index.intersection(mine.index)
+                if len(shared):
+                    p_values[i] = mcnemar(best[shared], mine[shared]).p_value
+    return pd.Series([p_values.get(i, math.nan) for i in sweep.index], index=sweep.index, dtype=float)
+
+
 def pareto(entries: pd.DataFrame, pairwise: pd.DataFrame, cost: str) -> pd.DataFrame:
     """The significance-aware front of our entries with both mean accuracy and mean cost measured."""
     key = COST_AXES[cost][0]
@@ -280,6 +305,7 @@ def build(folders: Sequence[Path], cost: str = "time") -> Report:
     front = pareto(entries, pairwise, cost) if ours else pd.DataFrame()
     res = loaded.results
     sweep = res[res["sweep"]]
+    sweep = sweep.assign(p_vs_best=sweep_significance(loaded, sweep))
     bad = ~res["status"].isin(["ok", "pruned"])  # a pruned sweep trial was stopped on purpose
     failures = res.loc[bad, ["entry", "source", "run_id", "status"]].assign(
         error=_col(res, "error")[bad].fillna("")

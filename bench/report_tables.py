@@ -30,6 +30,8 @@ def fmt(value: Any, kind: str) -> str:
         return f"{v:.2f}" if abs(v) < 100 else f"{v:,.1f}"
     if kind == "f3":
         return f"{v:.3f}"
+    if kind == "p":  # a p-value
+        return f"{v:.3g}"
     if kind == "g":
         return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
     return f"{v:,.1f}"
@@ -124,9 +126,10 @@ def sweep_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
     ]
     rows = [
         [fmt(r.get(k), kind) if kind else str(r.get(k, "–")) for k, _, kind in cols]
+        + [fmt(r["p_vs_best"], "p")]
         for _, r in rep.sweep.iterrows()
     ]
-    return [h for _, h, _ in cols], rows
+    return [h for _, h, _ in cols] + ["p vs best"], rows
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -140,14 +143,13 @@ def sections(
     rep: Report, mark: str, with_ci: bool
 ) -> list[tuple[str, str, tuple[list[str], list[list[str]]]]]:
     """(title, note, table) for each part of the report that has content, in order."""
-    out = [
-        (
-            "Runs",
+    out = []
+    if not rep.entries.empty:  # empty for a folder of sweep trials alone
+        note = (
             "Mean ± std over seeds [95% bootstrap CI of the mean]; best of our runs in bold. "
-            f"Reference rows are the paper's numbers, measured on an {PAPER_DEVICE}.",
-            grid(rep, METRICS, mark, with_ci),
+            f"Reference rows are the paper's numbers, measured on an {PAPER_DEVICE}."
         )
-    ]
+        out.append(("Runs", note, grid(rep, METRICS, mark, with_ci)))
     if present(rep.entries, COST_METRICS):
         note = (
             "Accuracy per training hour; accuracy per GiB of peak memory (GPU where measured, else RSS); "
@@ -177,7 +179,11 @@ def sections(
         rows = [[r["entry"], fmt(r["test_accuracy_mean"], "pct"), "–"] for _, r in ours.iterrows()]
         out.append(("Pareto front", note, (["model", "accuracy %", COST_AXES[rep.cost][1]], rows)))
     if not rep.sweep.empty:
-        out.append(("Sweep", "One row per trial.", sweep_grid(rep)))
+        note = (
+            "One row per trial. p vs best: McNemar's test of the trial against its study's most accurate "
+            "trial on the shared test items (one seed each: a first screen, not a verdict)."
+        )
+        out.append(("Sweep", note, sweep_grid(rep)))
     if not rep.failures.empty:
         fails = [
             [r["entry"], r["run_id"], r["status"], r["error"] or "–"] for _, r in rep.failures.iterrows()
