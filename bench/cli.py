@@ -129,7 +129,7 @@ def run(
     from bench.config import apply_overrides, load_suite
     from bench.console import RichProgress, results_table
     from bench.distributed import is_main
-    from bench.interrupts import exit_code, signals_as_interrupts
+    from bench.interrupts import exit_code, signals_as_interrupts, take_pending
     from bench.runner import Runner
     from bench.session import default_out, resume_suite, run_suite, with_repeats
 
@@ -146,6 +146,9 @@ def run(
     with signals_as_interrupts():
         try:
             rows = resume_suite(runner) if resume is not None else run_suite(runs, runner)
+            late = take_pending()  # a signal after the last step, its exception swallowed
+            if late is not None:
+                raise late
         except KeyboardInterrupt as exc:
             progress.stop()
             click.echo(

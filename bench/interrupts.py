@@ -3,6 +3,10 @@
 Raised at once by default. A sweep defers them outside training: raised inside Optuna's own
 bookkeeping, they would leave its study half-updated. A deferred signal is raised when training
 next begins (`interruptible`), or read at the end with `take_pending`.
+
+Every signal is also kept as pending until it is acted on: an exception raised while Python runs a
+finalizer or a weakref callback (SQLAlchemy has some) is printed and dropped, so the training loop
+calls `raise_pending` at each step, and the commands read `take_pending` when they finish.
 """
 
 from __future__ import annotations
@@ -24,10 +28,9 @@ class _State:
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     exc = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-    if _State.defer:
-        _State.pending = _State.pending or exc
-        return
-    raise exc
+    _State.pending = _State.pending or exc
+    if not _State.defer:
+        raise exc
 
 
 @contextmanager
@@ -53,6 +56,13 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         _State.defer = before
+
+
+def raise_pending() -> None:
+    """Raise a signal that arrived and was not acted on (see the module's note), unless deferred."""
+    if _State.pending is not None and not _State.defer:
+        pending, _State.pending = _State.pending, None
+        raise pending
 
 
 def take_pending() -> KeyboardInterrupt | None:

@@ -22,6 +22,7 @@ from bench import distributed
 from bench.batching import Encoded, PlannedBatches, make_loader, to_device
 from bench.config import RunConfig
 from bench.errors import BenchError
+from bench.interrupts import raise_pending
 from bench.stats import macro_f1
 from bench.trackers import CostTracker
 
@@ -153,6 +154,7 @@ def evaluate(
         index.append(batch["index"])
         if progress:
             progress.advance()
+        raise_pending()
     n = len(batches.dataset)  # type: ignore[arg-type]
     where = torch.cat(index)
     prob = distributed.gather_rows(torch.cat(probs), where, n).cpu().numpy()
@@ -289,6 +291,7 @@ def fit(
                 correct += (logits.argmax(dim=-1) == batch["labels"]).sum()
                 tokens += batch["attention_mask"].sum()
                 progress.advance()
+                raise_pending()  # a signal whose exception a finalizer swallowed
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             train_time = time.perf_counter() - start

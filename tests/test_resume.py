@@ -180,3 +180,18 @@ def test_checkpoint_files_load_without_pickle(tmp_path: Path) -> None:
     assert fresh.get_scale() == 256.0
     assert torch.equal(torch.get_rng_state(), before)
     assert os.listdir(tmp_path) == ["ck"]  # no temporary folder left behind
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_signal_whose_exception_a_finalizer_swallows_is_still_acted_on() -> None:
+    from bench.interrupts import Terminated, raise_pending, signals_as_interrupts, take_pending
+
+    class Finalized:
+        def __del__(self) -> None:  # as in SQLAlchemy's weakref callbacks, which a signal can land in
+            signal.raise_signal(signal.SIGTERM)
+
+    with signals_as_interrupts():
+        Finalized()  # the handler raises inside __del__; Python prints the exception and drops it
+        with pytest.raises(Terminated):
+            raise_pending()  # what the training loop calls at every step
+        assert take_pending() is None  # acted on once
