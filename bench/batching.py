@@ -16,7 +16,7 @@ BUCKET_POOL = 50  # batches' worth of reviews sorted by length together when buc
 
 
 @dataclass
-class Encoded:
+class Tokenized:
     """A tokenized split: token ids per example (unpadded) and labels."""
 
     ids: list[list[int]]
@@ -85,7 +85,7 @@ class PlannedBatches(Sampler[list[int]]):
 
 
 class Examples(Dataset[tuple[int, list[int], int]]):
-    def __init__(self, data: Encoded) -> None:
+    def __init__(self, data: Tokenized) -> None:
         self.ids, self.labels = data.ids, data.labels.tolist()
 
     def __len__(self) -> int:
@@ -122,7 +122,7 @@ def collate(pad_id: int, pad_to: int | None) -> Collate:
 
 
 def make_loader(
-    data: Encoded, sampler: PlannedBatches, pad_id: int, pad_to: int | None, device: torch.device
+    data: Tokenized, sampler: PlannedBatches, pad_id: int, pad_to: int | None, device: torch.device
 ) -> DataLoader:
     # CPU: no worker processes, which would take cores from torch's own threads. GPU: two
     # persistent workers collate ahead into pinned memory while the device computes.
@@ -138,7 +138,7 @@ def make_loader(
 
 
 def loader(
-    data: Encoded,
+    data: Tokenized,
     batch_size: int,
     pad_id: int,
     pad_to: int | None,

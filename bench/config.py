@@ -100,7 +100,7 @@ class SuiteConfig:
 
 
 def _suite_dir() -> Any:
-    return resources.files("suites")
+    return resources.files("bench.suites")
 
 
 def suite_names() -> list[str]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import tokenizers
 import torch
-from tokenizers import Tokenizer
 from torch import nn
 
 from bench.config import RunConfig
@@ -22,32 +22,32 @@ from bench.registry import Registry
 
 
 @dataclass
-class TextEncoder:
+class Tokenizer:
     """A `tokenizers` tokenizer set to truncate at max_len (special tokens included), no padding."""
 
-    tokenizer: Tokenizer
+    backend: tokenizers.Tokenizer
     pad_id: int
     max_len: int
     name: str  # identifies the vocabulary, for the tokenization cache
 
     def __post_init__(self) -> None:
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=self.max_len)
+        self.backend.no_padding()
+        self.backend.enable_truncation(max_length=self.max_len)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        return [e.ids for e in self.backend.encode_batch(list(texts))]
 
     def full_lengths(self, texts: Sequence[str]) -> list[int]:
         """Untruncated token counts, to measure how many reviews max_len cuts."""
-        self.tokenizer.no_truncation()
+        self.backend.no_truncation()
         try:
-            return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+            return [len(e.ids) for e in self.backend.encode_batch(list(texts))]
         finally:
-            self.tokenizer.enable_truncation(max_length=self.max_len)
+            self.backend.enable_truncation(max_length=self.max_len)
 
     @property
     def vocab_size(self) -> int:
-        return int(self.tokenizer.get_vocab_size())
+        return int(self.backend.get_vocab_size())
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,11 @@ class ModelSpec(ABC):
         self.params = parse_params(self.Params, run.options, run.model)
 
     @abstractmethod
-    def build_encoder(self, train_texts: Sequence[str]) -> TextEncoder:
+    def build_tokenizer(self, train_texts: Sequence[str]) -> Tokenizer:
         """The tokenizer, trained on the training split only where it learns a vocabulary."""
 
     @abstractmethod
-    def build_network(self, n_classes: int, encoder: TextEncoder) -> nn.Module:
+    def build_network(self, n_classes: int, tokenizer: Tokenizer) -> nn.Module:
         """A module with `forward(input_ids, attention_mask) -> logits`."""
 
     def pad_to_max_len(self) -> bool:
@@ -103,14 +103,14 @@ _LOADED = False
 
 
 def load_models() -> Registry[type[ModelSpec]]:
-    """Import every module in the `models` package so their decorators register them."""
+    """Import every module in the `bench.models` package so their decorators register them."""
     global _LOADED
     if not _LOADED:
-        import models
+        from bench import models
 
         for info in pkgutil.iter_modules(models.__path__):
             if not info.name.startswith("_"):
-                importlib.import_module(f"models.{info.name}")
+                importlib.import_module(f"bench.models.{info.name}")
         _LOADED = True
     return MODELS
 

@@ -14,17 +14,17 @@ import pandas as pd
 import torch
 
 from bench import distributed
-from bench.batching import Encoded, loader
+from bench.batching import Tokenized, loader
 from bench.checkpoint import checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
 from bench.config import RunConfig
 from bench.data import DataRequest, Dataset, load_dataset
 from bench.environment import environment
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 from bench.flops import mfu, train_flops_per_sample
 from bench.modeling import (
     MODELS,
     ModelSpec,
-    TextEncoder,
+    Tokenizer,
     count_params,
     load_models,
     resolve_pretrained,
@@ -41,7 +41,7 @@ from bench.results import (
     write_csv,
     write_json,
 )
-from bench.tokcache import cached_encode
+from bench.tokcache import cached_tokenize
 from bench.trackers import CostTracker, measure_latency
 from bench.train import (
     EpochHook,
@@ -61,18 +61,13 @@ def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:500]
-
-
 @dataclasses.dataclass
 class Prepared:
     spec: ModelSpec
-    encoder: TextEncoder
+    tokenizer: Tokenizer
     dataset: Dataset
-    train: Encoded
-    test: Encoded
+    train: Tokenized
+    test: Tokenized
     pad_id: int
     truncated_train: float
     truncated_test: float
@@ -128,17 +123,17 @@ class Runner:
     def prepare(self, run: RunConfig) -> Prepared:
         spec = MODELS.get(run.model)(run)
         data = self.dataset(run)
-        encoder = spec.build_encoder(data.train.texts)
+        tokenizer = spec.build_tokenizer(data.train.texts)
         cache = Path(run.cache_dir) if run.cache_dir else None
-        train = cached_encode(encoder, data.train.texts, cache)
-        test = cached_encode(encoder, data.test.texts, cache)
+        train = cached_tokenize(tokenizer, data.train.texts, cache)
+        test = cached_tokenize(tokenizer, data.test.texts, cache)
         return Prepared(
             spec,
-            encoder,
+            tokenizer,
             data,
-            Encoded(train.ids, data.train.labels),
-            Encoded(test.ids, data.test.labels),
-            encoder.pad_id,
+            Tokenized(train.ids, data.train.labels),
+            Tokenized(test.ids, data.test.labels),
+            tokenizer.pad_id,
             train.truncated_share,
             test.truncated_share,
         )
@@ -191,7 +186,7 @@ class Runner:
         nvml = open_nvml(device) if run.trackers else None
         baseline = nvml_baseline_bytes(nvml)  # before the model exists on the device
         seed_everything(run.seed)  # the network's initial weights depend on the seed alone
-        network = prepared.spec.build_network(data.n_classes, prepared.encoder)
+        network = prepared.spec.build_network(data.n_classes, prepared.tokenizer)
         total, trainable = count_params(network)
         row.update(
             dataset=data.name,

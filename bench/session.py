@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 from bench.results import ENV_FILE, RESULTS_FILE
-from bench.runner import Runner, one_line
+from bench.runner import Runner
 
 
 def default_out(suite: str, root: Path = Path("reports")) -> Path:

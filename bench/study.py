@@ -14,8 +14,7 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from bench.errors import BenchError
-from bench.runner import one_line
+from bench.errors import BenchError, one_line
 
 HEARTBEAT_S, GRACE_S = 30, 120  # how soon a trial of a dead worker on another machine is retried
 MAX_RETRIES = 2  # a trial that kills its worker every time must not be retried for ever

@@ -19,7 +19,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from bench.modeling import TextEncoder
+from bench.modeling import Tokenizer
 
 FORMAT = "bench-tokens-1"  # part of the key: a new layout never reads an old entry
 MAX_CACHE_BYTES = 2 * 1024**3  # past this, least recently used entries go (IMDB at 512 tokens: ~25 MiB)
@@ -38,12 +38,12 @@ class Tokens:
         return float(self.truncated.mean()) if len(self.truncated) else 0.0
 
 
-def cache_key(texts: Sequence[str], encoder: TextEncoder) -> str:
+def cache_key(texts: Sequence[str], tokenizer: Tokenizer) -> str:
     """Hash of the texts and everything that shapes their encoding: the tokenizer's full definition
     (vocabulary, normalizer, post-processor, truncation) and max_len."""
     digest = hashlib.sha256()
-    # The serialized tokenizer, not only `encoder.name`: two folders with one name may differ.
-    for part in (FORMAT, encoder.name, str(encoder.max_len), encoder.tokenizer.to_str()):
+    # The serialized tokenizer, not only `tokenizer.name`: two folders with one name may differ.
+    for part in (FORMAT, tokenizer.name, str(tokenizer.max_len), tokenizer.backend.to_str()):
         digest.update(part.encode())
         digest.update(b"\0")
     for text in texts:
@@ -53,9 +53,9 @@ def cache_key(texts: Sequence[str], encoder: TextEncoder) -> str:
     return digest.hexdigest()
 
 
-def encode(encoder: TextEncoder, texts: Sequence[str]) -> Tokens:
+def tokenize(tokenizer: Tokenizer, texts: Sequence[str]) -> Tokens:
     # One pass: the overflow of a truncated encoding says it was cut; no second, untruncated pass.
-    encodings = encoder.tokenizer.encode_batch(list(texts))
+    encodings = tokenizer.backend.encode_batch(list(texts))
     truncated = np.array([bool(e.overflowing) for e in encodings], dtype=bool)
     return Tokens([e.ids for e in encodings], truncated, hit=False)
 
@@ -117,17 +117,17 @@ def prune(root: Path, keep: Path, limit: int = MAX_CACHE_BYTES) -> list[Path]:
     return removed
 
 
-def cached_encode(encoder: TextEncoder, texts: Sequence[str], root: Path | None) -> Tokens:
-    """`texts` encoded by `encoder`, read from the cache under `root` when there (None: no cache)."""
+def cached_tokenize(tokenizer: Tokenizer, texts: Sequence[str], root: Path | None) -> Tokens:
+    """`texts` encoded by `tokenizer`, read from the cache under `root` when there (None: no cache)."""
     if root is None:
-        return encode(encoder, texts)
-    path = entry_path(root, cache_key(texts, encoder))
+        return tokenize(tokenizer, texts)
+    path = entry_path(root, cache_key(texts, tokenizer))
     found = read(path) if path.is_file() else None
     if found is not None:
         with contextlib.suppress(OSError):
             os.utime(path)  # recently used: pruned last
         return found
-    tokens = encode(encoder, texts)
+    tokens = tokenize(tokenizer, texts)
     with contextlib.suppress(OSError):  # a read-only or full disk costs the next run a re-tokenization
         write(path, tokens)
         prune(root, keep=path)

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
 from bench import distributed
-from bench.batching import Encoded, PlannedBatches, make_loader, to_device
+from bench.batching import PlannedBatches, Tokenized, make_loader, to_device
 from bench.config import RunConfig
 from bench.errors import BenchError
 from bench.interrupts import raise_pending
@@ -196,8 +196,8 @@ def make_optimizer(model: nn.Module, run: RunConfig, device: torch.device) -> to
 
 def fit(
     model: nn.Module,
-    train: Encoded,
-    test: Encoded,
+    train: Tokenized,
+    test: Tokenized,
     run: RunConfig,
     n_classes: int,
     pad_id: int,

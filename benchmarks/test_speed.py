@@ -27,7 +27,7 @@ from benchmarks.common import encoder_run, median, paired, prepare, wall
 
 def fresh_model(prepared: Any, n_classes: int = 2) -> nn.Module:
     seed_everything(0)
-    return prepared.spec.build_network(n_classes, prepared.encoder)
+    return prepared.spec.build_network(n_classes, prepared.tokenizer)
 
 
 def test_fit_against_a_bare_loop(benchmark: Any, device: torch.device, tmp_path: Path) -> None:
@@ -165,12 +165,12 @@ def test_tokenization_cache(benchmark: Any, tmp_path: Path) -> None:
     data = load_dataset("imdb", DataRequest(None, None, 0))
     splits = [data.train.texts, data.test.texts]
     assert sum(map(len, splits)) == 25_000
-    encoder = load_models().get("bert")(run).build_encoder([])
+    tokenizer = load_models().get("bert")(run).build_tokenizer([])
     cache = tmp_path / "cache"
-    first_s = wall(lambda: [tokcache.cached_encode(encoder, texts, cache) for texts in splits])
+    first_s = wall(lambda: [tokcache.cached_tokenize(tokenizer, texts, cache) for texts in splits])
 
     def cached() -> list[tokcache.Tokens]:
-        return [tokcache.cached_encode(encoder, texts, cache) for texts in splits]
+        return [tokcache.cached_tokenize(tokenizer, texts, cache) for texts in splits]
 
     loaded = benchmark.pedantic(cached, rounds=2, warmup_rounds=0)
     cached_s = benchmark.stats.stats.median

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tokenizers import Tokenizer
+import tokenizers
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -19,7 +19,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from bench.config import RunConfig
-from bench.modeling import PACKAGED_MINILM_NAMES, ModelSpec, TextEncoder, resolve_pretrained
+from bench.modeling import PACKAGED_MINILM_NAMES, ModelSpec, Tokenizer, resolve_pretrained
 
 DEFAULT_PRETRAINED = "bert-base-uncased"
 
@@ -73,7 +73,7 @@ def bert_backbone(run: RunConfig, p: BertParams) -> PreTrainedModel:
     return AutoModel.from_pretrained(path, config=config, local_files_only=True)
 
 
-def bert_encoder(run: RunConfig) -> TextEncoder:
+def bert_tokenizer(run: RunConfig) -> Tokenizer:
     """The WordPiece tokenizer of the pretrained folder ([CLS] ... [SEP], truncated to max_len).
 
     A random init with no folder uses the packaged MiniLM's: it is bert-base-uncased's vocabulary.
@@ -83,9 +83,9 @@ def bert_encoder(run: RunConfig) -> TextEncoder:
     else:
         source = resolve_pretrained(run.pretrained or DEFAULT_PRETRAINED)
     fast = AutoTokenizer.from_pretrained(source, local_files_only=True, use_fast=True)
-    tokenizer: Tokenizer = fast.backend_tokenizer
+    backend: tokenizers.Tokenizer = fast.backend_tokenizer
     name = f"wordpiece-{Path(source).name}-{fast.vocab_size}"
-    return TextEncoder(tokenizer, int(fast.pad_token_id or 0), run.max_len, name)
+    return Tokenizer(backend, int(fast.pad_token_id or 0), run.max_len, name)
 
 
 def paper_config(num_layers: int | None) -> BertConfig:
@@ -104,5 +104,5 @@ class BertSpec(ModelSpec):
 
     default_pretrained = DEFAULT_PRETRAINED
 
-    def build_encoder(self, train_texts: Sequence[str]) -> TextEncoder:
-        return bert_encoder(self.run)
+    def build_tokenizer(self, train_texts: Sequence[str]) -> Tokenizer:
+        return bert_tokenizer(self.run)

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
 
-from bench.modeling import MODELS, Shape, TextEncoder, on_meta
-from models._bert import (
+from bench.modeling import MODELS, Shape, Tokenizer, on_meta
+from bench.models._bert import (
     BertParams,
     BertSpec,
     bert_backbone,
@@ -35,7 +35,7 @@ class Bert(BertSpec):
     summary = "pretrained BERT fine-tuned, pooled [CLS] and a linear head (paper §2.2.2)"
     params: BertParams
 
-    def build_network(self, n_classes: int, encoder: TextEncoder) -> nn.Module:
+    def build_network(self, n_classes: int, tokenizer: Tokenizer) -> nn.Module:
         backbone = bert_backbone(self.run, self.params)
         return BertClassifier(backbone, self.params.classifier_dropout, n_classes)
 

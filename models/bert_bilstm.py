@@ -9,8 +9,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 from transformers import AutoModel, PreTrainedModel
 
-from bench.modeling import MODELS, Shape, TextEncoder, on_meta
-from models._bert import (
+from bench.modeling import MODELS, Shape, Tokenizer, on_meta
+from bench.models._bert import (
     BertParams,
     BertSpec,
     bert_backbone,
@@ -58,7 +58,7 @@ class BertBiLstm(BertSpec):
     summary = "BERT's first 6 layers feeding a BiLSTM(128) and a linear head (paper §2.2.3)"
     params: BertBiLstmParams
 
-    def build_network(self, n_classes: int, encoder: TextEncoder) -> nn.Module:
+    def build_network(self, n_classes: int, tokenizer: Tokenizer) -> nn.Module:
         backbone = bert_backbone(self.run, self.params)
         return BertBiLstmClassifier(backbone, self.params, n_classes, self.run.paper_quirks)
 

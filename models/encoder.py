@@ -7,13 +7,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import tokenizers
 import torch
-from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+from tokenizers import normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
 from torch import nn
 
-from bench.modeling import MODELS, ModelSpec, Shape, TextEncoder, on_meta
+from bench.modeling import MODELS, ModelSpec, Shape, Tokenizer, on_meta
 
 SPECIALS = ["[UNK]", "[PAD]", "[SOS]", "[EOS]"]
 
@@ -72,27 +73,27 @@ class Encoder(ModelSpec):
     summary = "6-layer transformer encoder from scratch, word-level vocabulary (paper §2.2.1)"
     params: EncoderParams
 
-    def build_encoder(self, train_texts: Sequence[str]) -> TextEncoder:
+    def build_tokenizer(self, train_texts: Sequence[str]) -> Tokenizer:
         p = self.params
-        tokenizer = Tokenizer(WordLevel(unk_token="[UNK]"))
+        backend = tokenizers.Tokenizer(WordLevel(unk_token="[UNK]"))
         if p.lowercase:
-            tokenizer.normalizer = normalizers.Lowercase()
-        tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+            backend.normalizer = normalizers.Lowercase()
+        backend.pre_tokenizer = pre_tokenizers.Whitespace()
         trainer = WordLevelTrainer(
             vocab_size=p.vocab_size, min_frequency=p.min_frequency, special_tokens=SPECIALS
         )
-        tokenizer.train_from_iterator(train_texts, trainer=trainer)
-        sos = tokenizer.token_to_id("[SOS]")
-        tokenizer.post_processor = processors.TemplateProcessing(
+        backend.train_from_iterator(train_texts, trainer=trainer)
+        sos = backend.token_to_id("[SOS]")
+        backend.post_processor = processors.TemplateProcessing(
             single="[SOS] $A", special_tokens=[("[SOS]", sos)]
         )
-        digest = hashlib.sha1(tokenizer.to_str().encode()).hexdigest()[:12]
+        digest = hashlib.sha1(backend.to_str().encode()).hexdigest()[:12]
         pad_id = SPECIALS.index("[PAD]")  # the trainer puts special tokens first, in order
-        return TextEncoder(tokenizer, pad_id, self.run.max_len, f"wordlevel-{digest}")
+        return Tokenizer(backend, pad_id, self.run.max_len, f"wordlevel-{digest}")
 
-    def build_network(self, n_classes: int, encoder: TextEncoder) -> nn.Module:
-        rows = max(encoder.vocab_size, self.params.embedding_rows or 0)
-        return EncoderClassifier(self.params, rows, n_classes, encoder.pad_id)
+    def build_network(self, n_classes: int, tokenizer: Tokenizer) -> nn.Module:
+        rows = max(tokenizer.vocab_size, self.params.embedding_rows or 0)
+        return EncoderClassifier(self.params, rows, n_classes, tokenizer.pad_id)
 
     def shape(self, network: nn.Module) -> Shape:
         assert isinstance(network, EncoderClassifier)

@@ -55,7 +55,7 @@ def test_bilstm_reads_true_ends_unless_quirk() -> None:
         )
         spec = spec_cls(run)
         torch.manual_seed(0)
-        net = spec.build_network(3, spec.build_encoder([])).eval()
+        net = spec.build_network(3, spec.build_tokenizer([])).eval()
         ids, mask = _tiny_batch()
         short_ids, short_mask = ids[1:2, :6], mask[1:2, :6]
         with torch.no_grad():
@@ -69,18 +69,18 @@ def test_bilstm_reads_true_ends_unless_quirk() -> None:
 def test_encoder_tokenizer_is_word_level_with_sos() -> None:
     run = RunConfig(model="encoder", max_len=5)
     spec = load_models().get("encoder")(run)
-    encoder = spec.build_encoder(["good film good", "bad film bad", "good bad film"])
-    ids = encoder.encode(["good film bad plot twist again"])[0]
-    vocab = encoder.tokenizer.get_vocab()
+    tokenizer = spec.build_tokenizer(["good film good", "bad film bad", "good bad film"])
+    ids = tokenizer.encode(["good film bad plot twist again"])[0]
+    vocab = tokenizer.backend.get_vocab()
     assert len(ids) == 5  # [SOS] + the first 4 words
     assert ids[0] == vocab["[SOS]"]
     assert ids[4] == vocab["[UNK]"]  # "plot" was never seen twice
-    assert encoder.full_lengths(["good film bad plot twist again"]) == [7]
+    assert tokenizer.full_lengths(["good film bad plot twist again"]) == [7]
 
 
 def test_embedding_rows_pin_the_paper_shape_on_small_data() -> None:
     """paper-cost's encoder has the paper's 30,000-row embedding however few words the data has."""
     spec = load_models().get("encoder")(RunConfig(model="encoder", options={"embedding_rows": 30_000}))
-    encoder = spec.build_encoder(["good film", "good film", "bad film", "bad film"])
-    assert encoder.vocab_size < 10
-    assert count_params(spec.build_network(3, encoder))[0] == PAPER_COUNTS["encoder"]
+    tokenizer = spec.build_tokenizer(["good film", "good film", "bad film", "bad film"])
+    assert tokenizer.vocab_size < 10
+    assert count_params(spec.build_network(3, tokenizer))[0] == PAPER_COUNTS["encoder"]

@@ -19,7 +19,7 @@ from bench.config import RunConfig, apply_overrides, load_suite
 from bench.data import truncated_share
 from bench.distributed import World
 from bench.errors import BenchError
-from bench.modeling import MODELS, TextEncoder
+from bench.modeling import MODELS, Tokenizer
 from bench.runner import Prepared, Runner
 from bench.train import evaluate, fit, resolve_precision, seed_everything
 
@@ -34,19 +34,19 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunConfig, Prepared]
     return run, Runner(tmp_path_factory.mktemp("out")).prepare(run)
 
 
-def encoder_for(run: RunConfig, texts: list[str], max_len: int | None = None) -> TextEncoder:
+def tokenizer_for(run: RunConfig, texts: list[str], max_len: int | None = None) -> Tokenizer:
     run = dataclasses.replace(run, max_len=max_len or run.max_len)
-    return MODELS.get(run.model)(run).build_encoder(texts)
+    return MODELS.get(run.model)(run).build_tokenizer(texts)
 
 
 # --- tokenization cache ------------------------------------------------------------------------
 def test_cache_miss_then_hit_gives_the_same_tokens(tiny, tmp_path: Path) -> None:
     run, prepared = tiny
     texts = prepared.dataset.train.texts
-    first = tokcache.cached_encode(prepared.encoder, texts, tmp_path)
-    second = tokcache.cached_encode(prepared.encoder, texts, tmp_path)
+    first = tokcache.cached_tokenize(prepared.tokenizer, texts, tmp_path)
+    second = tokcache.cached_tokenize(prepared.tokenizer, texts, tmp_path)
     assert (first.hit, second.hit) == (False, True)
-    assert second.ids == first.ids == prepared.encoder.encode(texts)
+    assert second.ids == first.ids == prepared.tokenizer.encode(texts)
     assert np.array_equal(second.truncated, first.truncated)
     assert len(list(tmp_path.rglob("*.safetensors"))) == 1
 
@@ -54,9 +54,9 @@ def test_cache_miss_then_hit_gives_the_same_tokens(tiny, tmp_path: Path) -> None
 def test_truncation_flags_match_an_untruncated_pass(tiny) -> None:
     run, prepared = tiny
     texts = prepared.dataset.train.texts
-    encoder = encoder_for(run, texts, max_len=160)  # long enough that some reviews are not cut
-    tokens = tokcache.encode(encoder, texts)
-    full = np.array(encoder.full_lengths(texts))
+    tokenizer = tokenizer_for(run, texts, max_len=160)  # long enough that some reviews are not cut
+    tokens = tokcache.tokenize(tokenizer, texts)
+    full = np.array(tokenizer.full_lengths(texts))
     assert np.array_equal(tokens.truncated, full > 160)
     assert 0 < tokens.truncated_share < 1
     assert tokens.truncated_share == truncated_share(full.tolist(), 160)
@@ -65,27 +65,27 @@ def test_truncation_flags_match_an_untruncated_pass(tiny) -> None:
 def test_key_follows_content_max_len_and_tokenizer(tiny) -> None:
     run, prepared = tiny
     texts = list(prepared.dataset.train.texts)
-    key = tokcache.cache_key(texts, prepared.encoder)
+    key = tokcache.cache_key(texts, prepared.tokenizer)
     # The word-level vocabulary is learnt from the training split; rebuilt alike, it hits.
-    assert tokcache.cache_key(texts, encoder_for(run, texts)) == key
+    assert tokcache.cache_key(texts, tokenizer_for(run, texts)) == key
     edited = [texts[0] + "!"] + texts[1:]
-    assert tokcache.cache_key(edited, prepared.encoder) != key
-    assert tokcache.cache_key(texts[:-1], prepared.encoder) != key
-    assert tokcache.cache_key(texts, encoder_for(run, texts, max_len=run.max_len + 1)) != key
-    other_vocab = encoder_for(run, texts[: len(texts) // 2])
-    assert other_vocab.name != prepared.encoder.name
+    assert tokcache.cache_key(edited, prepared.tokenizer) != key
+    assert tokcache.cache_key(texts[:-1], prepared.tokenizer) != key
+    assert tokcache.cache_key(texts, tokenizer_for(run, texts, max_len=run.max_len + 1)) != key
+    other_vocab = tokenizer_for(run, texts[: len(texts) // 2])
+    assert other_vocab.name != prepared.tokenizer.name
     assert tokcache.cache_key(texts, other_vocab) != key
 
 
 def test_unreadable_entry_is_rebuilt(tiny, tmp_path: Path) -> None:
     run, prepared = tiny
     texts = prepared.dataset.test.texts
-    path = tokcache.entry_path(tmp_path, tokcache.cache_key(texts, prepared.encoder))
+    path = tokcache.entry_path(tmp_path, tokcache.cache_key(texts, prepared.tokenizer))
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a safetensors file")
-    rebuilt = tokcache.cached_encode(prepared.encoder, texts, tmp_path)
+    rebuilt = tokcache.cached_tokenize(prepared.tokenizer, texts, tmp_path)
     assert not rebuilt.hit and rebuilt.ids == prepared.test.ids
-    assert tokcache.cached_encode(prepared.encoder, texts, tmp_path).hit
+    assert tokcache.cached_tokenize(prepared.tokenizer, texts, tmp_path).hit
 
 
 def test_the_cache_drops_its_least_recently_used_entries_past_its_limit(tiny, tmp_path: Path) -> None:
@@ -93,11 +93,11 @@ def test_the_cache_drops_its_least_recently_used_entries_past_its_limit(tiny, tm
     texts = prepared.dataset.train.texts
     paths = []
     for i in range(3):  # three entries, the first written first
-        tokcache.cached_encode(prepared.encoder, texts[i:], tmp_path)
-        paths.append(tokcache.entry_path(tmp_path, tokcache.cache_key(texts[i:], prepared.encoder)))
+        tokcache.cached_tokenize(prepared.tokenizer, texts[i:], tmp_path)
+        paths.append(tokcache.entry_path(tmp_path, tokcache.cache_key(texts[i:], prepared.tokenizer)))
     for age, path in zip((30, 20, 10), paths):  # distinct mtimes, whatever the clock's resolution
         os.utime(path, (time.time() - age, time.time() - age))
-    assert tokcache.cached_encode(prepared.encoder, texts, tmp_path).hit  # a hit makes the first recent
+    assert tokcache.cached_tokenize(prepared.tokenizer, texts, tmp_path).hit  # a hit makes the first recent
     sizes = [p.stat().st_size for p in paths]
     removed = tokcache.prune(tmp_path, keep=paths[2], limit=sizes[0] + sizes[2])
     assert removed == [paths[1]] and [p.exists() for p in paths] == [True, False, True]
@@ -113,7 +113,7 @@ def test_runner_loads_the_cache_on_a_later_run(tiny, tmp_path: Path, monkeypatch
     def no_tokenizing(*args: object) -> None:
         raise AssertionError("tokenized again despite the cache")
 
-    monkeypatch.setattr(tokcache, "encode", no_tokenizing)
+    monkeypatch.setattr(tokcache, "tokenize", no_tokenizing)
     again = Runner(tmp_path / "b").prepare(run)
     assert again.train.ids == first.train.ids == prepared.train.ids
     assert again.test.ids == prepared.test.ids
@@ -182,7 +182,7 @@ def test_loader_workers_per_device(tiny) -> None:
 def train_once(run: RunConfig, prepared: Prepared, **changes: object) -> list:
     run = dataclasses.replace(run, **changes)  # type: ignore[arg-type]
     seed_everything(run.seed)
-    network = prepared.spec.build_network(2, prepared.encoder)
+    network = prepared.spec.build_network(2, prepared.tokenizer)
     state: dict = {}
     stats = list(fit(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU, state=state))
     return [stats, state, network]
@@ -201,7 +201,7 @@ def test_bucketed_training_is_deterministic_per_seed(tiny) -> None:
 def test_evaluation_keeps_the_data_order_when_bucketed(tiny) -> None:
     run, prepared = tiny
     seed_everything(0)
-    network = prepared.spec.build_network(2, prepared.encoder)
+    network = prepared.spec.build_network(2, prepared.tokenizer)
     plain = evaluate(network, loader(prepared.test, 8, prepared.pad_id, None, None, CPU), CPU, 2)
     bucketed = loader(prepared.test, 8, prepared.pad_id, None, None, CPU, bucket=True)
     sorted_ = evaluate(network, bucketed, CPU, 2)
@@ -220,7 +220,7 @@ def test_bf16_on_the_cpu_trains_under_autocast(tiny) -> None:
     run, prepared = tiny
     seen: list[torch.dtype] = []
     seed_everything(0)
-    network = prepared.spec.build_network(2, prepared.encoder)
+    network = prepared.spec.build_network(2, prepared.tokenizer)
     network.head.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
     bf16 = dataclasses.replace(run, precision="bf16", epochs=1)
     (stats,) = fit(network, prepared.train, prepared.test, bf16, 2, prepared.pad_id, CPU)
@@ -256,7 +256,7 @@ def test_fp16_on_a_gpu_uses_a_grad_scaler(tiny) -> None:
     run, prepared = tiny
     run = dataclasses.replace(run, precision="fp16", device="cuda", epochs=1)
     seed_everything(0)
-    network = prepared.spec.build_network(2, prepared.encoder)
+    network = prepared.spec.build_network(2, prepared.tokenizer)
     gpu = torch.device("cuda")
     (stats,) = fit(network, prepared.train, prepared.test, run, 2, prepared.pad_id, gpu)
     assert np.isfinite(stats.train_loss) and torch.backends.cuda.matmul.allow_tf32

@@ -161,7 +161,7 @@ def test_checkpoint_files_load_without_pickle(tmp_path: Path) -> None:
     spec = load_models().get("encoder")(
         RunConfig(model="encoder", options={"d_model": 8, "n_layers": 1, "n_heads": 2})
     )
-    net = spec.build_network(2, spec.build_encoder(["a b", "a b"]))
+    net = spec.build_network(2, spec.build_tokenizer(["a b", "a b"]))
     opt = torch.optim.AdamW(net.parameters())
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)  # as fp16 runs keep one (on CUDA)
