@@ -1,4 +1,5 @@
-"""The `bench` command line: parses arguments and calls one function per command; no logic."""
+"""The `bench` command line: parses arguments and calls one function per command (bench.session,
+bench.sweep, bench.reporting, bench.listing); the only logic here turns a BenchError into one line."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 from rich.console import Console
 
 from bench.errors import BenchError
+from bench.results import AXES
 
 
 class BenchGroup(click.Group):
@@ -126,41 +128,11 @@ def run(
     Results of each run are on disk the moment it finishes. Ctrl-C or SIGTERM stops cleanly
     (exit 130 or 143) and prints the command that resumes.
     """
-    from bench.config import apply_overrides, load_suite
-    from bench.console import RichProgress, results_table
-    from bench.distributed import is_main
-    from bench.interrupts import exit_code, signals_as_interrupts, take_pending
-    from bench.runner import Runner
-    from bench.session import default_out, resume_suite, run_suite, with_repeats
+    from bench.session import RunRequest, run_command
 
-    console = Console(stderr=True, quiet=quiet or not is_main())  # under torchrun, rank 0 speaks
-    if resume is None:
-        suite = load_suite(suite_name)
-        overrides.update(paper_quirks=paper_quirks, trackers=trackers == "on")
-        runs = with_repeats(apply_overrides(suite, overrides, models), repeats)
-        folder, title = out or default_out(suite.name), suite.name
-    else:
-        folder, title = resume, "resumed"
-    progress = RichProgress(console)
-    runner = Runner(folder, progress, console.print, skip_bad_rows, keep_checkpoints)
-    with signals_as_interrupts():
-        try:
-            rows = resume_suite(runner) if resume is not None else run_suite(runs, runner)
-            late = take_pending()  # a signal after the last step, its exception swallowed
-            if late is not None:
-                raise late
-        except KeyboardInterrupt as exc:
-            progress.stop()
-            click.echo(
-                f"bench: interrupted; finished runs are in {folder}. "
-                f"Resume with: bench run --resume {folder}",
-                err=True,
-            )
-            sys.exit(exit_code(exc))
-    Console(quiet=not is_main()).print(results_table(rows, f"{title}: {folder}"))
-    if any(row["status"] != "ok" for row in rows):
-        click.echo("bench: some runs failed; see the status and error columns.", err=True)
-        sys.exit(1)
+    overrides.update(paper_quirks=paper_quirks, trackers=trackers == "on")
+    request = RunRequest(suite_name, models, overrides, repeats, out, resume, skip_bad_rows, keep_checkpoints)
+    sys.exit(run_command(request, quiet))
 
 
 @main.command("ls")
@@ -190,14 +162,14 @@ def ls(what: str) -> None:
 )
 @click.option(
     "--cost",
-    type=click.Choice(["time", "memory", "params", "energy"]),
+    type=click.Choice(AXES),
     default="time",
     show_default=True,
     help="Cost axis of the accuracy-cost plot and the Pareto front.",
 )
 def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str) -> None:
     """Compare runs: tables, significance, Pareto front and plots [default: newest folder in reports/]."""
-    from bench.report import make_report
+    from bench.reporting import make_report
 
     make_report(list(folders), fmt, out, cost)
 
@@ -243,7 +215,7 @@ def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str) -> 
 @click.option(
     "--cost",
     "costs",
-    type=click.Choice(["time", "memory", "params"]),
+    type=click.Choice(AXES),
     multiple=True,
     help="Cost(s) minimised with --objective pareto (repeatable) [default: time].",
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+from bench.formatting import fmt
+from bench.results import COST_COLUMNS
 
 
 class RichProgress:
@@ -51,29 +53,13 @@ class RichProgress:
             self._progress = None
 
 
-def fmt(value: Any, kind: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if kind == "pct":
-        return f"{100 * float(value):.1f}%"
-    if kind == "int":
-        return f"{int(value):,}"
-    if kind == "s":
-        return f"{float(value):.1f}"
-    return str(value)
-
-
 RESULT_TABLE = [
     ("model", "model", ""),
     ("seed", "seed", ""),
     ("status", "status", ""),
-    ("test_accuracy", "acc", "pct"),
-    ("test_macro_f1", "F1", "pct"),
-    ("params_total", "params", "int"),
-    ("epoch_time_s_mean", "s/epoch", "s"),
-    ("peak_gpu_mem_nvml_mib", "GPU MiB", "int"),
-    ("peak_rss_mib", "RSS MiB", "int"),
-    ("train_samples_per_s", "rev/s", "s"),
+    ("test_accuracy", "acc %", "pct"),
+    ("test_macro_f1", "F1 %", "pct"),
+    *((c.name, c.label, "int" if c.exact or c.unit == "MiB" else "s") for c in COST_COLUMNS if c.console),
 ]
 
 

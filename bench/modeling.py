@@ -106,9 +106,8 @@ def load_models() -> Registry[type[ModelSpec]]:
     """Import every module in the `bench.models` package so their decorators register them."""
     global _LOADED
     if not _LOADED:
-        from bench import models
-
-        for info in pkgutil.iter_modules(models.__path__):
+        package = importlib.import_module("bench.models")
+        for info in pkgutil.iter_modules(package.__path__):
             if not info.name.startswith("_"):
                 importlib.import_module(f"bench.models.{info.name}")
         _LOADED = True

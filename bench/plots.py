@@ -19,10 +19,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from bench.report_data import PAPER_DEVICE, Report, axis_label  # noqa: E402
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-
-    from bench.report import Report
 
 COLORS: list[str] = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
@@ -70,9 +70,8 @@ def training_curves(epochs: pd.DataFrame, entry: str) -> Figure:
 
 def cost_plot(rep: Report) -> Figure:
     """Mean accuracy (95% CI bars) against cost, the significance-aware front, and its ties."""
-    from bench.report import COST_AXES
-
-    key, label = COST_AXES[rep.cost]
+    key = f"axis_{rep.cost}"
+    label = axis_label(rep.cost, sorted({str(d) for d in rep.entries["device"].dropna()}) or ["cpu"])
     ci = rep.entries[["entry", "test_accuracy_ci_low", "test_accuracy_ci_high"]]
     front = rep.front.merge(ci.rename(columns={"entry": "model"}), on="model")
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -105,7 +104,7 @@ def cost_plot(rep: Report) -> Figure:
     refs = rep.entries[rep.entries["reference"]]
     if f"{key}_mean" in refs and refs[f"{key}_mean"].notna().any():
         ax.scatter(refs[f"{key}_mean"], refs["test_accuracy_mean"], marker="s", facecolors="none",
-                   edgecolors="grey", label="paper (RTX 4060 Laptop)")  # fmt: skip
+                   edgecolors="grey", label=f"paper ({PAPER_DEVICE})")  # fmt: skip
         for _, r in refs.dropna(subset=[f"{key}_mean"]).iterrows():
             ax.annotate(r["entry"], (r[f"{key}_mean"], r["test_accuracy_mean"]), fontsize=7, color="grey")
     costs = pd.concat([front["cost"], refs.get(f"{key}_mean", pd.Series(dtype=float))]).dropna()

@@ -9,7 +9,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,8 @@ class PolledTracker(ABC):
 
     def __init__(self) -> None:
         self._poller: Poller | None = None
+        # Set by end(): a frozen dataclass whose field names are columns of bench.results.COST_COLUMNS.
+        self.record: Any = None
 
     @abstractmethod
     def begin(self, poller: Poller) -> None:

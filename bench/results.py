@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,84 @@ from bench.errors import BenchError
 class Column:
     name: str
     doc: str
+
+
+@dataclass(frozen=True)
+class CostColumn:
+    """One cost column. The runner, the report's metrics and cost axes, the sweep's objectives, the
+    `--cost` choices and the console table all read this table: a new tracker is its class plus one
+    row here."""
+
+    name: str  # in results.csv, and in epochs.csv when `reduce` is set
+    unit: str
+    label: str  # table header
+    doc: str
+    reduce: str | None = None  # a run's value from its epochs': max, sum or first; None: the runner's
+    axis: str | None = None  # the cost axis it measures (see AXES)
+    device: str | None = None  # the device type whose axis it is (cuda or cpu); None: any
+    exact: bool = False  # a count, not a measurement: it has no spread
+    console: bool = False  # a column of `bench run`'s table
+    report: bool = False  # a column of the report's table of runs
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.unit.endswith("/s")  # throughput; every other cost is better lower
+
+
+REDUCTIONS = {
+    "max": "the run's is the highest epoch's",
+    "sum": "the run's is the sum over epochs",
+    "first": "the run's is the first epoch's that has one",
+}
+
+# Cost axes of the report's front, the sweep's objectives and --cost. Memory is the GPU figure on a
+# GPU and peak RSS on a CPU, never both on one axis.
+AXES = ("time", "memory", "energy", "params", "flops")
+
+COST_COLUMNS = [
+    CostColumn("params_total", "", "params", "parameters in the network (coefficients and intercepts of a linear model)", axis="params", exact=True, console=True, report=True),
+    CostColumn("params_trainable", "", "trainable params", "parameters with gradients", exact=True),
+    CostColumn("flops_per_sample", "FLOPs", "train FLOPs / review", "estimated training FLOPs per review (see bench/flops.py); empty where no formula applies", axis="flops", exact=True),
+    CostColumn("train_time_s", "s", "train time s", "training wall time summed over epochs, seconds (evaluation excluded)", axis="time", report=True),
+    CostColumn("epoch_time_s_mean", "s", "s/epoch", "mean training wall time per epoch, seconds", console=True, report=True),
+    CostColumn("eval_time_s", "s", "eval time s", "evaluation wall time summed over epochs, seconds"),
+    CostColumn("peak_gpu_mem_nvml_mib", "MiB", "GPU MiB", "NVML device memory used at peak minus the pre-run baseline, MiB: the memory axis of GPU runs", reduce="max", axis="memory", device="cuda", console=True, report=True),
+    CostColumn("peak_gpu_mem_process_mib", "MiB", "GPU process MiB", "NVML memory of this process at peak, MiB, where reported", reduce="max"),
+    CostColumn("gpu_mem_method", "", "GPU memory method", "which NVML figure the process memory is: process or device-minus-baseline; failed when its sampler failed", reduce="first"),
+    CostColumn("peak_torch_allocated_mib", "MiB", "torch allocated MiB", "torch.cuda.max_memory_allocated, MiB", reduce="max"),
+    CostColumn("peak_torch_reserved_mib", "MiB", "torch reserved MiB", "torch.cuda.max_memory_reserved, MiB", reduce="max"),
+    CostColumn("peak_rss_mib", "MiB", "RSS MiB", "peak resident host memory of the process and its children, MiB: the memory axis of CPU runs", reduce="max", axis="memory", device="cpu", console=True, report=True),
+    CostColumn("energy_j", "J", "energy J", "GPU energy over training and evaluation, joules", reduce="sum", axis="energy", report=True),
+    CostColumn("energy_method", "", "energy method", "nvml-energy-counter, or power-x-time where the counter is missing; failed when its sampler failed", reduce="first"),
+    CostColumn("train_samples_per_s", "reviews/s", "rev/s", "training reviews per second", console=True, report=True),
+    CostColumn("train_tokens_per_s", "tokens/s", "tokens/s", "training non-padding tokens per second"),
+    CostColumn("eval_samples_per_s", "reviews/s", "eval rev/s", "evaluation reviews per second"),
+    CostColumn("latency_ms_p50_bs1", "ms", "latency p50 bs1 ms", "inference latency of one review, median, ms"),
+    CostColumn("latency_ms_p90_bs1", "ms", "latency p90 bs1 ms", "inference latency of one review, 90th percentile, ms"),
+    CostColumn("latency_ms_p50_batch", "ms", "latency p50 batch ms", "inference latency of one batch of batch_size, median, ms"),
+    CostColumn("latency_ms_p90_batch", "ms", "latency p90 batch ms", "inference latency of one batch of batch_size, p90, ms"),
+    CostColumn("mfu", "", "MFU", "model FLOPs utilisation against the GPU's peak, in [0, 1]; empty on a CPU"),
+]  # fmt: skip
+COSTS = {c.name: c for c in COST_COLUMNS}
+
+
+def device_type(device: object) -> str:
+    """cpu, or cuda for a row whose device names a GPU."""
+    return "cpu" if device is None or str(device) in ("cpu", "nan", "") else "cuda"
+
+
+def axis_column(axis: str, device: object = "cpu") -> CostColumn:
+    """The column that measures `axis` for a run on `device` (a row's device value)."""
+    kind = device_type(device)
+    for column in COST_COLUMNS:
+        if column.axis == axis and column.device in (None, kind):
+            return column
+    raise BenchError(f"Unknown cost axis {axis!r}; choose one of {', '.join(AXES)}.")
+
+
+def axis_value(row: Mapping[Any, Any], axis: str) -> Any:
+    """A run's value on a cost axis, from the column that axis reads on the run's device."""
+    return row.get(axis_column(axis, row.get("device")).name)
 
 
 # results.csv: one row per model run. Empty cells mean "not measured here" (e.g. GPU columns on a CPU).
@@ -53,36 +131,15 @@ RESULT_COLUMNS = [
     Column("bucket", "True when batches were bucketed by review length"),
     Column("cache_dir", "folder of the tokenization cache (empty: no cache)"),
     Column("world_size", "processes that trained the run together (torchrun); 1 without torchrun"),
-    Column("params_total", "parameters in the network"),
-    Column("params_trainable", "parameters with gradients"),
     Column("test_accuracy", "test accuracy after the last epoch, in [0, 1]"),
     Column("best_test_accuracy", "best test accuracy over the epochs, in [0, 1]"),
     Column("test_macro_f1", "test macro-F1 after the last epoch, in [0, 1]"),
     Column("test_loss", "test cross-entropy after the last epoch"),
     Column("train_accuracy", "training accuracy during the last epoch"),
     Column("train_loss", "training loss during the last epoch"),
-    Column("train_time_s", "training wall time summed over epochs, seconds (evaluation excluded)"),
-    Column("epoch_time_s_mean", "mean training wall time per epoch, seconds"),
-    Column("eval_time_s", "evaluation wall time summed over epochs, seconds"),
     Column("truncated_train_share", "share of training reviews longer than max_len (cut)"),
     Column("truncated_test_share", "share of test reviews longer than max_len (cut)"),
-    Column("peak_gpu_mem_nvml_mib", "NVML device memory used at peak minus the pre-run baseline, MiB"),
-    Column("peak_gpu_mem_process_mib", "NVML memory of this process at peak, MiB, where reported"),
-    Column("gpu_mem_method", "which NVML figure the memory is: process or device-minus-baseline"),
-    Column("peak_torch_allocated_mib", "torch.cuda.max_memory_allocated, MiB"),
-    Column("peak_torch_reserved_mib", "torch.cuda.max_memory_reserved, MiB"),
-    Column("peak_rss_mib", "peak resident host memory of the process and its children, MiB"),
-    Column("energy_j", "GPU energy over training and evaluation, joules"),
-    Column("energy_method", "nvml-energy-counter, or power-x-time where the counter is missing"),
-    Column("train_samples_per_s", "training reviews per second"),
-    Column("train_tokens_per_s", "training non-padding tokens per second"),
-    Column("eval_samples_per_s", "evaluation reviews per second"),
-    Column("latency_ms_p50_bs1", "inference latency of one review, median, ms"),
-    Column("latency_ms_p90_bs1", "inference latency of one review, 90th percentile, ms"),
-    Column("latency_ms_p50_batch", "inference latency of one batch of batch_size, median, ms"),
-    Column("latency_ms_p90_batch", "inference latency of one batch of batch_size, p90, ms"),
-    Column("flops_per_sample", "estimated training FLOPs per review (see bench/flops.py)"),
-    Column("mfu", "model FLOPs utilisation against the GPU's peak, in [0, 1]; empty on a CPU"),
+    *(Column(c.name, c.doc) for c in COST_COLUMNS),
     Column("study", "Optuna study name, for sweep trials"),
     Column("trial", "Optuna trial number, for sweep trials"),
     Column("trial_state", "Optuna trial state: COMPLETE, PRUNED or FAIL"),
@@ -109,14 +166,11 @@ EPOCH_COLUMNS = [
     Column("train_samples_per_s", "training reviews per second"),
     Column("train_tokens_per_s", "training non-padding tokens per second"),
     Column("eval_samples_per_s", "evaluation reviews per second"),
-    Column("peak_gpu_mem_nvml_mib", "as in results.csv, for this epoch"),
-    Column("peak_gpu_mem_process_mib", "as in results.csv, for this epoch"),
-    Column("gpu_mem_method", "as in results.csv"),
-    Column("peak_torch_allocated_mib", "as in results.csv, reset each epoch"),
-    Column("peak_torch_reserved_mib", "as in results.csv, reset each epoch"),
-    Column("peak_rss_mib", "as in results.csv, for this epoch"),
-    Column("energy_j", "GPU energy over this epoch, joules"),
-    Column("energy_method", "as in results.csv"),
+    *(
+        Column(c.name, f"as in results.csv, for this epoch; {REDUCTIONS[c.reduce]}")
+        for c in COST_COLUMNS
+        if c.reduce
+    ),
     Column("study", "Optuna study name, for sweep trials"),
     Column("trial", "Optuna trial number, for sweep trials"),
 ]
@@ -191,6 +245,20 @@ def read_folder(path: Path) -> RunFolder:
     return RunFolder(path)
 
 
+def run_costs(epochs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A run's tracker columns from its epochs', each reduced as the table says."""
+    found: dict[str, Any] = {}
+    for column in COST_COLUMNS:
+        values = [e[column.name] for e in epochs if e.get(column.name) is not None]
+        if column.reduce == "max":
+            found[column.name] = max(values) if values else None
+        elif column.reduce == "sum":
+            found[column.name] = sum(values) if values else None
+        elif column.reduce == "first":
+            found[column.name] = values[0] if values else None
+    return found
+
+
 def schema_markdown() -> str:
     """The schema as markdown tables, for docs/results-schema.md."""
     parts = []
@@ -202,4 +270,16 @@ def schema_markdown() -> str:
         parts.append(f"## `{title}`\n\n| column | meaning |\n|---|---|")
         parts.extend(f"| `{c.name}` | {c.doc} |" for c in columns)
         parts.append("")
+    parts.append(
+        "## Cost columns\n\nThe table in `bench/results.py` that the runner, the report, the sweep and "
+        "the CLI read. *reduce*: how a run's value comes from its epochs'; *axis*: the cost axis it "
+        "measures (memory is the GPU figure on a GPU and peak RSS on a CPU); *exact*: a count with no "
+        "spread.\n\n| column | unit | reduce | axis | exact |\n|---|---|---|---|---|"
+    )
+    parts.extend(
+        f"| `{c.name}` | {c.unit or '–'} | {c.reduce or '–'} | "
+        f"{(c.axis or '–') + (f' ({c.device})' if c.device else '')} | {'yes' if c.exact else '–'} |"
+        for c in COST_COLUMNS
+    )
+    parts.append("")
     return "\n".join(parts)

@@ -38,6 +38,7 @@ from bench.results import (
     PREDICTIONS_FILE,
     RESULT_COLUMNS,
     RESULTS_FILE,
+    run_costs,
     write_csv,
     write_json,
 )
@@ -48,11 +49,13 @@ from bench.train import (
     EpochStats,
     NoProgress,
     ProgressSink,
+    Pruned,
     autocast,
-    fit,
     pick_device,
     resolve_precision,
     seed_everything,
+    setup,
+    train_epoch,
     use_all_cores,
 )
 
@@ -163,10 +166,10 @@ class Runner:
         except KeyboardInterrupt:
             row.update(status="interrupted", error=f"interrupted; resume with: {self.resume_hint}")
             raise
+        except Pruned:
+            row["status"] = "pruned"
+            raise
         except Exception as exc:
-            if type(exc).__name__ == "TrialPruned":
-                row["status"] = "pruned"
-                raise
             row.update(status="failed", error=one_line(exc))
             self.log(f"{run_id} failed: {row['error']}")
         finally:
@@ -206,10 +209,8 @@ class Runner:
         saved = load_checkpoint(folder, network)
         done = saved.epoch if saved else 0
         self.epochs = [e for e in self.epochs if e["run_id"] != run_id or e["epoch"] <= done]
-        state: dict[str, Any] = dict(saved.trainer) if saved else {}
         pad_to = run.max_len if prepared.spec.pad_to_max_len() else None
-        last = None
-        for stats in fit(
+        state = setup(
             network,
             prepared.train,
             prepared.test,
@@ -217,12 +218,13 @@ class Runner:
             data.n_classes,
             prepared.pad_id,
             device,
-            pad_to=pad_to,
-            progress=self.progress,
-            track=lambda: CostTracker(device, nvml, baseline, enabled=run.trackers),
-            start_epoch=done + 1,
-            state=state,
-        ):
+            pad_to,
+            saved=saved.trainer if saved else None,
+        )
+        last = None
+        for epoch in range(done + 1, run.epochs + 1):
+            track = partial(CostTracker, device, nvml, baseline, enabled=run.trackers)
+            stats = train_epoch(state, epoch, self.progress, track)
             last = stats
             self.epochs.append(self._epoch_row(row, stats))
             if self.main:
@@ -234,7 +236,7 @@ class Runner:
                 f"F1 {stats.test.macro_f1:.3f} | {stats.epoch_time_s:.1f} s"
             )
             if stats.epoch < run.epochs and self.main:
-                save_checkpoint(folder, stats.epoch, network, state["objects"])
+                save_checkpoint(folder, stats.epoch, network, state.trainer_objects())
             if on_epoch:
                 on_epoch(stats)
         if last is None:  # every epoch had finished before the interruption
@@ -373,25 +375,3 @@ class Runner:
             nvml.close()
         if self.main:
             write_json(self.out / ENV_FILE, environment({**info, **(extra or {})}))
-
-
-PEAK_COLUMNS = (
-    "peak_gpu_mem_nvml_mib",
-    "peak_gpu_mem_process_mib",
-    "peak_torch_allocated_mib",
-    "peak_torch_reserved_mib",
-    "peak_rss_mib",
-)
-
-
-def run_costs(epochs: list[dict[str, Any]]) -> dict[str, Any]:
-    """A run's cost columns from its epochs': the highest peaks, the summed energy."""
-    found: dict[str, Any] = {}
-    for column in PEAK_COLUMNS:
-        values = [e[column] for e in epochs if e.get(column) is not None]
-        found[column] = max(values) if values else None
-    energies = [e["energy_j"] for e in epochs if e.get("energy_j") is not None]
-    found["energy_j"] = sum(energies) if energies else None
-    for column in ("gpu_mem_method", "energy_method"):
-        found[column] = next((e[column] for e in epochs if e.get(column)), None)
-    return found

@@ -5,11 +5,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig
+from rich.console import Console
+
+from bench.config import RunConfig, apply_overrides, load_suite
+from bench.console import RichProgress, results_table
+from bench.distributed import is_main
 from bench.errors import BenchError, one_line
+from bench.interrupts import exit_code, signals_as_interrupts, take_pending
 from bench.results import ENV_FILE, RESULTS_FILE
 from bench.runner import Runner
 
@@ -57,3 +65,62 @@ def resume_suite(runner: Runner) -> list[dict[str, Any]]:
         else:
             rows.append(runner.run(run))
     return rows
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `bench run` was asked for."""
+
+    suite: str = "quick"
+    models: tuple[str, ...] = ()
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # RunConfig fields; None: the suite's
+    repeats: int = 1
+    out: Path | None = None  # default: reports/<suite>-<UTC time>
+    resume: Path | None = None  # an interrupted folder to continue, instead of a suite
+    skip_bad_rows: bool = False
+    keep_checkpoints: bool = False
+
+
+def run_session(request: RunRequest, console: Console) -> tuple[Path, str, list[dict[str, Any]]]:
+    """Run (or resume) the request's runs with signals as interrupts; (folder, title, rows).
+
+    A KeyboardInterrupt (Ctrl-C or SIGTERM) propagates once the finished runs are on disk.
+    """
+    if request.resume is None:
+        suite = load_suite(request.suite)
+        runs = with_repeats(apply_overrides(suite, request.overrides, request.models), request.repeats)
+        folder, title = request.out or default_out(suite.name), suite.name
+    else:
+        folder, title = request.resume, "resumed"
+    progress = RichProgress(console)
+    runner = Runner(folder, progress, console.print, request.skip_bad_rows, request.keep_checkpoints)
+    with signals_as_interrupts():
+        try:
+            rows = resume_suite(runner) if request.resume is not None else run_suite(runs, runner)
+            late = take_pending()  # a signal after the last step, its exception swallowed
+            if late is not None:
+                raise late
+        finally:
+            progress.stop()
+    return folder, title, rows
+
+
+def run_command(request: RunRequest, quiet: bool = False) -> int:
+    """`bench run`: the session and its table; the exit code (1: a run failed; 130/143: interrupted)."""
+    console = Console(stderr=True, quiet=quiet or not is_main())  # under torchrun, rank 0 speaks
+    if request.resume is None and request.out is None:  # named now, so an interruption can name it
+        request = dataclasses.replace(request, out=default_out(load_suite(request.suite).name))
+    try:
+        folder, title, rows = run_session(request, console)
+    except KeyboardInterrupt as exc:
+        where = request.resume or request.out
+        print(
+            f"bench: interrupted; finished runs are in {where}. Resume with: bench run --resume {where}",
+            file=sys.stderr,
+        )
+        return exit_code(exc)
+    Console(quiet=not is_main()).print(results_table(rows, f"{title}: {folder}"))
+    if any(row["status"] != "ok" for row in rows):
+        print("bench: some runs failed; see the status and error columns.", file=sys.stderr)
+        return 1
+    return 0

@@ -21,9 +21,10 @@ from rich.table import Table
 
 from bench.checkpoint import checkpoint_dir, remove_checkpoint
 from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides, load_suite
-from bench.console import fmt
 from bench.errors import BenchError
+from bench.formatting import fmt
 from bench.interrupts import exit_code, interruptible, signals_as_interrupts, take_pending
+from bench.results import AXES, axis_value
 from bench.runner import Runner
 from bench.search_space import Space, check_spaces, resolve_spaces, trial_run
 from bench.study import (
@@ -36,14 +37,13 @@ from bench.study import (
     skip_reason,
 )
 from bench.sweep_outputs import (
-    COST_COLUMNS,
     SUMMARY_ATTRS,
     SweepProgress,
     status_line,
     trials_table,
     write_outputs,
 )
-from bench.train import EpochHook, EpochStats
+from bench.train import EpochHook, EpochStats, Pruned
 
 OBJECTIVES = ("accuracy", "pareto")
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
@@ -72,7 +72,7 @@ def pruning_hook(trial: Trial, epochs: int) -> EpochHook:
         trial.report(stats.test.accuracy, stats.epoch)
         # Pruning after the last epoch would throw away a finished run, so never do that.
         if stats.epoch < epochs and trial.should_prune():
-            raise optuna.TrialPruned(f"pruned after epoch {stats.epoch}")
+            raise Pruned(f"pruned after epoch {stats.epoch}")
 
     return on_epoch
 
@@ -123,9 +123,9 @@ class Objective:
         try:
             with interruptible():  # signals wait outside training, where Optuna updates its study
                 row = self.runner.run(run, tags=tags, on_epoch=hook)
-        except optuna.TrialPruned:
+        except Pruned as exc:
             self._finish(trial, "PRUNED")
-            raise
+            raise optuna.TrialPruned(str(exc)) from None
         except KeyboardInterrupt:
             self._finish(trial, "FAIL")
             frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
@@ -148,19 +148,18 @@ class Objective:
             self.runner.record(row)
             if state != "COMPLETE":  # a retry is a new trial with a new run_id: nothing would resume this
                 remove_checkpoint(checkpoint_dir(self.runner.out, row["run_id"]))
-        on_gpu = str(row.get("device", "cpu")) != "cpu"
-        memory = row.get("peak_gpu_mem_nvml_mib") if on_gpu else row.get("peak_rss_mib")
-        summary = {key: _plain({**row, "peak_memory_mib": memory}.get(key)) for key in SUMMARY_ATTRS}
+        costs = {f"cost_{axis}": axis_value(row, axis) for axis in AXES} if row else {}
+        summary = {key: _plain({**row, **costs}.get(key)) for key in SUMMARY_ATTRS}
         for key, value in summary.items():
             trial.set_user_attr(key, value)
         return summary
 
 
 def cost_value(summary: Mapping[str, Any], cost: str) -> float:
-    """The --cost axis of a trial's summary (memory: GPU peak on a GPU, else peak RSS)."""
-    value = summary.get(COST_COLUMNS[cost])
+    """The --cost axis of a trial's summary (see bench.results.axis_column)."""
+    value = summary.get(f"cost_{cost}")
     if value is None:
-        raise BenchError(f"--cost {cost}: the run measured no {COST_COLUMNS[cost]} (are trackers off?).")
+        raise BenchError(f"--cost {cost}: the run measured no {cost} (are trackers off, or is it a CPU?).")
     return float(value)
 
 
@@ -201,8 +200,8 @@ class _AfterTrial:
         acc, cut = trial.user_attrs.get("test_accuracy"), trial.user_attrs.get("truncated_train_share")
         done, info = status_line(study, self.total)
         self.console.print(
-            f"trial {trial.number} {trial.state.name}: {params} · acc {fmt(acc, 'pct')} · "
-            f"train cut {fmt(cut, 'pct')} · {info}"
+            f"trial {trial.number} {trial.state.name}: {params} · acc {fmt(acc, 'pct')}% · "
+            f"train cut {fmt(cut, 'pct')}% · {info}"
         )
         self.display.show(done, info)
         write_outputs(study, self.out)
@@ -225,7 +224,7 @@ def _check_settings(settings: SweepSettings) -> None:
     checks = [
         (settings.objective in OBJECTIVES, f"--objective must be one of {', '.join(OBJECTIVES)}"),
         (settings.sampler in (None, *SAMPLERS), f"--sampler must be one of {', '.join(SAMPLERS)}"),
-        (set(settings.costs) <= set(COST_COLUMNS), f"--cost must be among {', '.join(COST_COLUMNS)}"),
+        (set(settings.costs) <= set(AXES), f"--cost must be among {', '.join(AXES)}"),
         (settings.trials >= 1, f"--trials must be at least 1, not {settings.trials}"),
         (settings.timeout is None or settings.timeout > 0, "--timeout must be positive"),
     ]
@@ -266,7 +265,7 @@ def run_sweep(
     check_spaces(base, spaces, runner)
 
     storage = open_storage(settings.storage or f"sqlite:///{(out / 'study.db').resolve()}")
-    objectives = ["test_accuracy", *(COST_COLUMNS[c] for c in costs)]
+    objectives = ["test_accuracy", *(f"cost_{c}" for c in costs)]
     study = optuna.create_study(
         storage=storage,
         study_name=name,
@@ -327,7 +326,7 @@ def summary(outcome: SweepOutcome, params: Sequence[str]) -> list[Table | str]:
     settings = ", ".join(f"{k}={v}" for k, v in best.params.items())
     return [
         trials_table(top, params, f"Best trials of {study.study_name}"),
-        f"Best: trial {best.number}, test accuracy {fmt(best.value, 'pct')}, with {settings}.",
+        f"Best: trial {best.number}, test accuracy {fmt(best.value, 'pct')}%, with {settings}.",
         f"Written: {files}",
     ]
 

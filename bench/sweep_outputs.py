@@ -12,16 +12,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.console import fmt
-from bench.results import EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE, atomic_write_text
+from bench.formatting import fmt
+from bench.results import AXES, EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE, atomic_write_text
 from bench.study import counted
 
-COST_COLUMNS = {"time": "train_time_s", "memory": "peak_memory_mib", "params": "params_total"}
 SUMMARY_ATTRS = (
     "run_id",
     "status",
     "test_accuracy",
-    *COST_COLUMNS.values(),
+    *(f"cost_{axis}" for axis in AXES),  # the run's value on each cost axis (bench.results.axis_column)
     "truncated_train_share",
     "truncated_test_share",
 )  # the run's figures each trial keeps as Optuna user attributes
@@ -120,12 +119,12 @@ def trials_table(frame: pd.DataFrame, params: Sequence[str], title: str) -> Tabl
         ("trial", "trial", ""),
         *((p, p, "") for p in params),
         ("state", "state", ""),
-        ("test_accuracy", "test acc", "pct"),
-        ("train_time_s", "train s", "s"),
-        ("peak_memory_mib", "peak MiB", "s"),
-        ("params_total", "params", "int"),
-        ("truncated_train_share", "cut train", "pct"),
-        ("truncated_test_share", "cut test", "pct"),
+        ("test_accuracy", "test acc %", "pct"),
+        ("cost_time", "train s", "s"),
+        ("cost_memory", "peak MiB", "s"),
+        ("cost_params", "params", "int"),
+        ("truncated_train_share", "cut train %", "pct"),
+        ("truncated_test_share", "cut test %", "pct"),
     ]
     table = Table(title=title)
     for _, header, kind in columns:

@@ -76,18 +76,14 @@ class LatencyRecord:
 
 @dataclass(frozen=True)
 class CostRecord:
+    """What `CostTracker` measured: the wall time, and each part tracker's columns by the names of
+    bench.results.COST_COLUMNS (empty with the trackers off)."""
+
     wall_s: float
-    peak_gpu_mem_nvml_mib: float | None
-    peak_gpu_mem_process_mib: float | None
-    gpu_mem_method: str | None
-    peak_torch_allocated_mib: float | None
-    peak_torch_reserved_mib: float | None
-    peak_rss_mib: float | None  # None only with trackers off
-    energy_j: float | None
-    energy_method: str | None
+    columns: dict[str, object]
 
     def as_row(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
+        return {"wall_s": self.wall_s, **self.columns}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,21 +329,13 @@ class CostTracker:
         assert self.timer.record is not None
         wall_s = self.timer.record.wall_s
         if not self.enabled:
-            self.record = CostRecord(wall_s, None, None, None, None, None, None, None, None)
+            self.record = CostRecord(wall_s, {})
             return
-        gpu, host, energy = self.gpu.record, self.host.record, self.energy.record
-        assert gpu is not None and host is not None and energy is not None
-        self.record = CostRecord(
-            wall_s=wall_s,
-            peak_gpu_mem_nvml_mib=gpu.peak_gpu_mem_nvml_mib,
-            peak_gpu_mem_process_mib=gpu.peak_gpu_mem_process_mib,
-            gpu_mem_method=gpu.gpu_mem_method,
-            peak_torch_allocated_mib=gpu.peak_torch_allocated_mib,
-            peak_torch_reserved_mib=gpu.peak_torch_reserved_mib,
-            peak_rss_mib=host.peak_rss_mib,
-            energy_j=energy.energy_j,
-            energy_method=energy.energy_method,
-        )
+        columns: dict[str, object] = {}
+        for part in self._parts:
+            assert part.record is not None
+            columns.update(dataclasses.asdict(part.record))
+        self.record = CostRecord(wall_s, columns)
 
 
 def measure_latency(

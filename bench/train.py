@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -66,10 +67,16 @@ class EpochStats:
     eval_time_s: float
     train_samples: int
     train_tokens: int  # non-padding tokens seen
+    val: EvalOutput | None = None  # None without a validation split
+    step_times_s: list[float] = field(default_factory=list)  # mean seconds per step of each chunk
     cost: dict[str, Any] = field(default_factory=dict)  # tracker columns for the epoch
 
 
 EpochHook = Callable[[EpochStats], None]
+
+
+class Pruned(Exception):
+    """Raised by an epoch hook to stop a run early on purpose (a sweep's pruner); not a failure."""
 
 
 def seed_everything(seed: int) -> None:
@@ -194,6 +201,215 @@ def make_optimizer(model: nn.Module, run: RunConfig, device: torch.device) -> to
     return torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay, fused=fused)
 
 
+TIME_CHUNKS = 10  # an epoch's steps are timed in this many chunks: the spread of its step time
+
+
+@dataclass
+class TrainState:
+    """What training carries from epoch to epoch: built once by `setup`, advanced by `train_epoch`."""
+
+    run: RunConfig
+    model: nn.Module  # the network itself, whose weights a checkpoint holds
+    net: nn.Module  # what trains: the model, maybe wrapped in DDP and compiled
+    eval_net: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler | None  # fp16 only
+    loss_fn: nn.Module
+    sampler: PlannedBatches
+    batches: DataLoader
+    steps_per_epoch: int
+    val: DataLoader | None
+    test: DataLoader
+    n_classes: int
+    device: torch.device
+    precision: str
+    place: distributed.World
+
+    def trainer_objects(self) -> dict[str, Any]:
+        """The objects whose state_dict() a resumed run needs, by name (see bench.checkpoint)."""
+        objects: dict[str, Any] = {"optimizer": self.optimizer, "scheduler": self.scheduler}
+        if self.scaler is not None:
+            objects["scaler"] = self.scaler
+        return objects
+
+
+def setup(
+    model: nn.Module,
+    train: Tokenized,
+    test: Tokenized,
+    run: RunConfig,
+    n_classes: int,
+    pad_id: int,
+    device: torch.device,
+    pad_to: int | None = None,
+    val: Tokenized | None = None,
+    saved: Mapping[str, Any] | None = None,
+) -> TrainState:
+    """Place the model, build the optimizer, schedule, loss and batches; restore `saved` state dicts
+    (optimizer, scheduler, scaler by name) when resuming.
+
+    Under torchrun (see bench.distributed) each rank trains a DistributedDataParallel replica on its
+    share of every global batch of `run.batch_size`.
+    """
+    place = distributed.world()
+    precision = resolve_precision(run.precision, device)
+    set_matmul_precision(device, precision)
+    model.to(device)
+    sampler = PlannedBatches(train.lengths(), run.batch_size, run.bucket, place)
+    steps_per_epoch = min(len(sampler), run.max_steps or len(sampler))
+    optimizer = make_optimizer(model, run, device)
+    total = total_schedule_steps(run, len(train), steps_per_epoch)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(run.warmup_ratio * total), total)
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+    net: nn.Module = model
+    if place.distributed:
+        # static_graph: every step uses the same parameters, and a model that leaves some unused
+        # (BERT's pooler under the BiLSTM) still trains.
+        device_ids = [device.index] if device.type == "cuda" else None
+        net = DistributedDataParallel(model, device_ids=device_ids, static_graph=True)
+    eval_net = model
+    if run.compile:
+        net, eval_net = torch.compile(net), torch.compile(model)  # type: ignore[assignment]
+
+    def eval_loader(data: Tokenized) -> DataLoader:
+        return make_loader(
+            data, PlannedBatches(data.lengths(), run.batch_size, run.bucket, place), pad_id, pad_to, device
+        )
+
+    state = TrainState(
+        run=run,
+        model=model,
+        net=net,
+        eval_net=eval_net,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=scaler,
+        loss_fn=nn.CrossEntropyLoss(label_smoothing=run.label_smoothing),
+        sampler=sampler,
+        batches=make_loader(train, sampler, pad_id, pad_to, device),
+        steps_per_epoch=steps_per_epoch,
+        val=eval_loader(val) if val is not None and len(val) else None,
+        test=eval_loader(test),
+        n_classes=n_classes,
+        device=device,
+        precision=precision,
+        place=place,
+    )
+    for name, obj in state.trainer_objects().items():
+        if saved and name in saved:  # a scaler's state is absent when the run resumes at another precision
+            obj.load_state_dict(saved[name])
+    return state
+
+
+def train_epoch(
+    state: TrainState,
+    epoch: int,
+    progress: ProgressSink | None = None,
+    track: Callable[[], CostTracker] | None = None,
+) -> EpochStats:
+    """One epoch of training, then evaluation on the validation split (if any) and the test split.
+
+    `track()` makes a fresh cost tracker for the epoch (training and evaluation); its record lands in
+    `EpochStats.cost`. The stats are those of all ranks together.
+    """
+    run, device, place = state.run, state.device, state.place
+    progress = progress or NoProgress()
+    # A new shuffle per epoch, derived from the seed, so a resumed run sees the same order.
+    state.sampler.reshuffle(run.seed * 1000 + epoch)
+    global_sizes = state.sampler.global_sizes()
+    if place.distributed:  # dropout draws its own masks on each rank, also after a resume
+        torch.manual_seed(run.seed * 1000 + epoch + 7919 * place.rank)
+    tracker: AbstractContextManager[Any] = track() if track else nullcontext()
+    n_eval = len(state.test) + (len(state.val) if state.val is not None else 0)
+    progress.start(f"{run.model} epoch {epoch}/{run.epochs}", state.steps_per_epoch + n_eval)
+    chunk = max(1, math.ceil(state.steps_per_epoch / TIME_CHUNKS))
+    step_times: list[float] = []
+    with tracker:
+        start = time.perf_counter()
+        chunk_start, chunk_steps = start, 0
+        state.model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        tokens = torch.zeros((), device=device, dtype=torch.long)
+        samples = 0
+        for step, batch in enumerate(itertools.islice(state.batches, state.steps_per_epoch)):
+            batch = to_device(batch, device)
+            n = len(batch["labels"])  # from the shape: no sync
+            samples += n
+            loss, logits = train_step(state, batch, n * place.size / global_sizes[step])
+            # Kept on the device and read once per epoch: no sync per step.
+            loss_sum += loss.detach() * n
+            correct += (logits.argmax(dim=-1) == batch["labels"]).sum()
+            tokens += batch["attention_mask"].sum()
+            chunk_steps += 1
+            if chunk_steps == chunk or step + 1 == state.steps_per_epoch:
+                synchronize(device)  # one sync per chunk: a step time that is the device's, not the queue's
+                now = time.perf_counter()
+                step_times.append((now - chunk_start) / chunk_steps)
+                chunk_start, chunk_steps = now, 0
+            progress.advance()
+            raise_pending()  # a signal whose exception a finalizer swallowed
+        synchronize(device)
+        train_time = time.perf_counter() - start
+        val = (
+            evaluate(state.eval_net, state.val, device, state.n_classes, progress, state.precision)
+            if state.val
+            else None
+        )
+        test = evaluate(state.eval_net, state.test, device, state.n_classes, progress, state.precision)
+        eval_time = time.perf_counter() - start - train_time
+    progress.stop()
+    loss_sum, correct, tokens, total_samples = distributed.all_sum(
+        loss_sum, correct, tokens, torch.tensor(samples, device=device)
+    )
+    return EpochStats(
+        epoch=epoch,
+        train_loss=float(loss_sum) / int(total_samples),
+        train_accuracy=float(correct) / int(total_samples),
+        test=test,
+        epoch_time_s=train_time,
+        eval_time_s=eval_time,
+        train_samples=int(total_samples),
+        train_tokens=int(tokens),
+        val=val,
+        step_times_s=step_times,
+        cost=epoch_costs(tracker),
+    )
+
+
+def train_step(
+    state: TrainState, batch: dict[str, torch.Tensor], share: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on one batch; the batch's mean loss and its logits."""
+    with autocast(state.device, state.precision):
+        logits = state.net(batch["input_ids"], batch["attention_mask"])
+    loss = state.loss_fn(logits.float(), batch["labels"])
+    # DDP averages gradients over ranks; weighting each rank's mean by its share of the global batch
+    # makes that the mean over the global batch, also when the shares differ in size.
+    objective = loss * share if state.place.distributed else loss
+    state.optimizer.zero_grad(set_to_none=True)
+    if state.scaler is not None:
+        state.scaler.scale(objective).backward()
+        state.scaler.unscale_(state.optimizer)
+    else:
+        objective.backward()
+    if state.run.grad_clip:
+        nn.utils.clip_grad_norm_(state.model.parameters(), state.run.grad_clip)
+    if state.scaler is not None:
+        state.scaler.step(state.optimizer)
+        state.scaler.update()
+    else:
+        state.optimizer.step()
+    state.scheduler.step()
+    return loss, logits
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def fit(
     model: nn.Module,
     train: Tokenized,
@@ -205,111 +421,9 @@ def fit(
     pad_to: int | None = None,
     progress: ProgressSink | None = None,
     track: Callable[[], CostTracker] | None = None,
-    start_epoch: int = 1,
-    state: dict[str, Any] | None = None,
+    val: Tokenized | None = None,
 ) -> Iterator[EpochStats]:
-    """Train for `run.epochs` epochs, evaluating on `test` after each; yields each epoch's stats.
-
-    `track()` makes a fresh cost tracker per epoch (training and evaluation); its record lands in
-    `EpochStats.cost`.
-    `state` maps names to saved state dicts to resume from ({} for a fresh run); fit adds "objects",
-    the live optimizer, scheduler and (fp16) grad scaler by the same names, for a caller to checkpoint.
-    Under torchrun (see bench.distributed) each rank trains a DistributedDataParallel replica on
-    its share of every global batch of `run.batch_size`; the stats are those of all ranks together.
-    """
-    progress = progress or NoProgress()
-    place = distributed.world()
-    precision = resolve_precision(run.precision, device)
-    set_matmul_precision(device, precision)
-    model.to(device)
-    train_sampler = PlannedBatches(train.lengths(), run.batch_size, run.bucket, place)
-    steps_per_epoch = min(len(train_sampler), run.max_steps or len(train_sampler))
-    optimizer = make_optimizer(model, run, device)
-    total = total_schedule_steps(run, len(train), steps_per_epoch)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(run.warmup_ratio * total), total)
-    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    if state is not None:
-        objects = {"optimizer": optimizer, "scheduler": scheduler, **({"scaler": scaler} if scaler else {})}
-        for name, obj in objects.items():
-            if name in state:  # a scaler's state is absent when the run resumes at another precision
-                obj.load_state_dict(state[name])
-        state["objects"] = objects
-    net: nn.Module = model
-    if place.distributed:
-        # static_graph: every step uses the same parameters, and a model that leaves some unused
-        # (BERT's pooler under the BiLSTM) still trains.
-        device_ids = [device.index] if device.type == "cuda" else None
-        net = DistributedDataParallel(model, device_ids=device_ids, static_graph=True)
-    eval_net = model
-    if run.compile:
-        net, eval_net = torch.compile(net), torch.compile(model)  # type: ignore[assignment]
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=run.label_smoothing)
-    test_sampler = PlannedBatches(test.lengths(), run.batch_size, run.bucket, place)
-    test_batches = make_loader(test, test_sampler, pad_id, pad_to, device)
-    batches = make_loader(train, train_sampler, pad_id, pad_to, device)
-    for epoch in range(start_epoch, run.epochs + 1):
-        # A new shuffle per epoch, derived from the seed, so a resumed run sees the same order.
-        train_sampler.reshuffle(run.seed * 1000 + epoch)
-        global_sizes = train_sampler.global_sizes()
-        if place.distributed:  # dropout draws its own masks on each rank, also after a resume
-            torch.manual_seed(run.seed * 1000 + epoch + 7919 * place.rank)
-        tracker: AbstractContextManager[Any] = track() if track else nullcontext()
-        progress.start(f"{run.model} epoch {epoch}/{run.epochs}", steps_per_epoch + len(test_batches))
-        with tracker:
-            start = time.perf_counter()
-            model.train()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            tokens = torch.zeros((), device=device, dtype=torch.long)
-            samples = 0
-            for step, batch in enumerate(itertools.islice(batches, steps_per_epoch)):
-                batch = to_device(batch, device)
-                n = len(batch["labels"])  # from the shape: no sync
-                samples += n
-                with autocast(device, precision):
-                    logits = net(batch["input_ids"], batch["attention_mask"])
-                loss = loss_fn(logits.float(), batch["labels"])
-                # DDP averages gradients over ranks; weighting each rank's mean by its share makes
-                # that the mean over the global batch, also when the shares differ in size.
-                objective = loss * (n * place.size / global_sizes[step]) if place.distributed else loss
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(objective).backward()
-                    scaler.unscale_(optimizer)
-                else:
-                    objective.backward()
-                if run.grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), run.grad_clip)
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                scheduler.step()
-                # Kept on the device and read once per epoch: no sync per step.
-                loss_sum += loss.detach() * n
-                correct += (logits.argmax(dim=-1) == batch["labels"]).sum()
-                tokens += batch["attention_mask"].sum()
-                progress.advance()
-                raise_pending()  # a signal whose exception a finalizer swallowed
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            train_time = time.perf_counter() - start
-            result = evaluate(eval_net, test_batches, device, n_classes, progress, precision)
-            eval_time = time.perf_counter() - start - train_time
-        progress.stop()
-        loss_sum, correct, tokens, total_samples = distributed.all_sum(
-            loss_sum, correct, tokens, torch.tensor(samples, device=device)
-        )
-        stats = EpochStats(
-            epoch=epoch,
-            train_loss=float(loss_sum) / int(total_samples),
-            train_accuracy=float(correct) / int(total_samples),
-            test=result,
-            epoch_time_s=train_time,
-            eval_time_s=eval_time,
-            train_samples=int(total_samples),
-            train_tokens=int(tokens),
-            cost=epoch_costs(tracker),
-        )
-        yield stats
+    """Train for `run.epochs` epochs from scratch, evaluating after each; yields each epoch's stats."""
+    state = setup(model, train, test, run, n_classes, pad_id, device, pad_to, val)
+    for epoch in range(1, run.epochs + 1):
+        yield train_epoch(state, epoch, progress, track)

@@ -21,7 +21,7 @@ from bench.distributed import World
 from bench.errors import BenchError
 from bench.modeling import MODELS, Tokenizer
 from bench.runner import Prepared, Runner
-from bench.train import evaluate, fit, resolve_precision, seed_everything
+from bench.train import evaluate, fit, resolve_precision, seed_everything, setup, train_epoch
 
 CPU = torch.device("cpu")
 
@@ -183,8 +183,8 @@ def train_once(run: RunConfig, prepared: Prepared, **changes: object) -> list:
     run = dataclasses.replace(run, **changes)  # type: ignore[arg-type]
     seed_everything(run.seed)
     network = prepared.spec.build_network(2, prepared.tokenizer)
-    state: dict = {}
-    stats = list(fit(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU, state=state))
+    state = setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU)
+    stats = [train_epoch(state, epoch) for epoch in range(1, run.epochs + 1)]
     return [stats, state, network]
 
 
@@ -213,7 +213,7 @@ def test_max_steps_still_caps_each_epoch(tiny) -> None:
     run, prepared = tiny
     stats, state, _ = train_once(run, prepared, max_steps=2)
     assert [s.train_samples for s in stats] == [2 * run.batch_size] * run.epochs
-    assert state["objects"]["scheduler"].last_epoch == 2 * run.epochs
+    assert state.scheduler.last_epoch == 2 * run.epochs
 
 
 def test_bf16_on_the_cpu_trains_under_autocast(tiny) -> None:

@@ -22,8 +22,9 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
-from bench.report import build, load, make_report, newest_folder, run_auc
-from bench.report_tables import to_csv, to_markdown
+from bench.render_text import to_csv, to_markdown
+from bench.report_data import build, load, newest_folder, run_auc
+from bench.reporting import make_report
 from bench.stats import mcnemar, plain_pareto
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
@@ -120,7 +121,7 @@ def test_a_folder_of_sweep_trials_alone_reports_in_every_format(tmp_path: Path) 
 
 def test_a_cost_no_run_measured_says_so_instead_of_a_front() -> None:
     md = to_markdown(build([BASIC], "energy"))  # the golden runs measured no energy, as on a CPU
-    assert "No front: no run measured energy (J)" in md and "Choose another --cost." in md
+    assert "No front: no run measured energy (energy J)" in md and "Choose another --cost." in md
     assert "| encoder | 35.0 | – |" in md
 
 

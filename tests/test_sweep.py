@@ -68,9 +68,9 @@ def test_spaces_from_the_suite_and_inline() -> None:
     ]
     assert inline[0].values() == list(range(64, 513, 64))
     assert isinstance(make_pruner(False), optuna.pruners.NopPruner)
-    assert cost_value({"peak_memory_mib": 812.5, "train_time_s": 3.0}, "memory") == 812.5
-    with pytest.raises(BenchError, match="measured no peak_memory_mib"):
-        cost_value({"peak_memory_mib": None}, "memory")
+    assert cost_value({"cost_memory": 812.5, "cost_time": 3.0}, "memory") == 812.5
+    with pytest.raises(BenchError, match="measured no memory"):
+        cost_value({"cost_memory": None}, "memory")
 
 
 @pytest.mark.parametrize(
@@ -264,7 +264,7 @@ def test_pareto_csv_holds_only_non_dominated_trials(tmp_path: Path) -> None:
     table = pd.read_csv(tmp_path / "trials.csv")
     done = table[table["state"] == "COMPLETE"]
     assert len(done) == 5
-    acc, cost = done["test_accuracy"].to_numpy(), done["train_time_s"].to_numpy()
+    acc, cost = done["test_accuracy"].to_numpy(), done["cost_time"].to_numpy()
     dominated = [
         any(
             acc[j] >= acc[i] and cost[j] <= cost[i] and (acc[j], cost[j]) != (acc[i], cost[i])

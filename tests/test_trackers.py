@@ -17,6 +17,7 @@ from bench import trackers
 from bench.errors import BenchError
 from bench.nvml import MIB, Nvml, gpu_info, nvml_baseline_bytes, open_nvml
 from bench.polling import POLLER_THREAD_NAME
+from bench.results import COSTS
 from bench.trackers import (
     CostTracker,
     EnergyTracker,
@@ -228,28 +229,20 @@ def test_cost_tracker_on_cpu(capsys):
     record = tracker.record
     assert record is not None
     assert 0.2 <= record.wall_s <= outside
-    assert record.peak_rss_mib is not None and record.peak_rss_mib > 0
-    gpu_columns = [
-        record.peak_gpu_mem_nvml_mib,
-        record.peak_gpu_mem_process_mib,
-        record.gpu_mem_method,
-        record.peak_torch_allocated_mib,
-        record.peak_torch_reserved_mib,
-        record.energy_j,
-        record.energy_method,
-    ]
-    assert gpu_columns == [None] * 7
-    assert list(record.as_row()) == [
-        "wall_s",
-        "peak_gpu_mem_nvml_mib",
-        "peak_gpu_mem_process_mib",
-        "gpu_mem_method",
-        "peak_torch_allocated_mib",
-        "peak_torch_reserved_mib",
-        "peak_rss_mib",
-        "energy_j",
-        "energy_method",
-    ]
+    assert record.columns["peak_rss_mib"] is not None and record.columns["peak_rss_mib"] > 0
+    assert {k: v for k, v in record.columns.items() if k != "peak_rss_mib"} == dict.fromkeys(
+        [
+            "peak_gpu_mem_nvml_mib",
+            "peak_gpu_mem_process_mib",
+            "gpu_mem_method",
+            "peak_torch_allocated_mib",
+            "peak_torch_reserved_mib",
+            "energy_j",
+            "energy_method",
+        ]
+    )
+    # every column a tracker reports is a row of the cost table, so the runner and report know it
+    assert set(record.columns) <= set(COSTS)
     assert capsys.readouterr() == ("", "")
 
 
@@ -266,12 +259,12 @@ def test_cost_tracker_with_nvml_shares_one_thread():
     record = tracker.record
     assert record is not None
     # the explicit baseline means the first curve value is a sample, not the baseline
-    assert record.peak_gpu_mem_nvml_mib == 800
-    assert record.peak_gpu_mem_process_mib == 1500
-    assert record.gpu_mem_method == "process"
-    assert record.energy_method == "power-x-time"
-    assert record.energy_j is not None and record.energy_j > 0
-    assert record.peak_rss_mib is not None and record.peak_rss_mib > 0
+    assert record.columns["peak_gpu_mem_nvml_mib"] == 800
+    assert record.columns["peak_gpu_mem_process_mib"] == 1500
+    assert record.columns["gpu_mem_method"] == "process"
+    assert record.columns["energy_method"] == "power-x-time"
+    assert record.columns["energy_j"] is not None and record.columns["energy_j"] > 0
+    assert record.columns["peak_rss_mib"] is not None and record.columns["peak_rss_mib"] > 0
 
 
 def test_cost_tracker_off_only_times():
@@ -284,7 +277,7 @@ def test_cost_tracker_off_only_times():
     record = tracker.record
     assert record is not None
     assert 0.05 <= record.wall_s <= outside
-    assert [v for k, v in record.as_row().items() if k != "wall_s"] == [None] * 8
+    assert record.columns == {}
     assert fake.calls == {}  # NVML untouched
 
 
@@ -298,8 +291,8 @@ def test_cost_trackers_nest():
         assert len(poller_threads()) == 1
     assert run.record is not None and epoch.record is not None
     assert run.record.wall_s >= 0.04
-    assert run.record.peak_rss_mib is not None and epoch.record.peak_rss_mib is not None
-    assert run.record.peak_rss_mib >= epoch.record.peak_rss_mib * 0.99
+    assert run.record.columns["peak_rss_mib"] is not None and epoch.record.columns["peak_rss_mib"] is not None
+    assert run.record.columns["peak_rss_mib"] >= epoch.record.columns["peak_rss_mib"] * 0.99
 
 
 @pytest.mark.parametrize(
@@ -496,7 +489,10 @@ def test_gpu_energy_rises_during_matmuls(cuda_nvml):
             torch.cuda.synchronize(device)
     record = tracker.record
     assert record is not None
-    assert record.energy_method in ("nvml-energy-counter", "power-x-time")
-    assert record.energy_j is not None and record.energy_j > 0
-    assert 5 < record.energy_j / record.wall_s < 2000  # average watts of a busy GPU
-    assert record.peak_torch_allocated_mib is not None and record.peak_torch_allocated_mib > 0
+    assert record.columns["energy_method"] in ("nvml-energy-counter", "power-x-time")
+    assert record.columns["energy_j"] is not None and record.columns["energy_j"] > 0
+    assert 5 < record.columns["energy_j"] / record.wall_s < 2000  # average watts of a busy GPU
+    assert (
+        record.columns["peak_torch_allocated_mib"] is not None
+        and record.columns["peak_torch_allocated_mib"] > 0
+    )

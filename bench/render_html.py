@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.report import Report
-from bench.report_tables import sections
+from bench.report_data import Report
+from bench.report_layout import sections
 from bench.stats import confusion_matrix
 
 STYLE = """

@@ -1,40 +1,19 @@
-"""Text rendering of a built report: number formatting, and the markdown, CSV and terminal tables.
+"""The report laid out as titled grids of text cells, the same for every renderer.
 
-`sections` lays out the report's parts (runs, cost-normalized figures, paired significance, Pareto
-front, sweep, failures) as plain header/row grids; `to_markdown`, `to_csv` and `to_rich` render them,
-and bench/html_report.py renders the same sections as HTML. Building the report is bench/report.py.
+`sections` turns a built report (bench/report_data.py) into its parts in order (runs, cost-normalized
+figures, paired significance, Pareto front, sweep, failures), each a header row and cell rows of text;
+the markdown, terminal and HTML renderers draw these grids and add nothing of their own.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
-import numpy as np
 import pandas as pd
-from rich.table import Table
 
-from bench.report import COST_AXES, COST_METRICS, METRICS, PAPER_DEVICE, Metric, Report
-
-
-def fmt(value: Any, kind: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    v = float(value)
-    if kind == "pct":
-        return f"{100 * v:.1f}"
-    if kind == "int":
-        return f"{round(v):,}"
-    if kind == "s":
-        return f"{v:.2f}" if abs(v) < 100 else f"{v:,.1f}"
-    if kind == "f3":
-        return f"{v:.3f}"
-    if kind == "p":  # a p-value
-        return f"{v:.3g}"
-    if kind == "g":
-        return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
-    return f"{v:,.1f}"
+from bench.formatting import fmt
+from bench.report_data import COST_METRICS, METRICS, PAPER_DEVICE, Metric, Report, axis_label
 
 
 def cell(row: pd.Series, m: Metric, with_ci: bool = True) -> str:
@@ -76,7 +55,7 @@ def grid(
 ) -> tuple[list[str], list[list[str]]]:
     """Headers and cells of the entries table; `mark` wraps the best cell ('**{}**' or rich markup)."""
     shown = present(rep.entries, metrics)
-    headers = ["model", "runs", "device"] + [m.header + (" %" if m.kind == "pct" else "") for m in shown]
+    headers = ["model", "runs", "device"] + [m.header for m in shown]
     winners = {m.key: best(rep.entries, m) for m in shown}
     rows = []
     for _, row in rep.entries.iterrows():
@@ -104,13 +83,18 @@ def pairwise_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
 
 
 def front_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
-    headers = ["model", "accuracy %", COST_AXES[rep.cost][1], "on front", "tied with", "dominated by"]
+    headers = ["model", "accuracy %", cost_header(rep), "on front", "tied with", "dominated by"]
     rows = [
         [r["model"], fmt(r["accuracy"], "pct"), fmt(r["cost"], "f"), "yes" if r["on_front"] else "no",
          r["tied_with"] or "–", r["dominated_by"] or "–"]
         for _, r in rep.front.iterrows()
     ]  # fmt: skip
     return headers, rows
+
+
+def cost_header(rep: Report) -> str:
+    devices = sorted({str(d) for d in rep.entries.get("device", pd.Series(dtype=str)).dropna()}) or ["cpu"]
+    return axis_label(rep.cost, devices)
 
 
 def sweep_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
@@ -130,13 +114,6 @@ def sweep_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
         for _, r in rep.sweep.iterrows()
     ]
     return [h for _, h, _ in cols] + ["p vs best"], rows
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-    return "\n".join([line(headers), "|" + "---|" * len(headers), *(line(r) for r in rows)])
 
 
 def sections(
@@ -166,18 +143,18 @@ def sections(
         out.append(("Paired significance", note, pairwise_grid(rep)))
     if not rep.front.empty:
         note = (
-            f"Cost: {COST_AXES[rep.cost][1]}. A model dominates another only when it costs no more and is "
+            f"Cost: {cost_header(rep)}. A model dominates another only when it costs no more and is "
             "significantly more accurate; pairs whose difference is not significant are tied."
         )
         out.append(("Pareto front", note, front_grid(rep)))
     elif not rep.entries["reference"].all():
         note = (
-            f"No front: no run measured {COST_AXES[rep.cost][1]} (energy comes from NVML on NVIDIA GPUs "
+            f"No front: no run measured {cost_header(rep)} (energy comes from NVML on NVIDIA GPUs "
             "only, and --trackers off measures neither memory nor energy). Choose another --cost."
         )
         ours = rep.entries[~rep.entries["reference"]]
         rows = [[r["entry"], fmt(r["test_accuracy_mean"], "pct"), "–"] for _, r in ours.iterrows()]
-        out.append(("Pareto front", note, (["model", "accuracy %", COST_AXES[rep.cost][1]], rows)))
+        out.append(("Pareto front", note, (["model", "accuracy %", cost_header(rep)], rows)))
     if not rep.sweep.empty:
         note = (
             "One row per trial. p vs best: McNemar's test of the trial against its study's most accurate "
@@ -190,42 +167,3 @@ def sections(
         ]
         out.append(("Failures", "", (["model", "run", "status", "error"], fails)))
     return out
-
-
-def to_markdown(rep: Report) -> str:
-    parts = [f"# Report: {', '.join(str(f.name) for f in rep.loaded.folders)}"]
-    for title, note, (headers, rows) in sections(rep, "**{}**", with_ci=True):
-        parts += [f"## {title}", note, markdown_table(headers, rows)] if note else [
-            f"## {title}", markdown_table(headers, rows)]  # fmt: skip
-    return "\n\n".join(parts) + "\n"
-
-
-def to_csv(rep: Report) -> str:
-    """The aggregated entries (mean/std/CI per metric), then every merged run with its source folder."""
-    agg = rep.entries.assign(level=np.where(rep.entries["reference"], "reference", "model"))
-    if not rep.front.empty:
-        front = rep.front.rename(columns={"model": "entry"})[
-            ["entry", "on_front", "tied_with", "dominated_by"]
-        ]
-        agg = agg.merge(front, on="entry", how="left")
-    runs = rep.loaded.results.assign(level="run")
-    keep = ["level", "source", "entry", "run_id", "model", "seed", "status", "error"]
-    runs = runs.reindex(
-        columns=[c for c in keep if c in runs.columns] + [m.key for m in METRICS + COST_METRICS]
-    )
-    out = pd.concat([agg, runs], ignore_index=True).dropna(axis=1, how="all")  # drop what nothing measured
-    first = [c for c in keep + ["reference", "device", "seeds", "n_ok", "n_failed"] if c in out.columns]
-    out = out[first + [c for c in out.columns if c not in first]]
-    return str(out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
-
-
-def to_rich(rep: Report) -> list[Table]:
-    tables = []
-    for title, note, (headers, rows) in sections(rep, "[bold green]{}[/]", with_ci=False):
-        table = Table(title=title, caption=note or None, caption_justify="left")
-        for i, h in enumerate(headers):
-            table.add_column(h, justify="left" if i < 3 else "right", overflow="fold")
-        for r in rows:
-            table.add_row(*r)
-        tables.append(table)
-    return tables

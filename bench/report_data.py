@@ -1,8 +1,8 @@
-"""`bench report`: load results folders, aggregate runs over seeds, compare models, and write the report.
+"""The report's data: results folders loaded, runs aggregated over seeds, models compared.
 
 Everything here reads results files only (see bench/results.py); nothing reaches back into training.
-The text tables (markdown, CSV, terminal) are rendered in bench/report_tables.py, plots in bench/plots.py
-and the self-contained HTML page in bench/html_report.py.
+Renderers (bench/render_text.py, bench/render_html.py, bench/plots.py) import this module and never
+each other; `bench.reporting` builds a report and hands it to one of them.
 """
 
 from __future__ import annotations
@@ -15,34 +15,39 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
 
 from bench.errors import BenchError
-from bench.results import EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE, atomic_write_text, read_folder
+from bench.results import (
+    AXES,
+    COST_COLUMNS,
+    EPOCHS_FILE,
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    CostColumn,
+    axis_column,
+    axis_value,
+    read_folder,
+)
 from bench.stats import StatsError, mcnemar, mean_std_ci, pairwise_significance, significant_pareto
-
-FORMATS = ("table", "csv", "markdown", "html")
-EXTENSIONS = {"csv": "csv", "markdown": "md", "html": "html"}
 
 
 @dataclass(frozen=True)
 class Metric:
     key: str  # a per-run column of results.csv, or one derived in `load`
     header: str
-    kind: str  # how to print it: pct, int, s (seconds), f (plain float), f3
+    kind: str  # how to print it (see bench.formatting.fmt)
     higher_is_better: bool
 
 
+def cost_metric(column: CostColumn) -> Metric:
+    kind = "int" if column.exact else "s" if column.unit == "s" else "f"
+    return Metric(column.name, column.label, kind, column.higher_is_better)
+
+
 METRICS = [
-    Metric("test_accuracy", "accuracy", "pct", True),
-    Metric("test_macro_f1", "macro-F1", "pct", True),
-    Metric("params_total", "params", "int", False),
-    Metric("train_time_s", "train time s", "s", False),
-    Metric("epoch_time_s_mean", "s / epoch", "s", False),
-    Metric("peak_gpu_mem_mib", "peak GPU MiB", "f", False),
-    Metric("peak_rss_mib", "peak RSS MiB", "f", False),
-    Metric("energy_j", "energy J", "f", False),
-    Metric("train_samples_per_s", "train reviews/s", "f", True),
+    Metric("test_accuracy", "accuracy %", "pct", True),
+    Metric("test_macro_f1", "macro-F1 %", "pct", True),
+    *(cost_metric(c) for c in COST_COLUMNS if c.report),
 ]
 # Cost-normalized figures, one value per run before aggregation (definitions in `load`).
 COST_METRICS = [
@@ -50,17 +55,11 @@ COST_METRICS = [
     Metric("acc_per_gib", "accuracy / GiB peak", "g", True),
     Metric("acc_time_auc", "accuracy-time AUC", "f3", True),
 ]
-# Aggregated for the cost axis, not shown: the GPU figure where measured, else RSS.
-PEAK_MEM = Metric("peak_mem_mib", "peak memory MiB", "f", False)
-COST_AXES = {
-    "time": ("train_time_s", "total training time (s)"),
-    "memory": ("peak_mem_mib", "peak memory (MiB; GPU where measured, else RSS)"),
-    "params": ("params_total", "parameters"),
-    "energy": ("energy_j", "energy (J)"),
-}
+# Each run's value on each cost axis (see bench.results.axis_column), aggregated but not shown.
+AXIS_METRICS = {axis: Metric(f"axis_{axis}", axis, "f", False) for axis in AXES}
 
 PAPER_DEVICE = "RTX 4060 Laptop GPU"
-# Huang (2024), section 4: accuracies are read off Figs 5-7 ("about"), the rest quoted from the text.
+# Gao (2025), section 3: accuracies are read off Figs 5-7 ("about"), the rest quoted from the text.
 # The paper gives no per-epoch time for the encoder.
 PAPER_ROWS = {
     "encoder": {"test_accuracy": 0.50, "train_time_s": 1842.54, "params_total": 12_419_331},
@@ -77,6 +76,12 @@ PAPER_ROWS = {
         "params_total": 67_875_331,
     },
 }
+
+
+def axis_label(axis: str, devices: Sequence[str] = ("cpu",)) -> str:
+    """The axis as a plot or table label: its columns' labels on the devices given."""
+    labels = dict.fromkeys(axis_column(axis, d).label for d in devices)
+    return f"{axis} ({' / '.join(labels)})"
 
 
 @dataclass
@@ -161,13 +166,12 @@ def load(folders: Sequence[Path]) -> Loaded:
         for m, s, t in zip(res["model"], res["source"], trial)
     ]
 
-    # Peak memory: the GPU figure where measured (process, else device-minus-baseline), else host RSS.
-    gpu = _col(res, "peak_gpu_mem_process_mib").fillna(_col(res, "peak_gpu_mem_nvml_mib"))
-    res["peak_gpu_mem_mib"] = gpu
-    res["peak_mem_mib"] = gpu.fillna(_col(res, "peak_rss_mib"))
+    rows = res.to_dict("records")
+    for axis, metric in AXIS_METRICS.items():
+        res[metric.key] = pd.to_numeric(pd.Series([axis_value(r, axis) for r in rows], dtype=object))
     acc = _col(res, "test_accuracy")
     res["acc_per_train_hour"] = acc / (_col(res, "train_time_s") / 3600)
-    res["acc_per_gib"] = acc / (res["peak_mem_mib"] / 1024)
+    res["acc_per_gib"] = acc / (res["axis_memory"] / 1024)
     auc = {k: run_auc(g) for k, g in ep.groupby(["source", "run_id"])} if not ep.empty else {}
     res["acc_time_auc"] = [auc.get((s, r), math.nan) for s, r in zip(res["source"], res["run_id"])]
 
@@ -206,7 +210,7 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
             "n_ok": len(ok),
             "n_failed": int((g["status"] != "ok").sum()),
         }
-        for m in [*METRICS, *COST_METRICS, PEAK_MEM]:
+        for m in [*METRICS, *COST_METRICS, *AXIS_METRICS.values()]:
             for stat, value in _summary(_col(ok, m.key)).items():
                 row[f"{m.key}_{stat}"] = value
         rows.append(row)
@@ -227,7 +231,10 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
                 "n_ok": 1,
                 "n_failed": 0,
             }
-            ref.update({f"{k}_mean": v for k, v in PAPER_ROWS[row["model"]].items()})
+            paper = PAPER_ROWS[row["model"]]
+            ref.update({f"{k}_mean": v for k, v in paper.items()})
+            for axis, metric in AXIS_METRICS.items():  # the paper trained on a GPU
+                ref[f"{metric.key}_mean"] = axis_value({**paper, "device": PAPER_DEVICE}, axis)
             out.append(ref)
     # A folder of sweep trials alone has no entries; the columns still exist for every reader.
     return pd.DataFrame(out, columns=list(out[0]) if out else ["entry", "model", "source", "reference"])
@@ -284,10 +291,9 @@ def sweep_significance(loaded: Loaded, sweep: pd.DataFrame) -> pd.Series:
 
 def pareto(entries: pd.DataFrame, pairwise: pd.DataFrame, cost: str) -> pd.DataFrame:
     """The significance-aware front of our entries with both mean accuracy and mean cost measured."""
-    key = COST_AXES[cost][0]
     ours = entries[~entries["reference"]]
     points = pd.DataFrame(
-        {"model": ours["entry"], "accuracy": ours["test_accuracy_mean"], "cost": ours[f"{key}_mean"]}
+        {"model": ours["entry"], "accuracy": ours["test_accuracy_mean"], "cost": ours[f"axis_{cost}_mean"]}
     ).dropna()
     if points.empty:
         return pd.DataFrame(columns=["model", "accuracy", "cost", "on_front", "dominated_by", "tied_with"])
@@ -296,8 +302,8 @@ def pareto(entries: pd.DataFrame, pairwise: pd.DataFrame, cost: str) -> pd.DataF
 
 
 def build(folders: Sequence[Path], cost: str = "time") -> Report:
-    if cost not in COST_AXES:
-        raise BenchError(f"--cost must be one of {', '.join(COST_AXES)}, not {cost!r}.")
+    if cost not in AXES:
+        raise BenchError(f"--cost must be one of {', '.join(AXES)}, not {cost!r}.")
     loaded = load(folders)
     entries = aggregate(loaded.results)
     ours = list(entries.loc[~entries["reference"], "entry"]) if not entries.empty else []
@@ -311,40 +317,3 @@ def build(folders: Sequence[Path], cost: str = "time") -> Report:
         error=_col(res, "error")[bad].fillna("")
     )
     return Report(loaded, entries, pairwise, front, cost, sweep, failures)
-
-
-def default_out(rep: Report, fmt_name: str) -> Path:
-    return rep.loaded.folders[0] / f"report.{EXTENSIONS[fmt_name]}"
-
-
-def make_report(
-    folders: Sequence[Path], fmt_name: str = "table", out: Path | None = None, cost: str = "time"
-) -> Path | None:
-    """The `bench report` command: build, write plots beside the report, render. Returns the file."""
-    from bench import plots  # matplotlib is slow to import; the table alone should not wait for it
-    from bench.report_tables import to_csv, to_markdown, to_rich  # it imports this module: not at the top
-
-    if fmt_name not in FORMATS:
-        raise BenchError(f"--format must be one of {', '.join(FORMATS)}, not {fmt_name!r}.")
-    rep = build(folders, cost)
-    err = Console(stderr=True)
-    if fmt_name == "table":
-        plot_dir = out or rep.loaded.folders[0]
-        figures = plots.write_all(rep, plot_dir / "plots")
-        for table in to_rich(rep):
-            Console().print(table)
-        err.print(f"wrote {len(figures)} plots to {plot_dir / 'plots'}")
-        return None
-    target = out or default_out(rep, fmt_name)
-    figures = plots.write_all(rep, target.parent / "plots")
-    if fmt_name == "csv":
-        text = to_csv(rep)
-    elif fmt_name == "markdown":
-        text = to_markdown(rep)
-    else:
-        from bench.html_report import to_html
-
-        text = to_html(rep, figures)
-    atomic_write_text(target, text)
-    err.print(f"wrote {target} and {len(figures)} plots to {target.parent / 'plots'}")
-    return target

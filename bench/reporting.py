@@ -1,0 +1,41 @@
+"""`bench report`: build the report from results folders and write it in one format, with its plots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from bench import plots
+from bench.errors import BenchError
+from bench.render_html import to_html
+from bench.render_text import to_csv, to_markdown, to_rich
+from bench.report_data import build
+from bench.results import atomic_write_text
+
+FORMATS = ("table", "csv", "markdown", "html")
+EXTENSIONS = {"csv": "csv", "markdown": "md", "html": "html"}
+
+
+def make_report(
+    folders: Sequence[Path], fmt_name: str = "table", out: Path | None = None, cost: str = "time"
+) -> Path | None:
+    """Build the report, write its plots beside it and render it; the file written (None: table)."""
+    if fmt_name not in FORMATS:
+        raise BenchError(f"--format must be one of {', '.join(FORMATS)}, not {fmt_name!r}.")
+    rep = build(folders, cost)
+    err = Console(stderr=True)
+    if fmt_name == "table":
+        plot_dir = out or rep.loaded.folders[0]
+        figures = plots.write_all(rep, plot_dir / "plots")
+        for table in to_rich(rep):
+            Console().print(table)
+        err.print(f"wrote {len(figures)} plots to {plot_dir / 'plots'}")
+        return None
+    target = out or rep.loaded.folders[0] / f"report.{EXTENSIONS[fmt_name]}"
+    figures = plots.write_all(rep, target.parent / "plots")
+    renderers = {"csv": to_csv, "markdown": to_markdown, "html": lambda r: to_html(r, figures)}
+    atomic_write_text(target, renderers[fmt_name](rep))
+    err.print(f"wrote {target} and {len(figures)} plots to {target.parent / 'plots'}")
+    return target
