@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -86,6 +88,47 @@ def load_checkpoint(folder: Path, model: nn.Module) -> Checkpoint | None:
     state = torch.load(folder / STATE, weights_only=True)
     _set_rng_states(state["rng"])
     return Checkpoint(int(state["epoch"]), state["trainer"])
+
+
+SELECTION = "selection.safetensors"
+
+
+@dataclass
+class Selection:
+    """The epoch a run reports (best on validation, or the last) and its class probabilities."""
+
+    epoch: int
+    test_probs: np.ndarray
+    val_probs: np.ndarray | None  # None without a validation split
+    val_accuracy: float | None
+
+
+def save_selection(folder: Path, selection: Selection) -> None:
+    """Keep the selected epoch's predictions beside the checkpoint, so a resumed run still has them."""
+    arrays = {"test_probs": np.ascontiguousarray(selection.test_probs, dtype=np.float32)}
+    if selection.val_probs is not None:
+        arrays["val_probs"] = np.ascontiguousarray(selection.val_probs, dtype=np.float32)
+    folder.mkdir(parents=True, exist_ok=True)
+    metadata = {"epoch": str(selection.epoch), "val_accuracy": repr(selection.val_accuracy)}
+    tmp = folder / f".{SELECTION}.tmp"
+    save_numpy(arrays, str(tmp), metadata=metadata)
+    os.replace(tmp, folder / SELECTION)
+
+
+def load_selection(folder: Path) -> Selection | None:
+    path = folder / SELECTION
+    if not path.is_file():
+        return None
+    with safe_open(str(path), framework="np") as handle:
+        metadata = handle.metadata()
+        arrays = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 (no __iter__)
+    accuracy = metadata["val_accuracy"]
+    return Selection(
+        int(metadata["epoch"]),
+        arrays["test_probs"],
+        arrays.get("val_probs"),
+        None if accuracy == "None" else float(accuracy),
+    )
 
 
 def remove_checkpoint(folder: Path) -> None:

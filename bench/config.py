@@ -16,6 +16,7 @@ from bench.errors import BenchError
 
 OptionValue = int | float | str | bool
 DEVICES = ("auto", "cpu", "cuda")
+SELECTIONS = ("best-val", "last")
 INITS = ("pretrained", "random")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16", "fp16")
 
@@ -30,6 +31,8 @@ class RunConfig:
     data_seed: int = 0  # fixes the train/test split, so seed repeats share their test items
     max_train: int | None = 2000
     max_test: int | None = 500
+    val_share: float = 0.1  # of the training rows, held out to choose the epoch (and a model's own settings)
+    select: str = "best-val"  # the epoch a run reports: best validation accuracy, or the last
     max_len: int = 128  # tokens per review, special tokens included
     lr: float = 1e-4
     batch_size: int = 32
@@ -69,6 +72,8 @@ class RunConfig:
             (self.max_train is None or self.max_train >= 2, "max_train must be at least 2"),
             (self.max_test is None or self.max_test >= 1, "max_test must be at least 1"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be at least 1"),
+            (0 <= self.val_share < 1, f"val_share must be in [0, 1), not {self.val_share}"),
+            (self.select in SELECTIONS, f"select must be one of {', '.join(SELECTIONS)}"),
             (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}"),
             (self.init in INITS, f"init must be one of {', '.join(INITS)}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),

@@ -17,6 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from bench.baseline import HINT
 from bench.formatting import fmt
 from bench.results import COST_COLUMNS
 
@@ -60,6 +61,7 @@ RESULT_TABLE = [
     ("test_accuracy", "acc %", "pct"),
     ("test_macro_f1", "F1 %", "pct"),
     *((c.name, c.label, "int" if c.exact or c.unit == "MiB" else "s") for c in COST_COLUMNS if c.console),
+    ("warning", "warning", ""),
 ]
 
 
@@ -73,11 +75,26 @@ def informative(rows: Sequence[dict[str, Any]], key: str) -> bool:
     return bool(values)
 
 
+def majority_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reference row of always predicting the majority class, one per dataset in the table."""
+    found: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        if row.get("majority_accuracy") is not None:
+            key = (row.get("dataset"), row.get("n_test"))
+            name = "majority class" + (
+                f" ({row.get('dataset')})" if found or len({r.get("dataset") for r in rows}) > 1 else ""
+            )
+            found.setdefault(key, {"model": name, "test_accuracy": row["majority_accuracy"]})
+    return list(found.values())
+
+
 def results_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title)
+    """`bench run`'s table: a row per run, the majority reference below them, flagged runs noted."""
+    shown = [*rows, *majority_rows(rows)]
+    table = Table(title=title, caption=f"warning: {HINT}." if any(r.get("warning") for r in rows) else None)
     present = [c for c in RESULT_TABLE if informative(rows, c[0])]
     for _, header, kind in present:
         table.add_column(header, justify="right" if kind else "left", no_wrap=True)
-    for row in rows:
-        table.add_row(*(fmt(row.get(key), kind) for key, _, kind in present))
+    for row in shown:
+        table.add_row(*(fmt(row.get(key), kind) for key, _, kind in present), end_section=row is rows[-1])
     return table

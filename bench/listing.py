@@ -6,7 +6,7 @@ from rich.table import Table
 
 from bench.config import load_suite, suite_names
 from bench.data import DATASETS
-from bench.modeling import count_params, load_models
+from bench.modeling import ModelSpec, count_params, load_models
 
 
 def listing(what: str) -> Table:
@@ -17,8 +17,8 @@ def listing(what: str) -> Table:
             table.add_column(column, justify="right" if column == "parameters" else "left")
         for name in registry:
             spec = registry.get(name)
-            total, _ = count_params(spec.paper_network())
-            table.add_row(name, f"{total:,}", spec.summary)
+            paper = f"{count_params(spec.paper_network())[0]:,}" if issubclass(spec, ModelSpec) else "–"
+            table.add_row(name, paper, spec.summary)
         return table
     if what == "suites":
         table = Table(title="suites")

@@ -10,13 +10,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
+import numpy as np
 import tokenizers
 import torch
 from torch import nn
 
 from bench.config import RunConfig
+from bench.data import Split
 from bench.errors import BenchError
 from bench.registry import Registry
 
@@ -98,11 +100,44 @@ class ModelSpec(ABC):
         """The network in the paper's configuration (3 classes), built on the meta device."""
 
 
-MODELS: Registry[type[ModelSpec]] = Registry("model", base=ModelSpec)
+class Estimator(Protocol):
+    """A fitted model that is not a torch network: class probabilities for texts, and its size."""
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...  # (n, n_classes)
+
+    @property
+    def n_params(self) -> int: ...
+
+    @property
+    def chosen(self) -> dict[str, Any]: ...  # settings it chose on the validation split
+
+
+class EstimatorSpec(ABC):
+    """Base class of a registered model that is no torch network (a scikit-learn pipeline, say).
+
+    It runs through the same runner and writes the same rows as a `ModelSpec`: one "epoch" that fits
+    on the training split (choosing its own settings on the validation split) and is evaluated.
+    """
+
+    Params: ClassVar[type[Any]]
+    summary: ClassVar[str] = ""
+    default_pretrained: ClassVar[str | None] = None
+
+    def __init__(self, run: RunConfig) -> None:
+        self.run = run
+        self.params = parse_params(self.Params, run.options, run.model)
+
+    @abstractmethod
+    def fit(self, train: Split, val: Split, n_classes: int) -> Estimator:
+        """Fit on `train`; any setting chosen by data is chosen on `val` (possibly empty)."""
+
+
+AnySpec = ModelSpec | EstimatorSpec
+MODELS: Registry[type[AnySpec]] = Registry("model", base=(ModelSpec, EstimatorSpec))
 _LOADED = False
 
 
-def load_models() -> Registry[type[ModelSpec]]:
+def load_models() -> Registry[type[AnySpec]]:
     """Import every module in the `bench.models` package so their decorators register them."""
     global _LOADED
     if not _LOADED:

@@ -14,7 +14,7 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Maps names (and aliases) to registered objects of one kind."""
 
-    def __init__(self, kind: str, base: type | None = None) -> None:
+    def __init__(self, kind: str, base: type | tuple[type, ...] | None = None) -> None:
         self.kind = kind
         self.base = base
         self._entries: dict[str, T] = {}
@@ -25,7 +25,10 @@ class Registry(Generic[T]):
 
         def decorate(obj: T) -> T:
             if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)):
-                raise TypeError(f"{self.kind} {name!r} must subclass {self.base.__name__}")
+                bases = self.base if isinstance(self.base, tuple) else (self.base,)
+                raise TypeError(
+                    f"{self.kind} {name!r} must subclass {' or '.join(b.__name__ for b in bases)}"
+                )
             for key in (name, *aliases):
                 if key in self._entries or key in self._aliases:
                     raise ValueError(f"{self.kind} name {key!r} is registered twice")

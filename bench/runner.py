@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
+import json
+import math
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -14,15 +17,26 @@ import pandas as pd
 import torch
 
 from bench import distributed
+from bench.baseline import majority_columns
 from bench.batching import Tokenized, loader
-from bench.checkpoint import checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
+from bench.checkpoint import (
+    Selection,
+    checkpoint_dir,
+    load_checkpoint,
+    load_selection,
+    remove_checkpoint,
+    save_checkpoint,
+    save_selection,
+)
 from bench.config import RunConfig
 from bench.data import DataRequest, Dataset, load_dataset
 from bench.environment import environment
 from bench.errors import BenchError, one_line
+from bench.estimator_fit import fit_estimator
 from bench.flops import mfu, train_flops_per_sample
 from bench.modeling import (
     MODELS,
+    EstimatorSpec,
     ModelSpec,
     Tokenizer,
     count_params,
@@ -43,7 +57,7 @@ from bench.results import (
     write_json,
 )
 from bench.tokcache import cached_tokenize
-from bench.trackers import CostTracker, measure_latency
+from bench.trackers import LATENCY_REVIEWS, CostTracker, latency_columns
 from bench.train import (
     EpochHook,
     EpochStats,
@@ -66,14 +80,42 @@ def utc_now() -> str:
 
 @dataclasses.dataclass
 class Prepared:
+    """A network run's data, tokenized."""
+
     spec: ModelSpec
     tokenizer: Tokenizer
     dataset: Dataset
     train: Tokenized
+    val: Tokenized
     test: Tokenized
     pad_id: int
     truncated_train: float
     truncated_test: float
+
+
+def selects(run: RunConfig, stats: EpochStats, current: Selection | None) -> bool:
+    """Whether this epoch replaces the current selection: the best validation accuracy (the earliest
+    on a tie), or simply the latest epoch with `select = "last"` or without a validation split."""
+    if run.select == "last" or stats.val is None or current is None or current.val_accuracy is None:
+        return True
+    return stats.val.accuracy > current.val_accuracy
+
+
+def pooled_step_times(epochs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean, sd and count of the chunk step times of all epochs, pooled from each epoch's summary."""
+    parts = [
+        (int(e["step_time_chunks"]), float(e["step_time_s_mean"]), float(e.get("step_time_s_sd") or 0.0))
+        for e in epochs
+        if e.get("step_time_chunks")
+    ]
+    n = sum(k for k, _, _ in parts)
+    if not n:
+        return {"step_time_s_mean": None, "step_time_s_sd": None, "step_time_chunks": None}
+    mean = sum(k * m for k, m, _ in parts) / n
+    within = sum((k - 1) * sd**2 for k, _, sd in parts)
+    between = sum(k * (m - mean) ** 2 for k, m, _ in parts)
+    sd = math.sqrt((within + between) / (n - 1)) if n > 1 else None
+    return {"step_time_s_mean": mean, "step_time_s_sd": sd, "step_time_chunks": n}
 
 
 class Runner:
@@ -103,9 +145,11 @@ class Runner:
 
     # --- preparation -------------------------------------------------------------------------
     def dataset(self, run: RunConfig) -> Dataset:
-        key = (run.dataset, run.max_train, run.max_test, run.data_seed)
+        key = (run.dataset, run.max_train, run.max_test, run.data_seed, run.val_share)
         if key not in self._datasets:
-            request = DataRequest(run.max_train, run.max_test, run.data_seed, self.skip_bad_rows)
+            request = DataRequest(
+                run.max_train, run.max_test, run.data_seed, self.skip_bad_rows, run.val_share
+            )
             data = load_dataset(run.dataset, request)
             if data.skipped_rows:
                 self.log(f"{run.dataset}: skipped {data.skipped_rows} empty review(s).")
@@ -117,6 +161,8 @@ class Runner:
         for run in runs:
             spec = MODELS.get(run.model)(run)
             self.dataset(run)
+            if isinstance(spec, EstimatorSpec):
+                continue
             if run.init == "pretrained" and spec.default_pretrained:
                 resolve_pretrained(run.pretrained or spec.default_pretrained)
             device = pick_device(run.device)
@@ -125,16 +171,20 @@ class Runner:
 
     def prepare(self, run: RunConfig) -> Prepared:
         spec = MODELS.get(run.model)(run)
+        if not isinstance(spec, ModelSpec):
+            raise BenchError(f"{run.model} is not a network; it has no tokenizer to prepare.")
         data = self.dataset(run)
         tokenizer = spec.build_tokenizer(data.train.texts)
         cache = Path(run.cache_dir) if run.cache_dir else None
-        train = cached_tokenize(tokenizer, data.train.texts, cache)
-        test = cached_tokenize(tokenizer, data.test.texts, cache)
+        train, val, test = (
+            cached_tokenize(tokenizer, split.texts, cache) for split in (data.train, data.val, data.test)
+        )
         return Prepared(
             spec,
             tokenizer,
             data,
             Tokenized(train.ids, data.train.labels),
+            Tokenized(val.ids, data.val.labels),
             Tokenized(test.ids, data.test.labels),
             tokenizer.pad_id,
             train.truncated_share,
@@ -180,6 +230,50 @@ class Runner:
     def _train(self, run: RunConfig, row: dict[str, Any], on_epoch: EpochHook | None) -> None:
         use_all_cores()
         seed_everything(run.seed)
+        spec = MODELS.get(run.model)(run)
+        data = self.dataset(run)
+        row.update(
+            dataset=data.name,
+            n_classes=data.n_classes,
+            n_train=len(data.train.texts),
+            n_val=len(data.val.texts),
+            n_test=len(data.test.texts),
+            options=json.dumps(dataclasses.asdict(spec.params), sort_keys=True),
+        )
+        if isinstance(spec, EstimatorSpec):
+            selection = self._fit_estimator(spec, data, run, row, on_epoch)
+        else:
+            selection = self._train_network(spec, run, row, on_epoch)
+        epochs = [e for e in self.epochs if e["run_id"] == row["run_id"]]
+        row.update(self._summary(epochs, selection))
+        test_preds = selection.test_probs.argmax(axis=1)
+        row.update(majority_columns(data.train.labels, data.test.labels, test_preds))
+        self._predictions(row, data, selection)
+
+    def _after_epoch(
+        self, row: dict[str, Any], run: RunConfig, stats: EpochStats, selection: Selection | None
+    ) -> Selection:
+        """Record an epoch's row and say so; the selection, updated if this epoch is selected."""
+        self.epochs.append(self._epoch_row(row, stats))
+        if self.main:
+            write_csv(self.out / EPOCHS_FILE, self.epochs, EPOCH_COLUMNS)
+        val = f"val acc {stats.val.accuracy:.3f} | " if stats.val else ""
+        self.log(
+            f"{row['run_id']} epoch {stats.epoch}/{run.epochs}: "
+            f"train loss {stats.train_loss:.4f} acc {stats.train_accuracy:.3f} | {val}"
+            f"test acc {stats.test.accuracy:.3f} F1 {stats.test.macro_f1:.3f} | {stats.epoch_time_s:.1f} s"
+        )
+        if selects(run, stats, selection):
+            val_probs = stats.val.probs if stats.val else None
+            return Selection(
+                stats.epoch, stats.test.probs, val_probs, stats.val.accuracy if stats.val else None
+            )
+        assert selection is not None
+        return selection
+
+    def _train_network(
+        self, spec: ModelSpec, run: RunConfig, row: dict[str, Any], on_epoch: EpochHook | None
+    ) -> Selection:
         device = pick_device(run.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise BenchError("--device cuda was asked for, but torch sees no CUDA device.")
@@ -189,13 +283,9 @@ class Runner:
         nvml = open_nvml(device) if run.trackers else None
         baseline = nvml_baseline_bytes(nvml)  # before the model exists on the device
         seed_everything(run.seed)  # the network's initial weights depend on the seed alone
-        network = prepared.spec.build_network(data.n_classes, prepared.tokenizer)
+        network = spec.build_network(data.n_classes, prepared.tokenizer)
         total, trainable = count_params(network)
         row.update(
-            dataset=data.name,
-            n_classes=data.n_classes,
-            n_train=len(prepared.train),
-            n_test=len(prepared.test),
             params_total=total,
             params_trainable=trainable,
             truncated_train_share=prepared.truncated_train,
@@ -208,8 +298,9 @@ class Runner:
         # A resumed run restarts after its last checkpointed epoch; later epoch rows are redone.
         saved = load_checkpoint(folder, network)
         done = saved.epoch if saved else 0
+        selection = load_selection(folder) if saved else None
         self.epochs = [e for e in self.epochs if e["run_id"] != run_id or e["epoch"] <= done]
-        pad_to = run.max_len if prepared.spec.pad_to_max_len() else None
+        pad_to = run.max_len if spec.pad_to_max_len() else None
         state = setup(
             network,
             prepared.train,
@@ -219,99 +310,136 @@ class Runner:
             prepared.pad_id,
             device,
             pad_to,
+            val=prepared.val,
             saved=saved.trainer if saved else None,
         )
-        last = None
         for epoch in range(done + 1, run.epochs + 1):
             track = partial(CostTracker, device, nvml, baseline, enabled=run.trackers)
             stats = train_epoch(state, epoch, self.progress, track)
-            last = stats
-            self.epochs.append(self._epoch_row(row, stats))
-            if self.main:
-                write_csv(self.out / EPOCHS_FILE, self.epochs, EPOCH_COLUMNS)
-            self.log(
-                f"{run_id} epoch {stats.epoch}/{run.epochs}: "
-                f"train loss {stats.train_loss:.4f} acc {stats.train_accuracy:.3f} | "
-                f"test loss {stats.test.loss:.4f} acc {stats.test.accuracy:.3f} "
-                f"F1 {stats.test.macro_f1:.3f} | {stats.epoch_time_s:.1f} s"
-            )
-            if stats.epoch < run.epochs and self.main:
-                save_checkpoint(folder, stats.epoch, network, state.trainer_objects())
+            selection = self._after_epoch(row, run, stats, selection)
+            if epoch < run.epochs and self.main:
+                save_checkpoint(folder, epoch, network, state.trainer_objects())
+                save_selection(folder, selection)
             if on_epoch:
                 on_epoch(stats)
-        if last is None:  # every epoch had finished before the interruption
+        if selection is None:  # every epoch had finished before the interruption
             raise BenchError(f"{run_id}: nothing left to train, but no final evaluation was saved.")
-        row.update(self._summary([e for e in self.epochs if e["run_id"] == run_id]))
-        shape = prepared.spec.shape(network)
+        epochs = [e for e in self.epochs if e["run_id"] == run_id]
+        train_time = sum(e["epoch_time_s"] for e in epochs)
+        samples = sum(e["train_samples_per_s"] * e["epoch_time_s"] for e in epochs)
+        tokens = sum(e["train_tokens_per_s"] * e["epoch_time_s"] for e in epochs)
+        shape = spec.shape(network)
         flops = train_flops_per_sample(
             shape.n_dense_params,
             shape.n_layers,
             shape.d_model,
-            row["train_tokens_per_s"] / row["train_samples_per_s"],
+            tokens / samples,
             shape.lstm_input,
             shape.lstm_hidden,
         )
-        gpu_name = nvml.name() if nvml else None
         row.update(
             flops_per_sample=flops,
-            mfu=mfu(flops * row["train_samples_per_s"], 1.0, gpu_name, row["precision"]),
+            mfu=mfu(flops * samples / train_time, 1.0, nvml.name() if nvml else None, row["precision"]),
         )
         if run.trackers:
-            row.update(self._latency(network, prepared, run, device, pad_to))
+            row.update(self._network_latency(network, prepared, run, device, pad_to))
         if nvml:
             nvml.close()
-        self._predictions(row, prepared, last)
+        return selection
+
+    def _fit_estimator(
+        self,
+        spec: EstimatorSpec,
+        data: Dataset,
+        run: RunConfig,
+        row: dict[str, Any],
+        on_epoch: EpochHook | None,
+    ) -> Selection:
+        """A model that is no network: one fit, on the CPU, scored like one epoch."""
+        cpu = torch.device("cpu")
+        row.update(device="cpu", precision=None, world_size=1, epochs=1)
+        self.epochs = [e for e in self.epochs if e["run_id"] != row["run_id"]]
+        track = partial(CostTracker, cpu, None, None, enabled=run.trackers)
+        stats, fitted = fit_estimator(spec, data, self.progress, track)
+        row.update(
+            params_total=fitted.n_params,
+            params_trainable=fitted.n_params,
+            options=json.dumps({**dataclasses.asdict(spec.params), **fitted.chosen}, sort_keys=True),
+        )
+        selection = self._after_epoch(row, run, stats, None)
+        if on_epoch:
+            on_epoch(stats)
+        if run.trackers:
+            texts = data.test.texts
+            reviews = [[texts[i % len(texts)]] for i in range(LATENCY_REVIEWS)]
+            batch = [texts[i % len(texts)] for i in range(run.batch_size)]
+            row.update(
+                latency_columns(
+                    lambda i: fitted.predict_proba(reviews[i]), lambda: fitted.predict_proba(batch), cpu
+                )
+            )
+        return selection
 
     @staticmethod
-    def _summary(epochs: list[dict[str, Any]]) -> dict[str, Any]:
-        """A run's result columns from its epoch rows (some maybe from before a resume)."""
-        last = epochs[-1]
+    def _summary(epochs: list[dict[str, Any]], selection: Selection) -> dict[str, Any]:
+        """A run's result columns from its epoch rows (some maybe from before a resume): the metrics of
+        the selected epoch, the costs of all of them."""
+        chosen = next(e for e in epochs if e["epoch"] == selection.epoch)
         train_time = sum(e["epoch_time_s"] for e in epochs)
         samples = sum(e["train_samples_per_s"] * e["epoch_time_s"] for e in epochs)
-        tokens = sum(e["train_tokens_per_s"] * e["epoch_time_s"] for e in epochs)
+        tokens = [
+            e["train_tokens_per_s"] * e["epoch_time_s"]
+            for e in epochs
+            if e.get("train_tokens_per_s") is not None
+        ]
         return {
-            "test_accuracy": last["test_accuracy"],
-            "best_test_accuracy": max(e["test_accuracy"] for e in epochs),
-            "test_macro_f1": last["test_macro_f1"],
-            "test_loss": last["test_loss"],
-            "train_accuracy": last["train_accuracy"],
-            "train_loss": last["train_loss"],
+            "selected_epoch": selection.epoch,
+            "val_accuracy": chosen.get("val_accuracy"),
+            "val_macro_f1": chosen.get("val_macro_f1"),
+            "test_accuracy": chosen["test_accuracy"],
+            "test_macro_f1": chosen["test_macro_f1"],
+            "test_loss": chosen["test_loss"],
+            "train_accuracy": chosen["train_accuracy"],
+            "train_loss": chosen["train_loss"],
             "train_time_s": train_time,
             "epoch_time_s_mean": train_time / len(epochs),
             "eval_time_s": sum(e["eval_time_s"] for e in epochs),
             "train_samples_per_s": samples / train_time,
-            "train_tokens_per_s": tokens / train_time,
+            "train_tokens_per_s": sum(tokens) / train_time if tokens else None,
             "eval_samples_per_s": float(np.median([e["eval_samples_per_s"] for e in epochs])),
+            "train_steps": sum(int(e.get("train_steps") or 0) for e in epochs) or None,
+            **pooled_step_times(epochs),
             **run_costs(epochs),
         }
 
-    def _latency(
+    def _network_latency(
         self,
         network: torch.nn.Module,
         prepared: Prepared,
         run: RunConfig,
         device: torch.device,
         pad_to: int | None,
-    ) -> dict[str, float]:
-        """Inference latency on real test reviews, at batch 1 and at the run's batch size."""
+    ) -> dict[str, Any]:
+        """Inference latency on real test reviews: each of LATENCY_REVIEWS reviews alone, in turn, and
+        one batch of the run's batch size."""
         network.eval()
-        found: dict[str, float] = {}
-        for size, suffix in ((1, "bs1"), (run.batch_size, "batch")):
-            batch = next(iter(loader(prepared.test, size, prepared.pad_id, pad_to, None, device)))
-            ids, mask = (t.to(device) for t in (batch["input_ids"], batch["attention_mask"]))
-            forward = partial(network, ids, mask)
-            with torch.no_grad(), autocast(device, resolve_precision(run.precision, device)):
-                once = measure_latency(forward, device, warmup=1, repeats=1).p50_ms
-                # As many repeats as fit in about 2 s, between 3 and 50: a large model's batch on
-                # a CPU takes seconds, a small one's on a GPU milliseconds.
-                repeats = int(min(50, max(3, 2000 / max(once, 1e-3))))
-                record = measure_latency(forward, device, warmup=0, repeats=repeats)
-            found[f"latency_ms_p50_{suffix}"] = record.p50_ms
-            found[f"latency_ms_p90_{suffix}"] = record.p90_ms
-        return found
+        singles = list(
+            itertools.islice(loader(prepared.test, 1, prepared.pad_id, pad_to, None, device), LATENCY_REVIEWS)
+        )
+        batch = next(iter(loader(prepared.test, run.batch_size, prepared.pad_id, pad_to, None, device)))
+
+        def forward(b: dict[str, torch.Tensor]) -> object:
+            return network(b["input_ids"].to(device), b["attention_mask"].to(device))
+
+        with torch.no_grad(), autocast(device, resolve_precision(run.precision, device)):
+            return latency_columns(
+                lambda i: forward(singles[i % len(singles)]), lambda: forward(batch), device
+            )
 
     def _epoch_row(self, row: dict[str, Any], stats: EpochStats) -> dict[str, Any]:
         before = [e for e in self.epochs if e["run_id"] == row["run_id"]]
+        steps = np.asarray(stats.step_times_s, dtype=float)
+        val = stats.val
         return {
             "run_id": row["run_id"],
             "model": row["model"],
@@ -319,34 +447,51 @@ class Runner:
             "epoch": stats.epoch,
             "train_loss": stats.train_loss,
             "train_accuracy": stats.train_accuracy,
+            "val_loss": val.loss if val else None,
+            "val_accuracy": val.accuracy if val else None,
+            "val_macro_f1": val.macro_f1 if val else None,
             "test_loss": stats.test.loss,
             "test_accuracy": stats.test.accuracy,
             "test_macro_f1": stats.test.macro_f1,
             "epoch_time_s": stats.epoch_time_s,
             "eval_time_s": stats.eval_time_s,
             "cumulative_train_time_s": sum(e["epoch_time_s"] for e in before) + stats.epoch_time_s,
+            "train_steps": stats.train_steps or None,
+            "step_time_s_mean": float(steps.mean()) if len(steps) else None,
+            "step_time_s_sd": float(steps.std(ddof=1)) if len(steps) > 1 else None,
+            "step_time_chunks": len(steps) or None,
             "train_samples_per_s": stats.train_samples / stats.epoch_time_s,
-            "train_tokens_per_s": stats.train_tokens / stats.epoch_time_s,
+            "train_tokens_per_s": stats.train_tokens / stats.epoch_time_s
+            if stats.train_tokens is not None
+            else None,
             "eval_samples_per_s": stats.test.samples_per_s,
             **stats.cost,
             **{k: row[k] for k in ("study", "trial") if k in row},
         }
 
-    def _predictions(self, row: dict[str, Any], prepared: Prepared, last: EpochStats) -> None:
-        test = prepared.dataset.test
+    def _predictions(self, row: dict[str, Any], data: Dataset, selection: Selection) -> None:
+        """The selected epoch's predictions, test and validation, into predictions.csv."""
         self.predictions = [p for p in self.predictions if p["run_id"] != row["run_id"]]
-        for i, example_id in enumerate(test.ids):
-            entry = {
-                "run_id": row["run_id"],
-                "model": row["model"],
-                "seed": row["seed"],
-                "example_id": example_id,
-                "label": int(test.labels[i]),
-                "pred": int(last.test.preds[i]),
-            }
-            for k in range(last.test.probs.shape[1]):
-                entry[f"prob_{k}"] = round(float(last.test.probs[i, k]), 6)
-            self.predictions.append(entry)
+        for split, part, probs in (
+            ("test", data.test, selection.test_probs),
+            ("val", data.val, selection.val_probs),
+        ):
+            if probs is None:
+                continue
+            preds = probs.argmax(axis=1)
+            for i, example_id in enumerate(part.ids):
+                entry = {
+                    "run_id": row["run_id"],
+                    "model": row["model"],
+                    "seed": row["seed"],
+                    "split": split,
+                    "example_id": example_id,
+                    "label": int(part.labels[i]),
+                    "pred": int(preds[i]),
+                }
+                for k in range(probs.shape[1]):
+                    entry[f"prob_{k}"] = round(float(probs[i, k]), 6)
+                self.predictions.append(entry)
         if self.main:
             write_csv(self.out / PREDICTIONS_FILE, self.predictions, PREDICTION_COLUMNS)
 

@@ -27,6 +27,7 @@ from bench.interrupts import exit_code, interruptible, signals_as_interrupts, ta
 from bench.results import AXES, axis_value
 from bench.runner import Runner
 from bench.search_space import Space, check_spaces, resolve_spaces, trial_run
+from bench.stats import accuracy_interval
 from bench.study import (
     Worker,
     counted,
@@ -69,7 +70,8 @@ def make_pruner(prune: bool) -> optuna.pruners.BasePruner:
 
 def pruning_hook(trial: Trial, epochs: int) -> EpochHook:
     def on_epoch(stats: EpochStats) -> None:
-        trial.report(stats.test.accuracy, stats.epoch)
+        assert stats.val is not None  # run_sweep refuses a sweep without a validation split
+        trial.report(stats.val.accuracy, stats.epoch)  # never the test split: it is read for the report
         # Pruning after the last epoch would throw away a finished run, so never do that.
         if stats.epoch < epochs and trial.should_prune():
             raise Pruned(f"pruned after epoch {stats.epoch}")
@@ -136,8 +138,8 @@ class Objective:
             raise TrialFailed(row.get("error", "the run failed"))
         summary = self._finish(trial, "COMPLETE")
         if not self.costs:
-            return float(summary["test_accuracy"])
-        return [float(summary["test_accuracy"]), *(cost_value(summary, cost) for cost in self.costs)]
+            return float(summary["val_accuracy"])
+        return [float(summary["val_accuracy"]), *(cost_value(summary, cost) for cost in self.costs)]
 
     def _finish(self, trial: Trial, state: str) -> dict[str, Any]:
         """Fill trial_state into the runner's row (written before the state was known); summarise it."""
@@ -197,10 +199,10 @@ class _AfterTrial:
         params = " ".join(
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
         )
-        acc, cut = trial.user_attrs.get("test_accuracy"), trial.user_attrs.get("truncated_train_share")
+        acc, cut = trial.user_attrs.get("val_accuracy"), trial.user_attrs.get("truncated_train_share")
         done, info = status_line(study, self.total)
         self.console.print(
-            f"trial {trial.number} {trial.state.name}: {params} · acc {fmt(acc, 'pct')}% · "
+            f"trial {trial.number} {trial.state.name}: {params} · val acc {fmt(acc, 'pct')}% · "
             f"train cut {fmt(cut, 'pct')}% · {info}"
         )
         self.display.show(done, info)
@@ -243,6 +245,11 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run this worker's share of the study until it holds `settings.trials` finished trials."""
     _check_settings(settings)
+    if base.val_share <= 0 and "val=" not in base.dataset:
+        raise BenchError(
+            "A sweep chooses on the validation split, and val_share is 0: set --val-share above 0 "
+            "(the test split is read for the report, never to choose)."
+        )
     console = console or Console(stderr=True)
     spaces = resolve_spaces(settings.params, suite, base.model)
     multi = settings.objective == "pareto"
@@ -265,7 +272,7 @@ def run_sweep(
     check_spaces(base, spaces, runner)
 
     storage = open_storage(settings.storage or f"sqlite:///{(out / 'study.db').resolve()}")
-    objectives = ["test_accuracy", *(f"cost_{c}" for c in costs)]
+    objectives = ["val_accuracy", *(f"cost_{c}" for c in costs)]
     study = optuna.create_study(
         storage=storage,
         study_name=name,
@@ -319,16 +326,29 @@ def summary(outcome: SweepOutcome, params: Sequence[str]) -> list[Table | str]:
     if frame.empty or not (frame["state"] == "COMPLETE").any():
         return [f"No trial completed yet. Trials: {files}"]
     if outcome.front is not None:
-        front = outcome.front.sort_values("test_accuracy", ascending=False)
+        front = outcome.front.sort_values("val_accuracy", ascending=False)
         return [trials_table(front, params, f"Pareto set of {study.study_name}"), f"Written: {files}"]
     best = study.best_trial
-    top = frame[frame["state"] == "COMPLETE"].sort_values("test_accuracy", ascending=False).head(10)
+    top = frame[frame["state"] == "COMPLETE"].sort_values("val_accuracy", ascending=False).head(10)
     settings = ", ".join(f"{k}={v}" for k, v in best.params.items())
     return [
-        trials_table(top, params, f"Best trials of {study.study_name}"),
-        f"Best: trial {best.number}, test accuracy {fmt(best.value, 'pct')}%, with {settings}.",
+        trials_table(top, params, f"Best trials of {study.study_name} (by validation accuracy)"),
+        f"Best on validation: trial {best.number}, {fmt(best.value, 'pct')}%, with {settings}. "
+        + confirmation(best.user_attrs),
         f"Written: {files}",
     ]
+
+
+def confirmation(attrs: Mapping[str, Any]) -> str:
+    """The chosen trial's test accuracy, read once, with its 95% Wilson interval."""
+    accuracy, n = attrs.get("test_accuracy"), attrs.get("n_test")
+    if accuracy is None or not n:
+        return ""
+    low, high = accuracy_interval(round(accuracy * n), int(n))
+    return (
+        f"Its test accuracy, read once for the report: {fmt(accuracy, 'pct')}% "
+        f"(95% CI {fmt(low, 'pct')}–{fmt(high, 'pct')}%, {int(n)} reviews)."
+    )
 
 
 def sweep_command(

@@ -19,7 +19,9 @@ from bench.study import counted
 SUMMARY_ATTRS = (
     "run_id",
     "status",
-    "test_accuracy",
+    "val_accuracy",  # what the sweep maximises and prunes on
+    "test_accuracy",  # read for the report, never to choose
+    "n_test",
     *(f"cost_{axis}" for axis in AXES),  # the run's value on each cost axis (bench.results.axis_column)
     "truncated_train_share",
     "truncated_test_share",
@@ -119,7 +121,7 @@ def trials_table(frame: pd.DataFrame, params: Sequence[str], title: str) -> Tabl
         ("trial", "trial", ""),
         *((p, p, "") for p in params),
         ("state", "state", ""),
-        ("test_accuracy", "test acc %", "pct"),
+        ("val_accuracy", "val acc %", "pct"),
         ("cost_time", "train s", "s"),
         ("cost_memory", "peak MiB", "s"),
         ("cost_params", "params", "int"),

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 
 import numpy as np
@@ -355,3 +356,38 @@ def measure_latency(
         times_ms.append(timer.record.wall_s * 1000)
     p50, p90 = np.percentile(times_ms, [50, 90])
     return LatencyRecord(p50_ms=float(p50), p90_ms=float(p90))
+
+
+LATENCY_REVIEWS = 16  # batch-1 latency cycles over this many test reviews, not one
+MIN_REPEATS, REPEATS, MAX_REPEATS = 10, 20, 50
+LATENCY_BUDGET_MS, LATENCY_CAP_MS = 2000.0, 5000.0
+
+
+def latency_repeats(once_ms: float) -> int:
+    """Timed calls for a call of `once_ms`: 20, more (up to 50) while they fit in about 2 s, fewer
+    only where 20 would pass 5 s, and never under 10."""
+    wanted = max(REPEATS, min(MAX_REPEATS, int(LATENCY_BUDGET_MS / max(once_ms, 1e-3))))
+    if wanted * once_ms > LATENCY_CAP_MS:
+        wanted = max(MIN_REPEATS, int(LATENCY_CAP_MS / once_ms))
+    return wanted
+
+
+def _call_next(call: Callable[[int], object], counter: itertools.count[int]) -> object:
+    return call(next(counter))
+
+
+def latency_columns(
+    one: Callable[[int], object], batch: Callable[[], object], device: torch.device
+) -> dict[str, float | int]:
+    """The latency columns of a results row: `one(i)` runs the i-th single review, `batch()` one batch;
+    each is warmed up once, timed once to size the repeats, then timed `latency_repeats` times."""
+    found: dict[str, float | int] = {}
+    for suffix, call in (("bs1", one), ("batch", lambda i: batch())):
+        step = partial(_call_next, call, itertools.count())
+        once = measure_latency(step, device, warmup=1, repeats=1).p50_ms
+        repeats = latency_repeats(once)
+        record = measure_latency(step, device, warmup=0, repeats=repeats)
+        found[f"latency_ms_p50_{suffix}"] = record.p50_ms
+        found[f"latency_ms_p90_{suffix}"] = record.p90_ms
+        found[f"latency_repeats_{suffix}"] = repeats
+    return found

@@ -66,8 +66,9 @@ class EpochStats:
     epoch_time_s: float
     eval_time_s: float
     train_samples: int
-    train_tokens: int  # non-padding tokens seen
+    train_tokens: int | None  # non-padding tokens seen; None for a model without tokens
     val: EvalOutput | None = None  # None without a validation split
+    train_steps: int = 0  # optimizer steps taken
     step_times_s: list[float] = field(default_factory=list)  # mean seconds per step of each chunk
     cost: dict[str, Any] = field(default_factory=dict)  # tracker columns for the epoch
 
@@ -167,15 +168,28 @@ def evaluate(
     prob = distributed.gather_rows(torch.cat(probs), where, n).cpu().numpy()
     label = distributed.gather_rows(torch.cat(labels), where, n).cpu().numpy()
     (total_loss,) = distributed.all_sum(total_loss)
-    elapsed = time.perf_counter() - start
-    preds = prob.argmax(axis=1)
+    return scores(prob, label, n_classes, time.perf_counter() - start, float(total_loss) / len(label))
+
+
+def scores(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    seconds: float = float("nan"),
+    loss: float | None = None,
+) -> EvalOutput:
+    """Accuracy, macro-F1 and cross-entropy (unless given) of class probabilities against labels."""
+    preds = probs.argmax(axis=1)
+    if loss is None:
+        picked = probs[np.arange(len(labels)), labels]
+        loss = float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())
     return EvalOutput(
-        loss=float(total_loss) / len(label),
-        accuracy=float((preds == label).mean()),
-        macro_f1=macro_f1(label, preds, n_classes),
+        loss=loss,
+        accuracy=float((preds == labels).mean()),
+        macro_f1=macro_f1(labels, preds, n_classes),
         preds=preds,
-        probs=prob,
-        samples_per_s=len(label) / elapsed if elapsed > 0 else float("nan"),
+        probs=probs,
+        samples_per_s=len(labels) / seconds if seconds > 0 else float("nan"),
     )
 
 
@@ -373,6 +387,7 @@ def train_epoch(
         train_samples=int(total_samples),
         train_tokens=int(tokens),
         val=val,
+        train_steps=len(global_sizes[: state.steps_per_epoch]),
         step_times_s=step_times,
         cost=epoch_costs(tracker),
     )

@@ -1,0 +1,41 @@
+"""The majority reference of every comparison: always predicting the training split's most frequent
+class. A run that does not beat it significantly, or that predicts a single class, has learned
+nothing a table should credit, and is flagged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench.stats import majority_test
+
+ALPHA = 0.05
+HINT = (
+    "a flagged run learned little beyond the majority class: usually too few optimizer steps or too "
+    "low a learning rate (try more --epochs, a smaller --batch-size or a higher --lr)"
+)
+
+
+def majority_class(train_labels: np.ndarray) -> int:
+    """The most frequent training class (the lowest id on a tie)."""
+    return int(np.argmax(np.bincount(train_labels)))
+
+
+def majority_columns(
+    train_labels: np.ndarray, test_labels: np.ndarray, test_preds: np.ndarray
+) -> dict[str, Any]:
+    """majority_accuracy, p_vs_majority (one-sided exact binomial) and a warning for a results row."""
+    share = float(np.mean(test_labels == majority_class(train_labels)))
+    n_correct = int(np.sum(test_preds == test_labels))
+    p = majority_test(n_correct, len(test_labels), share)
+    return {"majority_accuracy": share, "p_vs_majority": p, "warning": run_warning(test_preds, p)}
+
+
+def run_warning(test_preds: np.ndarray, p_vs_majority: float) -> str | None:
+    """Why a run's accuracy should not be credited, in a few words; None when nothing is wrong."""
+    if len(np.unique(test_preds)) == 1:
+        return "predicts a single class"
+    if not p_vs_majority < ALPHA:
+        return f"not above majority (p = {p_vs_majority:.2g})"
+    return None

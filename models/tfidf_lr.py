@@ -1,0 +1,90 @@
+"""A classical baseline: TF-IDF of word 1-2-grams and logistic regression, C chosen on validation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from bench.data import Split
+from bench.errors import BenchError
+from bench.modeling import MODELS, Estimator, EstimatorSpec
+
+
+@dataclass(frozen=True)
+class TfidfLrParams:
+    C: float | None = None  # inverse regularisation; None: the best of `c_grid` on the validation split
+    c_grid: str = "0.25,1,4,16"
+    ngram_max: int = 2  # word n-grams from 1 to this
+    min_df: int = 1
+    sublinear_tf: bool = True  # 1 + log(tf): long reviews do not drown short ones
+    max_iter: int = 1000
+
+
+@dataclass
+class FittedPipeline:
+    pipeline: Pipeline
+    n_classes: int
+    chosen: dict[str, Any] = field(default_factory=dict)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        found = self.pipeline.predict_proba(list(texts))
+        probs = np.zeros((len(texts), self.n_classes))
+        probs[:, self.pipeline.classes_] = found  # a class absent from training keeps probability 0
+        return probs
+
+    @property
+    def n_params(self) -> int:
+        model = self.pipeline.named_steps["lr"]
+        return int(model.coef_.size + model.intercept_.size)  # coefficients and intercepts
+
+
+@MODELS.register("tfidf_lr", "tfidf")
+class TfidfLr(EstimatorSpec):
+    Params = TfidfLrParams
+    summary = "TF-IDF of word 1-2-grams and logistic regression (scikit-learn), C chosen on validation"
+    params: TfidfLrParams
+
+    def pipeline(self, c: float) -> Pipeline:
+        p = self.params
+        vectorizer = TfidfVectorizer(
+            ngram_range=(1, p.ngram_max), min_df=p.min_df, sublinear_tf=p.sublinear_tf
+        )
+        model = LogisticRegression(C=c, max_iter=p.max_iter, random_state=self.run.seed)
+        return Pipeline([("tfidf", vectorizer), ("lr", model)])
+
+    def grid(self) -> list[float]:
+        if self.params.C is not None:
+            return [self.params.C]
+        try:
+            values = [float(v) for v in self.params.c_grid.split(",") if v.strip()]
+        except ValueError:
+            raise BenchError(
+                f"tfidf_lr: c_grid must be numbers separated by commas, not {self.params.c_grid!r}."
+            ) from None
+        if not values or min(values) <= 0:
+            raise BenchError(f"tfidf_lr: c_grid needs positive values, not {self.params.c_grid!r}.")
+        return values
+
+    def fit(self, train: Split, val: Split, n_classes: int) -> Estimator:
+        grid = self.grid()
+        if len(grid) > 1 and not len(val.texts):
+            raise BenchError(
+                "tfidf_lr chooses C on the validation split, and there is none: "
+                "set --val-share above 0 or --option C=1."
+            )
+        best: tuple[float, float] | None = None
+        if len(grid) > 1:
+            for c in grid:  # each C fitted on train alone, scored on val; the first best wins ties
+                score = float(
+                    np.mean(self.pipeline(c).fit(train.texts, train.labels).predict(val.texts) == val.labels)
+                )
+                if best is None or score > best[1]:
+                    best = (c, score)
+        c = best[0] if best else grid[0]
+        return FittedPipeline(self.pipeline(c).fit(train.texts, train.labels), n_classes, {"C": c})
