@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -291,8 +291,3 @@ def load_dataset(spec: str, request: DataRequest) -> Dataset:
     """`imdb`, `kaggle:DIR`, `tsv:PATH` or `csv:PATH` (see each loader)."""
     scheme, _, arg = spec.partition(":")
     return DATASETS.get(scheme)(arg, request)
-
-
-def truncated_share(lengths: Sequence[int], max_len: int) -> float:
-    """Share of examples whose full encoding was longer than max_len (i.e. that were cut)."""
-    return float(np.mean(np.asarray(lengths) > max_len)) if len(lengths) else 0.0
