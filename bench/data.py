@@ -128,20 +128,28 @@ def load_imdb(arg: str, request: DataRequest) -> Dataset:
 WHERE = "_where"  # read_table's column naming each row's file and line, for error messages
 
 
-def read_table(path: Path, sep: str) -> pd.DataFrame:
-    """Read a delimited file strictly: CSV quoting with doubled quotes, CRLF or LF line ends."""
+BOM = b"\xef\xbb\xbf"
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 file's text, without the byte-order mark some editors write (as `utf-8-sig` does)."""
     if not path.is_file():
         raise BenchError(f"{path} does not exist.")
     raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise BenchError(f"{path} starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM.")
+    raw = raw[len(BOM) :] if raw.startswith(BOM) else raw
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BenchError(f"{path}, line 1: UTF-16 text (a UTF-16 byte-order mark); re-save as UTF-8.")
     try:
-        raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise BenchError(f"{path}, line {line}: bytes that are not UTF-8; re-save as UTF-8.") from None
+
+
+def read_table(path: Path, sep: str) -> pd.DataFrame:
+    """Read a delimited file strictly: CSV quoting with doubled quotes, CRLF or LF line ends."""
     # The csv module, not pandas: pandas would silently turn an extra first field into an index.
-    reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=sep, strict=True)
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=sep, strict=True)
     rows, lines = [], []  # each row with the file line it starts on (a quoted review spans several)
     try:
         start = 1

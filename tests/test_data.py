@@ -66,7 +66,8 @@ def test_kaggle_edge_cases(tmp_path: Path) -> None:
         ("sentiment\treview\n1\tok\n0\t   \n", "line 3: empty review"),
         ("sentiment\treview\n1\tok\n1\tfine\n", "single class"),
         (b"sentiment\treview\n1\tok\xff\n0\tbad\n", "line 2: bytes that are not UTF-8"),
-        ("\ufeffsentiment\treview\n1\tok\n0\tbad\n", "byte-order mark"),
+        ("sentiment\treview\n1\tok\n0\tbad\n".encode("utf-16"), "line 1: UTF-16 text"),
+        ("sentiment\treview\n1\tok\n0\tmauvais caf\xe9\n".encode("latin-1"), "line 3: bytes that are not"),
         ("sentiment\treview\n1\tok\textra\n0\tbad\n", "line 2: 3 fields, more than the header's 2"),
         ("sentiment\treview\n1\n0\tbad\n", "line 2: 1 fields, fewer than the header's 2"),
         ('sentiment\treview\n1\t"open quote\n0\tbad\n', "unbalanced quote"),
@@ -129,3 +130,22 @@ def test_stratified_indices_keeps_shares() -> None:
 
 def test_clean_text() -> None:
     assert clean_text("a<br /><br />b  c\n") == "a b c"
+
+
+# --- byte-order marks --------------------------------------------------------------------------
+def test_a_bom_and_crlf_kaggle_folder_loads(tmp_path: Path) -> None:
+    train = '\ufeffsentiment\treview\r\n2\tloved it\r\n0\t"hated,\r\nit"\r\n1\tmeh\r\n'
+    test = "\ufeffsentiment\treview\r\n0\tdull\r\n2\tgreat\r\n"
+    data = load_dataset(f"kaggle:{kaggle_dir(tmp_path, train, test)}", ALL)
+    assert data.train.texts == ["loved it", "hated, it", "meh"] and data.train.labels.tolist() == [2, 0, 1]
+    assert data.test.texts == ["dull", "great"] and data.test.labels.tolist() == [0, 2]
+    assert data.train.ids == ["train-0", "train-1", "train-2"]
+
+
+def test_a_bom_is_accepted_in_a_csv(tmp_path: Path) -> None:
+    body = "text,label\r\n" + "".join(f"review {i},{i % 2}\r\n" for i in range(10))
+    (tmp_path / "plain.csv").write_text(body, newline="")
+    (tmp_path / "bom.csv").write_text(body, encoding="utf-8-sig", newline="")
+    a, b = (load_dataset(f"csv:{tmp_path / name}", ALL) for name in ("bom.csv", "plain.csv"))
+    assert (a.train.texts, a.train.ids, a.test.ids) == (b.train.texts, b.train.ids, b.test.ids)
+    assert a.label_names == b.label_names == ("0", "1")
