@@ -56,7 +56,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_a_utf8_byte_order_mark_and_crlf_line_ends_load() -> None:
     folder = Path(__file__).parent / "data" / "bom-crlf"
     assert all((folder / n).read_bytes().startswith(b"\xef\xbb\xbf") for n in ("train.tsv", "test.tsv"))
-    data = load_dataset(f"kaggle:{folder}", DataRequest(None, None))
+    data = load_dataset(f"kaggle:{folder}", DataRequest(None, None, val_share=0.0))
     assert data.train.texts == ["fine", "bad"] and data.train.labels.tolist() == [0, 1]
     assert data.test.texts == ["great, really", "awful"]
     assert np.array_equal(data.test.labels, [2, 0])
