@@ -30,6 +30,7 @@ class RunConfig:
     data_seed: int = 0  # fixes the train/test split, so seed repeats share their test items
     max_train: int | None = 2000
     max_test: int | None = 500
+    val_share: float = 0.1  # of the max_train training rows, held out for validation; 0: none
     max_len: int = 128  # tokens per review, special tokens included
     lr: float = 1e-4
     batch_size: int = 32
@@ -66,6 +67,7 @@ class RunConfig:
                 0 <= self.label_smoothing < 1,
                 f"label_smoothing must be in [0, 1), not {self.label_smoothing}",
             ),
+            (0 <= self.val_share < 1, f"val_share must be in [0, 1), not {self.val_share}"),
             (self.max_train is None or self.max_train >= 2, "max_train must be at least 2"),
             (self.max_test is None or self.max_test >= 1, "max_test must be at least 1"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be at least 1"),

@@ -100,9 +100,11 @@ class Runner:
 
     # --- preparation -------------------------------------------------------------------------
     def dataset(self, run: RunConfig) -> Dataset:
-        key = (run.dataset, run.max_train, run.max_test, run.data_seed)
+        key = (run.dataset, run.max_train, run.max_test, run.data_seed, run.val_share)
         if key not in self._datasets:
-            request = DataRequest(run.max_train, run.max_test, run.data_seed, self.skip_bad_rows)
+            request = DataRequest(
+                run.max_train, run.max_test, run.data_seed, self.skip_bad_rows, run.val_share
+            )
             data = load_dataset(run.dataset, request)
             if data.skipped_rows:
                 self.log(f"{run.dataset}: skipped {data.skipped_rows} empty review(s).")

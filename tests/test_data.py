@@ -223,6 +223,19 @@ def test_one_file_carves_val_from_its_80_percent(tmp_path: Path) -> None:
     assert np.bincount(data.val.labels).tolist() == [2, 2]
 
 
+def test_runs_ask_for_their_val_share(tmp_path: Path) -> None:
+    from bench.config import RunConfig
+    from bench.runner import Runner
+
+    spec = f"kaggle:{three_class_kaggle(tmp_path)}"
+    runner = Runner(tmp_path / "out")
+    sizes = [
+        len(runner.dataset(RunConfig(model="encoder", dataset=spec, max_train=None, val_share=s)).val.ids)
+        for s in (0.1, 0.0, 0.2)
+    ]
+    assert sizes == [10, 0, 20]
+
+
 # --- JSONL and Parquet -------------------------------------------------------------------------
 def write_all_formats(frame: pd.DataFrame, folder: Path, stem: str) -> dict[str, Path]:
     paths = {fmt: folder / f"{stem}.{fmt}" for fmt in ("tsv", "jsonl", "parquet")}
