@@ -16,6 +16,7 @@ def test_packaged_suites_load() -> None:
     assert [by_model[m].lr for m in ("encoder", "bert", "bert_bilstm")] == [1e-4, 1e-5, 3e-5]
     assert [by_model[m].epochs for m in ("encoder", "bert", "bert_bilstm")] == [100, 20, 10]
     assert all(run.batch_size == 64 and run.paper_quirks for run in paper.runs)
+    assert all(run.val_share == 0 for run in paper.runs)  # the paper trained on all of train.tsv
     assert by_model["bert_bilstm"].label_smoothing == 0.1
 
 
