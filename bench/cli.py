@@ -42,11 +42,17 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 RUN_OVERRIDES = [
-    ("--dataset", str, "Dataset: imdb, kaggle:DIR, tsv:PATH or csv:PATH (PATH?text=COL&label=COL)."),
+    (
+        "--dataset",
+        str,
+        "Dataset: imdb, kaggle:DIR, or tsv:, csv:, jsonl: or parquet:PATH "
+        "(PATH?text=COL&label=COL&test=PATH&val=PATH).",
+    ),
     ("--epochs", int, "Training epochs."),
     ("--max-steps", int, "Cap on optimizer steps per epoch (for cost-only runs)."),
     ("--max-train", int, "Training reviews to use (a stratified sample)."),
     ("--max-test", int, "Test reviews to use (a stratified sample)."),
+    ("--val-share", float, "Share of the training reviews held out for validation [default: 0.1]."),
     ("--max-len", int, "Tokens per review, special tokens included."),
     ("--lr", float, "Peak learning rate."),
     ("--batch-size", int, "Reviews per step."),

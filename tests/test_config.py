@@ -16,6 +16,7 @@ def test_packaged_suites_load() -> None:
     assert [by_model[m].lr for m in ("encoder", "bert", "bert_bilstm")] == [1e-4, 1e-5, 3e-5]
     assert [by_model[m].epochs for m in ("encoder", "bert", "bert_bilstm")] == [100, 20, 10]
     assert all(run.batch_size == 64 and run.paper_quirks for run in paper.runs)
+    assert all(run.val_share == 0 for run in paper.runs)  # the paper trained on all of train.tsv
     assert by_model["bert_bilstm"].label_smoothing == 0.1
 
 
@@ -31,6 +32,8 @@ def test_overrides_and_model_selection() -> None:
         ({"epochs": -1}, "Epochs must be at least 1"),
         ({"batch_size": 0}, "Batch size must be at least 1"),
         ({"max_len": 1}, "Max_len must be at least 2"),
+        ({"val_share": 1}, r"Val_share must be in \[0, 1\), not 1.0"),
+        ({"val_share": -0.1}, r"Val_share must be in \[0, 1\), not -0.1"),
     ],
 )
 def test_impossible_values_are_user_errors(overrides: dict, message: str) -> None:
@@ -49,3 +52,13 @@ def test_unknown_suite_suggests(tmp_path) -> None:
     broken.write_text("[run\n")
     with pytest.raises(BenchError, match="not valid TOML"):
         load_suite(str(broken))
+
+
+def test_val_share_is_a_run_setting(tmp_path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text("[run]\nval_share = 0\n[models.encoder]\n[models.bert]\nval_share = 0.2\n")
+    runs = apply_overrides(load_suite(str(suite)), {})
+    assert [r.val_share for r in runs] == [0.0, 0.2]
+    assert isinstance(runs[0].val_share, float)
+    assert [r.val_share for r in apply_overrides(load_suite("quick"), {"val_share": 0.25})] == [0.25] * 3
+    assert load_suite("quick").runs[0].val_share == 0.1

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
+from bench.data import DataRequest, load_dataset
 
 MALFORMED = Path(__file__).parent / "data" / "malformed"
 EXPECTED = {
-    "bom": "byte-order mark; save it as UTF-8 without BOM",
     "empty-file": "is empty; it needs a header row",
     "empty-review": "line 3: empty review; fix it or pass --skip-bad-rows",
     "label-after-multiline-review": "train.tsv, line 6: label 'x' is not one of 0 to 2",  # file lines
@@ -22,6 +23,7 @@ EXPECTED = {
     "ragged": "line 2: 3 fields, more than the header's 2",
     "single-class": "the training split has a single class (neutral)",
     "unbalanced-quote": "check for an unbalanced quote",
+    "utf16": "train.tsv, line 1: UTF-16 text (a UTF-16 byte-order mark); re-save as UTF-8",
     "wrong-columns": "missing column(s) 'review'",
 }
 
@@ -44,10 +46,20 @@ def test_malformed_file_is_one_line_exit_2(case: str, tmp_path: Path) -> None:
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    args = ["--debug", "run", "--dataset", f"kaggle:{MALFORMED / 'bom'}", "--out", str(tmp_path / "o")]
+    folder = MALFORMED / "not-utf8"
+    args = ["--debug", "run", "--dataset", f"kaggle:{folder}", "--out", str(tmp_path / "o")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code != 0
-    assert result.exception is not None and "byte-order mark" in str(result.exception)
+    assert result.exception is not None and "not UTF-8" in str(result.exception)
+
+
+def test_a_utf8_byte_order_mark_and_crlf_line_ends_load() -> None:
+    folder = Path(__file__).parent / "data" / "bom-crlf"
+    assert all((folder / n).read_bytes().startswith(b"\xef\xbb\xbf") for n in ("train.tsv", "test.tsv"))
+    data = load_dataset(f"kaggle:{folder}", DataRequest(None, None, val_share=0.0))
+    assert data.train.texts == ["fine", "bad"] and data.train.labels.tolist() == [0, 1]
+    assert data.test.texts == ["great, really", "awful"]
+    assert np.array_equal(data.test.labels, [2, 0])
 
 
 def test_skip_bad_rows_reports_what_it_skipped(tmp_path: Path) -> None:
