@@ -56,10 +56,13 @@ def _set_rng_states(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def save_checkpoint(folder: Path, epoch: int, model: nn.Module, trainer: dict[str, Any]) -> None:
+def save_checkpoint(
+    folder: Path, epoch: int, model: nn.Module, trainer: dict[str, Any], selection: Selection | None = None
+) -> None:
     """Replace the folder's checkpoint with this epoch's; the swap is a rename, never half-done.
 
-    `trainer` names the objects whose `state_dict()` a resumed run needs (see `bench.train.fit`).
+    `trainer` names the objects whose `state_dict()` a resumed run needs (see `bench.train.TrainState`);
+    `selection`, the epoch the run reports so far, is saved with them, so the two always agree.
     """
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -73,6 +76,8 @@ def save_checkpoint(folder: Path, epoch: int, model: nn.Module, trainer: dict[st
         "rng": _rng_states(),
     }
     torch.save(state, tmp / STATE)
+    if selection is not None:
+        _save_selection(tmp / SELECTION, selection)
     old = folder.with_name(folder.name + ".old")
     if folder.exists():
         os.replace(folder, old)
@@ -103,16 +108,13 @@ class Selection:
     val_accuracy: float | None
 
 
-def save_selection(folder: Path, selection: Selection) -> None:
-    """Keep the selected epoch's predictions beside the checkpoint, so a resumed run still has them."""
+def _save_selection(path: Path, selection: Selection) -> None:
+    """The selected epoch's predictions, so a resumed run still reports them."""
     arrays = {"test_probs": np.ascontiguousarray(selection.test_probs, dtype=np.float32)}
     if selection.val_probs is not None:
         arrays["val_probs"] = np.ascontiguousarray(selection.val_probs, dtype=np.float32)
-    folder.mkdir(parents=True, exist_ok=True)
     metadata = {"epoch": str(selection.epoch), "val_accuracy": repr(selection.val_accuracy)}
-    tmp = folder / f".{SELECTION}.tmp"
-    save_numpy(arrays, str(tmp), metadata=metadata)
-    os.replace(tmp, folder / SELECTION)
+    save_numpy(arrays, str(path), metadata=metadata)
 
 
 def load_selection(folder: Path) -> Selection | None:

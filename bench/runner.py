@@ -26,7 +26,6 @@ from bench.checkpoint import (
     load_selection,
     remove_checkpoint,
     save_checkpoint,
-    save_selection,
 )
 from bench.config import RunConfig
 from bench.data import DataRequest, Dataset, load_dataset
@@ -318,8 +317,7 @@ class Runner:
             stats = train_epoch(state, epoch, self.progress, track)
             selection = self._after_epoch(row, run, stats, selection)
             if epoch < run.epochs and self.main:
-                save_checkpoint(folder, epoch, network, state.trainer_objects())
-                save_selection(folder, selection)
+                save_checkpoint(folder, epoch, network, state.trainer_objects(), selection)
             if on_epoch:
                 on_epoch(stats)
         if selection is None:  # every epoch had finished before the interruption

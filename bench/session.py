@@ -50,7 +50,9 @@ def resume_suite(runner: Runner) -> list[dict[str, Any]]:
     if not env.is_file():
         raise BenchError(f"{runner.out} is not a bench run folder (no {ENV_FILE}); nothing to resume.")
     try:
-        runs = [RunConfig(**r) for r in json.loads(env.read_text(encoding="utf-8"))["runs"]]
+        # A folder from before validation splits existed trained on all its training rows.
+        saved = json.loads(env.read_text(encoding="utf-8"))["runs"]
+        runs = [RunConfig(**{"val_share": 0.0, **r}) for r in saved]
     except (ValueError, KeyError, TypeError) as exc:
         raise BenchError(f"{env} cannot be read back ({one_line(exc)}); start a new run.") from None
     runner.load_existing()

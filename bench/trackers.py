@@ -379,10 +379,11 @@ def _call_next(call: Callable[[int], object], counter: itertools.count[int]) -> 
 def latency_columns(
     one: Callable[[int], object], batch: Callable[[], object], device: torch.device
 ) -> dict[str, float | int]:
-    """The latency columns of a results row: `one(i)` runs the i-th single review, `batch()` one batch;
-    each is warmed up once, timed once to size the repeats, then timed `latency_repeats` times."""
+    """The latency columns of a results row: `one(i)` runs the i-th of LATENCY_REVIEWS single reviews
+    (they are taken in turn), `batch()` one batch; each is warmed up once, timed once to size the
+    repeats, then timed `latency_repeats` times."""
     found: dict[str, float | int] = {}
-    for suffix, call in (("bs1", one), ("batch", lambda i: batch())):
+    for suffix, call in (("bs1", lambda i: one(i % LATENCY_REVIEWS)), ("batch", lambda i: batch())):
         step = partial(_call_next, call, itertools.count())
         once = measure_latency(step, device, warmup=1, repeats=1).p50_ms
         repeats = latency_repeats(once)

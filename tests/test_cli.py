@@ -21,23 +21,25 @@ def test_run_end_to_end_writes_results(tiny_suite: Path, tmp_path: Path) -> None
     assert code == 0, output
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns[: len(RESULT_COLUMNS)]) == [c.name for c in RESULT_COLUMNS]
-    assert results["model"].tolist() == ["encoder", "bert", "bert_bilstm"]
+    assert results["model"].tolist() == ["encoder", "bert", "bert_bilstm", "tfidf_lr"]
     assert (results["status"] == "ok").all()
-    for column in ("test_accuracy", "best_test_accuracy", "test_macro_f1", "train_accuracy"):
+    for column in ("test_accuracy", "val_accuracy", "test_macro_f1", "train_accuracy", "majority_accuracy"):
         assert results[column].between(0, 1).all(), column
+    assert results["p_vs_majority"].between(0, 1).all()
+    assert (results["selected_epoch"].between(1, 2)).all()
     assert (results["params_total"] > 0).all()
     assert (results["train_time_s"] > 0).all()
-    assert (results[["n_train", "n_test"]] == [43, 24]).all().all()  # 48 asked, 5 held out for val
+    assert (results[["n_train", "n_val", "n_test"]] == [43, 5, 24]).all().all()  # 48 asked, 5 held out
     epochs = pd.read_csv(out / "epochs.csv")
     assert list(epochs.columns[: len(EPOCH_COLUMNS)]) == [c.name for c in EPOCH_COLUMNS]
-    assert len(epochs) == 3 * 2  # three models, two epochs each
+    assert len(epochs) == 3 * 2 + 1  # three networks, two epochs each, and one fit
     predictions = pd.read_csv(out / "predictions.csv")
     assert list(predictions.columns[: len(PREDICTION_COLUMNS)]) == [c.name for c in PREDICTION_COLUMNS]
     assert {"prob_0", "prob_1"} <= set(predictions.columns)
-    assert len(predictions) == 3 * 24
+    assert len(predictions) == 4 * (24 + 5)  # the selected epoch's test and validation predictions
     env = (out / "env.json").read_text()
     assert '"torch"' in env and '"command"' in env
-    assert "encoder" in output and "bert_bilstm" in output  # the results table
+    assert "encoder" in output and "bert_bilstm" in output and "majority class" in output  # the table
 
 
 def test_same_seed_gives_identical_metrics(tiny_suite: Path, tmp_path: Path) -> None:

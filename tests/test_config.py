@@ -8,7 +8,7 @@ from bench.errors import BenchError
 
 def test_packaged_suites_load() -> None:
     quick = load_suite("quick")
-    assert quick.models() == ["encoder", "bert", "bert_bilstm"]
+    assert quick.models() == ["encoder", "bert", "bert_bilstm", "tfidf_lr"]
     paper = load_suite("paper")
     by_model = {run.model: run for run in paper.runs}
     assert (by_model["encoder"].max_len, by_model["bert"].max_len) == (150, 150)
@@ -60,5 +60,5 @@ def test_val_share_is_a_run_setting(tmp_path) -> None:
     runs = apply_overrides(load_suite(str(suite)), {})
     assert [r.val_share for r in runs] == [0.0, 0.2]
     assert isinstance(runs[0].val_share, float)
-    assert [r.val_share for r in apply_overrides(load_suite("quick"), {"val_share": 0.25})] == [0.25] * 3
+    assert [r.val_share for r in apply_overrides(load_suite("quick"), {"val_share": 0.25})] == [0.25] * 4
     assert load_suite("quick").runs[0].val_share == 0.1

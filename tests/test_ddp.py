@@ -37,7 +37,16 @@ lr = 1e-3
 options = { d_model = 32, n_layers = 1, n_heads = 2, ff_dim = 64, vocab_size = 2000, dropout = 0.0 }
 """
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
-EXACT = ["n_train", "n_test", "test_accuracy", "train_accuracy", "best_test_accuracy", "precision"]
+EXACT = [
+    "n_train",
+    "n_val",
+    "n_test",
+    "test_accuracy",
+    "val_accuracy",
+    "train_accuracy",
+    "selected_epoch",
+    "precision",
+]
 CLOSE = ["train_loss", "test_loss", "test_macro_f1"]
 
 

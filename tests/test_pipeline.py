@@ -107,7 +107,7 @@ def test_runner_loads_the_cache_on_a_later_run(tiny, tmp_path: Path, monkeypatch
     run, prepared = tiny
     run = dataclasses.replace(run, cache_dir=str(tmp_path / "cache"))
     first = Runner(tmp_path / "a").prepare(run)
-    assert len(list((tmp_path / "cache").rglob("*.safetensors"))) == 2  # train and test
+    assert len(list((tmp_path / "cache").rglob("*.safetensors"))) == 3  # train, validation and test
 
     def no_tokenizing(*args: object) -> None:
         raise AssertionError("tokenized again despite the cache")

@@ -18,7 +18,15 @@ from bench.config import RunConfig
 from bench.modeling import MODELS, load_models
 
 DATA = Path(__file__).parent / "data"
-METRICS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "test_macro_f1"]
+METRICS = [
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "test_macro_f1",
+]
 # Three epochs of a tiny encoder on 300 reviews: a few seconds, long enough to interrupt.
 SUITE = """
 description = "resume test"
@@ -73,6 +81,14 @@ def test_killed_mid_epoch_then_resumed_equals_uninterrupted(suite: Path, tmp_pat
     got = pd.read_csv(killed / "epochs.csv")[METRICS]
     pd.testing.assert_frame_equal(expected, got)
     assert pd.read_csv(killed / "results.csv")["status"].tolist() == ["ok"]
+    # the selected epoch, maybe one from before the kill, and its predictions survive the resume
+    chosen = ["selected_epoch", "val_accuracy", "test_accuracy"]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(whole / "results.csv")[chosen], pd.read_csv(killed / "results.csv")[chosen]
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_csv(whole / "predictions.csv"), pd.read_csv(killed / "predictions.csv")
+    )
     assert not (killed / "checkpoints").exists()  # removed once the run succeeded
 
 
@@ -98,6 +114,7 @@ def test_keep_checkpoints_keeps_the_last_epoch_only(tiny_suite: Path, tmp_path: 
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["encoder-s0"]
     assert sorted(p.name for p in (out / "checkpoints" / "encoder-s0").iterdir()) == [
         "model.safetensors",
+        "selection.safetensors",  # the selected epoch's predictions
         "state.pt",
     ]
 
