@@ -171,13 +171,19 @@ def ls(what: str) -> None:
     type=click.Choice(AXES),
     default="time",
     show_default=True,
-    help="Cost axis of the accuracy-cost plot and the Pareto front.",
+    help="Cost axis of the verdicts and the front: memory is GPU memory on a GPU, host RSS on a CPU.",
 )
-def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str) -> None:
-    """Compare runs: tables, significance, Pareto front and plots [default: newest folder in reports/]."""
+@click.option(
+    "--target",
+    type=float,
+    default=None,
+    help="Validation accuracy of time to target, e.g. 0.8 [default: 95% of the best in the report].",
+)
+def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str, target: float | None) -> None:
+    """Is the bigger model worth it? Verdicts for every pair, runs, front and plots [default: newest folder in reports/]."""
     from bench.reporting import make_report
 
-    make_report(list(folders), fmt, out, cost)
+    make_report(list(folders), fmt, out, cost, target)
 
 
 @main.command()

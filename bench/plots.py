@@ -19,7 +19,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from bench.report_data import PAPER_DEVICE, Report, axis_label  # noqa: E402
+from bench.report_data import PAPER_DEVICE, PAPER_TASK, Report  # noqa: E402
+from bench.results import COSTS  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -52,10 +53,12 @@ def _band(ax: Axes, df: pd.DataFrame, column: str, label: str, color: object, st
 
 
 def training_curves(epochs: pd.DataFrame, entry: str) -> Figure:
-    """Like the paper's Figs 5-7: loss and accuracy by epoch, training and test."""
+    """Like the paper's Figs 5-7: loss and accuracy by epoch, training, validation and test."""
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, what in ((loss_ax, "loss"), (acc_ax, "accuracy")):
         _band(ax, epochs, f"train_{what}", f"training {what}", COLORS[0], "-")
+        if f"val_{what}" in epochs:
+            _band(ax, epochs, f"val_{what}", f"validation {what}", COLORS[2], "-.")
         _band(ax, epochs, f"test_{what}", f"test {what}", COLORS[1], "--")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -69,68 +72,71 @@ def training_curves(epochs: pd.DataFrame, entry: str) -> Figure:
 
 
 def cost_plot(rep: Report) -> Figure:
-    """Mean accuracy (95% CI bars) against cost, the significance-aware front, and its ties."""
-    key = f"axis_{rep.cost}"
-    label = axis_label(rep.cost, sorted({str(d) for d in rep.entries["device"].dropna()}) or ["cpu"])
-    ci = rep.entries[["entry", "test_accuracy_ci_low", "test_accuracy_ci_high"]]
-    front = rep.front.merge(ci.rename(columns={"entry": "model"}), on="model")
+    """Mean test accuracy against cost, with each front; 95% t intervals where there are seeds."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    pos = {m: (c, a) for m, c, a in zip(front["model"], front["cost"], front["accuracy"])}
-    # Ties that kept a model on the front: a cheaper, more accurate model whose lead is not significant.
-    for _, r in front.iterrows():
-        for other in filter(None, str(r["tied_with"]).split(",")):
-            c0, a0 = pos[other]
-            if c0 <= r["cost"] and a0 > r["accuracy"]:
-                ax.plot([c0, r["cost"]], [a0, r["accuracy"]], ":", color="grey", linewidth=1)
-    on = front[front["on_front"]].sort_values("cost")
-    # A plain line, not a staircase: with ties the front need not rise with cost.
-    ax.plot(
-        on["cost"],
-        on["accuracy"],
-        "-",
-        color="black",
-        linewidth=1,
-        alpha=0.5,
-        label="front (significance-aware)",
-    )
-    for i, (_, r) in enumerate(front.iterrows()):
-        err = np.array(
-            [[r["accuracy"] - r["test_accuracy_ci_low"]], [r["test_accuracy_ci_high"] - r["accuracy"]]]
-        )
+    entries = rep.entries.set_index("entry")
+    styles = ["-", "--", ":"]
+    for g, (group, front) in enumerate(rep.front.groupby("group", sort=False)):
+        on = front[front["on_front"]].sort_values("cost")
+        label = f"front ({COSTS[group].label})" if rep.front["group"].nunique() > 1 else "front"
+        ax.plot(on["cost"], on["accuracy"], styles[g % 3], color="black", linewidth=1, alpha=0.5, label=label)
+    for i, (_, r) in enumerate(rep.front.iterrows()):
+        low, high = (entries.loc[r["model"], f"test_accuracy_{k}"] for k in ("ci_low", "ci_high"))
+        err = np.array([[r["accuracy"] - low], [high - r["accuracy"]]]) if np.isfinite(low) else None
         ax.errorbar(
-            r["cost"], r["accuracy"], yerr=np.nan_to_num(err), fmt="o" if r["on_front"] else "x",
+            r["cost"], r["accuracy"], yerr=err, fmt="o" if r["on_front"] else "x",
             color=COLORS[i % len(COLORS)], capsize=3, markersize=7, label=r["model"],
         )  # fmt: skip
-    refs = rep.entries[rep.entries["reference"]]
-    if f"{key}_mean" in refs and refs[f"{key}_mean"].notna().any():
-        ax.scatter(refs[f"{key}_mean"], refs["test_accuracy_mean"], marker="s", facecolors="none",
-                   edgecolors="grey", label=f"paper ({PAPER_DEVICE})")  # fmt: skip
-        for _, r in refs.dropna(subset=[f"{key}_mean"]).iterrows():
-            ax.annotate(r["entry"], (r[f"{key}_mean"], r["test_accuracy_mean"]), fontsize=7, color="grey")
-    costs = pd.concat([front["cost"], refs.get(f"{key}_mean", pd.Series(dtype=float))]).dropna()
+    for _, r in rep.entries[rep.entries["reference"] == "majority"].iterrows():
+        ax.axhline(r["test_accuracy_mean"], color="grey", linestyle=":", linewidth=1, label=r["entry"])
+    papers = rep.entries[rep.entries["reference"] == "paper"].dropna(subset=[f"axis_{rep.cost}_mean"])
+    if len(papers):
+        comparable = bool(papers["comparable"].all())
+        label = f"paper ({PAPER_TASK}, {PAPER_DEVICE})" + ("" if comparable else ": not comparable, another task")
+        ax.scatter(papers[f"axis_{rep.cost}_mean"], papers["test_accuracy_mean"], marker="s",
+                   facecolors="none", edgecolors="grey", label=label)  # fmt: skip
+        for _, r in papers.iterrows():
+            ax.annotate(r["entry"], (r[f"axis_{rep.cost}_mean"], r["test_accuracy_mean"]), fontsize=7, color="grey")
+    costs = pd.concat([rep.front["cost"], papers[f"axis_{rep.cost}_mean"]]).dropna()
     if len(costs) and costs.min() > 0 and costs.max() / costs.min() > 20:
         ax.set_xscale("log")  # the paper's GPU hours and a CPU smoke run differ by orders of magnitude
-    ax.set_xlabel(label)
+    ax.set_xlabel(" / ".join(dict.fromkeys(f"{COSTS[g].noun} ({COSTS[g].unit})" for g in rep.front["group"])))
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
-    ax.set_title("Accuracy against cost (o on the front, x dominated; dotted: tied)", fontsize=10)
+    ax.set_title("Accuracy against cost (o on the front, x dominated)", fontsize=10)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 
 
+def budget_plot(budget: pd.DataFrame) -> Figure:
+    """Expected best validation accuracy after n trials against the training time they took."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, ((study, model), g) in enumerate(budget.groupby(["study", "model"], sort=False)):
+        color = COLORS[i % len(COLORS)]
+        ax.plot(g["cumulative_cost"], g["expected_max"], "o-", color=color, label=f"{model} ({study})")
+        ax.fill_between(g["cumulative_cost"], g["band_low"], g["band_high"], color=color, alpha=0.15, linewidth=0)
+    ax.set_xlabel("training time of n trials (s)")
+    ax.set_ylabel("expected best validation accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Budget: expected best of n trials (Dodge et al. 2019; band: bootstrap 95%)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def sweep_plot(sweep: pd.DataFrame, x: str) -> Figure:
-    """Accuracy against one swept setting per model; with max_len, the share of truncated reviews too."""
+    """Validation accuracy against one swept setting per model; with max_len, the truncated share too."""
     fig, ax = plt.subplots(figsize=(7, 4))
     ok = sweep[sweep["status"] == "ok"].sort_values(x)
     for i, (model, g) in enumerate(ok.groupby("model", sort=False)):
         color = COLORS[i % len(COLORS)]
         # Other settings vary too: every trial as a dot, the line through the best trial at each value.
-        ax.scatter(g[x], g["test_accuracy"], color=color, alpha=0.5, s=20)
-        top = g.groupby(x)["test_accuracy"].max()
+        ax.scatter(g[x], g["val_accuracy"], color=color, alpha=0.5, s=20)
+        top = g.groupby(x)["val_accuracy"].max()
         ax.plot(top.index, top.to_numpy(), "o-", color=color, label=f"{model} (best trial per value)")
     ax.set_xlabel(x)
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("validation accuracy")
     ax.grid(alpha=0.3)
     if x == "lr":
         ax.set_xscale("log")
@@ -158,6 +164,8 @@ def write_all(rep: Report, folder: Path) -> dict[str, Path]:
             written[name] = save(training_curves(g, str(entry)), folder, name)
     if not rep.front.empty:
         written[f"cost-{rep.cost}"] = save(cost_plot(rep), folder, f"cost-{rep.cost}")
+    if not rep.budget.empty:
+        written["budget"] = save(budget_plot(rep.budget), folder, "budget")
     sweep = rep.sweep
     for x in ("max_len", "lr"):
         if not sweep.empty and x in sweep and sweep.loc[sweep["status"] == "ok", x].nunique() > 1:

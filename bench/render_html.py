@@ -22,22 +22,20 @@ table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
 th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid #eee; text-align: right; }
 th { background: #f5f5f7; } td:first-child, th:first-child { text-align: left; }
 tr.reference td { color: #6e6e73; font-style: italic; }
-strong.best { color: #0a7d32; }
 p.note { color: #555; font-size: 0.85rem; max-width: 60rem; }
 figure { display: inline-block; margin: 0.5rem; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.8rem; color: #555; }
 .cm td { width: 3.5rem; text-align: center; }
 """
 
-# Marks the best cells; a sentinel survives html.escape so the markup can be added back after escaping.
-BEST = "\x00{}\x01"
-
-
 def table_html(
     headers: Sequence[str], rows: Sequence[Sequence[str]], ref_rows: set[int] | None = None
 ) -> str:
+    if not headers:  # a list of sentences
+        return "<ul>" + "".join(f"<li>{html.escape(r[0])}</li>" for r in rows) + "</ul>"
+
     def esc(text: str) -> str:
-        return html.escape(text).replace("\x00", '<strong class="best">').replace("\x01", "</strong>")
+        return html.escape(text)
 
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
@@ -56,6 +54,7 @@ def confusion_html(rep: Report) -> str:
         return ""
     ok = rep.loaded.results.loc[rep.loaded.results["status"] == "ok", ["source", "run_id"]]
     pred = pred.merge(ok, on=["source", "run_id"])
+    pred = pred[pred["split"] == "test"]
     n_classes = int(max(pred["label"].max(), pred["pred"].max())) + 1 if len(pred) else 0
     parts = []
     for entry, g in pred.groupby("entry", sort=False):
@@ -93,11 +92,11 @@ def to_html(rep: Report, figures: dict[str, Path]) -> str:
     title = "Report: " + ", ".join(f.name for f in rep.loaded.folders)
     refs = {i for i, r in enumerate(rep.entries["reference"]) if r} if not rep.entries.empty else set()
     body = [f"<h1>{html.escape(title)}</h1>"]
-    for name, note, (headers, rows) in sections(rep, BEST, with_ci=True):
+    for name, note, (headers, rows) in sections(rep, with_ci=True):
         body.append(f"<h2>{html.escape(name)}</h2>")
         if note:
             body.append(f'<p class="note">{html.escape(note)}</p>')
-        body.append(table_html(headers, rows, refs if name in ("Runs", "Cost-normalized") else None))
+        body.append(table_html(headers, rows, refs if name == "Runs" else None))
     cms = confusion_html(rep)
     if cms:
         body += ["<h2>Confusion matrices</h2>", '<p class="note">Summed over seeds.</p>', cms]

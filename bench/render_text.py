@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from bench.report_data import COST_METRICS, METRICS, Report
+from bench.report_data import METRICS, TARGET_METRICS, Report
 from bench.report_layout import sections
+from bench.verdicts import VERDICT_COLUMNS
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    if not headers:  # a list of sentences
+        return "\n".join(f"- {r[0]}" for r in rows)
+
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -21,26 +24,27 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 
 def to_markdown(rep: Report) -> str:
     parts = [f"# Report: {', '.join(str(f.name) for f in rep.loaded.folders)}"]
-    for title, note, (headers, rows) in sections(rep, "**{}**", with_ci=True):
-        parts += [f"## {title}", note, markdown_table(headers, rows)] if note else [
-            f"## {title}", markdown_table(headers, rows)]  # fmt: skip
+    for title, note, (headers, rows) in sections(rep, with_ci=True):
+        parts += [f"## {title}", *([note] if note else []), markdown_table(headers, rows)]
     return "\n\n".join(parts) + "\n"
 
 
 def to_csv(rep: Report) -> str:
-    """The aggregated entries (mean/std/CI per metric), then every merged run with its source folder."""
-    agg = rep.entries.assign(level=np.where(rep.entries["reference"], "reference", "model"))
+    """One file, a `level` column telling its parts apart: `model` and `reference` rows (mean, std and
+    t interval per metric; with on_front and dominated_by), every merged `run`, every `pair` (the
+    verdict columns) and the sweeps' `budget` curves."""
+    entries = rep.entries.assign(level=[r or "model" for r in rep.entries["reference"]])
     if not rep.front.empty:
-        front = rep.front.rename(columns={"model": "entry"})[
-            ["entry", "on_front", "tied_with", "dominated_by"]
-        ]
-        agg = agg.merge(front, on="entry", how="left")
+        front = rep.front.rename(columns={"model": "entry"})[["entry", "on_front", "dominated_by"]]
+        entries = entries.merge(front, on="entry", how="left")
     runs = rep.loaded.results.assign(level="run")
-    keep = ["level", "source", "entry", "run_id", "model", "seed", "status", "error"]
-    runs = runs.reindex(
-        columns=[c for c in keep if c in runs.columns] + [m.key for m in METRICS + COST_METRICS]
-    )
-    out = pd.concat([agg, runs], ignore_index=True).dropna(axis=1, how="all")  # drop what nothing measured
+    keep = ["level", "source", "entry", "run_id", "model", "seed", "status", "error", "warning", "task"]
+    metrics = [m.key for m in METRICS + TARGET_METRICS]
+    runs = runs.reindex(columns=[c for c in keep if c in runs.columns] + metrics)
+    pairs = rep.pairs.assign(level="pair").reindex(columns=["level", *VERDICT_COLUMNS, "n_items"])
+    budget = rep.budget.assign(level="budget") if not rep.budget.empty else pd.DataFrame()
+    parts = [p for p in (entries, runs, pairs, budget) if not p.empty]
+    out = pd.concat(parts, ignore_index=True).dropna(axis=1, how="all")  # drop what nothing measured
     first = [c for c in keep + ["reference", "device", "seeds", "n_ok", "n_failed"] if c in out.columns]
     out = out[first + [c for c in out.columns if c not in first]]
     return str(out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
@@ -48,10 +52,10 @@ def to_csv(rep: Report) -> str:
 
 def to_rich(rep: Report) -> list[Table]:
     tables = []
-    for title, note, (headers, rows) in sections(rep, "[bold green]{}[/]", with_ci=False):
-        table = Table(title=title, caption=note or None, caption_justify="left")
-        for i, h in enumerate(headers):
-            table.add_column(h, justify="left" if i < 3 else "right", overflow="fold")
+    for title, note, (headers, rows) in sections(rep, with_ci=False):
+        table = Table(title=title, caption=note or None, caption_justify="left", show_header=bool(headers))
+        for i, h in enumerate(headers or [""]):
+            table.add_column(h, justify="left" if i < 4 else "right", overflow="fold")
         for r in rows:
             table.add_row(*r)
         tables.append(table)

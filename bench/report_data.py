@@ -1,15 +1,18 @@
-"""The report's data: results folders loaded, runs aggregated over seeds, models compared.
+"""The report's data: results folders loaded, runs aggregated over seeds, every pair of models judged.
 
 Everything here reads results files only (see bench/results.py); nothing reaches back into training.
-Renderers (bench/render_text.py, bench/render_html.py, bench/plots.py) import this module and never
-each other; `bench.reporting` builds a report and hands it to one of them.
+Renderers (bench/render_text.py, bench/render_html.py, bench/plots.py) import this module and
+bench/report_layout.py, never each other; `bench.reporting` builds a report and hands it to one.
+
+Nothing here chooses on the test split: a sweep's best trial is the best on validation, and the
+target of time-to-target is a validation accuracy. Test accuracy is read to report and to compare.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +23,30 @@ from bench.errors import BenchError
 from bench.results import (
     AXES,
     COST_COLUMNS,
+    COSTS,
     EPOCHS_FILE,
     PREDICTIONS_FILE,
     RESULTS_FILE,
     CostColumn,
     axis_column,
     axis_value,
+    device_type,
     read_folder,
 )
-from bench.stats import StatsError, mcnemar, mean_std_ci, pairwise_significance, significant_pareto
+from bench.stats import (
+    Replicates,
+    StatsError,
+    accuracy_interval,
+    budget_curve,
+    compare_accuracy,
+    holm,
+    mean_std_ci,
+    time_to_target,
+)
+from bench.verdicts import VERDICT_COLUMNS, pair_verdicts, verdict_front
+
+ALPHA = 0.05
+TARGET_SHARE = 0.95  # time to target: by default 95% of the best validation accuracy in the report
 
 
 @dataclass(frozen=True)
@@ -49,16 +67,16 @@ METRICS = [
     Metric("test_macro_f1", "macro-F1 %", "pct", True),
     *(cost_metric(c) for c in COST_COLUMNS if c.report),
 ]
-# Cost-normalized figures, one value per run before aggregation (definitions in `load`).
-COST_METRICS = [
-    Metric("acc_per_train_hour", "accuracy / train hour", "g", True),
-    Metric("acc_per_gib", "accuracy / GiB peak", "g", True),
-    Metric("acc_time_auc", "accuracy-time AUC", "f3", True),
+# Time (and energy) until validation accuracy first reached the report's target, per run.
+TARGET_METRICS = [
+    Metric("time_to_target_s", "time to target s", "s", False),
+    Metric("energy_to_target_j", "energy to target J", "f", False),
 ]
 # Each run's value on each cost axis (see bench.results.axis_column), aggregated but not shown.
 AXIS_METRICS = {axis: Metric(f"axis_{axis}", axis, "f", False) for axis in AXES}
 
 PAPER_DEVICE = "RTX 4060 Laptop GPU"
+PAPER_TASK = "3-class Kaggle IMDB"
 # Gao (2025), section 3: accuracies are read off Figs 5-7 ("about"), the rest quoted from the text.
 # The paper gives no per-epoch time for the encoder.
 PAPER_ROWS = {
@@ -78,12 +96,6 @@ PAPER_ROWS = {
 }
 
 
-def axis_label(axis: str, devices: Sequence[str] = ("cpu",)) -> str:
-    """The axis as a plot or table label: its columns' labels on the devices given."""
-    labels = dict.fromkeys(axis_column(axis, d).label for d in devices)
-    return f"{axis} ({' / '.join(labels)})"
-
-
 @dataclass
 class Loaded:
     """Results, epochs and predictions of every folder, each row tagged with `source` and `entry`."""
@@ -91,18 +103,21 @@ class Loaded:
     folders: list[Path]
     results: pd.DataFrame
     epochs: pd.DataFrame
-    predictions: pd.DataFrame
+    predictions: pd.DataFrame  # `split` is test or val (files from before validation: test)
 
 
 @dataclass
 class Report:
     loaded: Loaded
-    entries: pd.DataFrame  # one row per compared model (and reference rows), see `aggregate`
-    pairwise: pd.DataFrame  # McNemar between every two entries
-    front: pd.DataFrame  # significance-aware Pareto front on the chosen cost
+    entries: pd.DataFrame  # one row per compared model, then the reference rows (see `aggregate`)
+    pairs: pd.DataFrame  # one verdict per pair of our entries (bench.verdicts.VERDICT_COLUMNS and more)
+    front: pd.DataFrame  # model, group, accuracy, cost, on_front, dominated_by
     cost: str
-    sweep: pd.DataFrame  # sweep-trial rows, if any, with p_vs_best (see `sweep_significance`)
+    target: float | None  # the validation accuracy of time to target
+    sweep: pd.DataFrame  # sweep-trial rows, compared on validation (see `sweep_table`)
+    budget: pd.DataFrame  # expected best validation accuracy against trials' cost (see `budget_curves`)
     failures: pd.DataFrame
+    notes: list[str] = field(default_factory=list)  # what the reader must know to read the verdicts
 
 
 def newest_folder(root: Path = Path("reports")) -> Path:
@@ -116,20 +131,13 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name] if name in df.columns else pd.Series(np.nan, index=df.index, dtype=float)
 
 
-def run_auc(epochs: pd.DataFrame) -> float:
-    """Time-averaged test accuracy of one run over its training time.
-
-    The trapezoid of test accuracy over cumulative_train_time_s, from the first epoch's point to the
-    last, divided by the total training time (the last point's time). The stretch before the first
-    evaluation counts as zero, so a model that is accurate sooner scores higher; at most the final
-    accuracy if accuracy only grows. One epoch gives no curve: NaN.
-    """
-    e = epochs.sort_values("epoch")
-    t = e["cumulative_train_time_s"].to_numpy(dtype=float)
-    a = e["test_accuracy"].to_numpy(dtype=float)
-    if len(t) < 2 or not np.isfinite(t).all() or not np.isfinite(a).all() or t[-1] <= 0:
-        return math.nan
-    return float(np.sum((a[1:] + a[:-1]) / 2 * np.diff(t)) / t[-1])
+def task_of(row: Any) -> str:
+    """A run's task, as the paper's reference rows name theirs: classes and data set."""
+    dataset = str(row.get("dataset", ""))
+    scheme, _, rest = dataset.partition(":")
+    name = {"imdb": "embedded IMDB", "kaggle": "Kaggle IMDB"}.get(scheme, Path(rest).name or scheme)
+    n = row.get("n_classes")
+    return f"{int(n)}-class {name}" if n is not None and pd.notna(n) else name
 
 
 def load(folders: Sequence[Path]) -> Loaded:
@@ -156,6 +164,8 @@ def load(folders: Sequence[Path]) -> Loaded:
     )
     if res.empty:
         raise BenchError(f"{folders[0]}/{RESULTS_FILE} holds no runs.")
+    if not pred.empty:
+        pred["split"] = _col(pred, "split").fillna("test")
 
     trial = _col(res, "trial")
     res["sweep"] = _col(res, "study").notna() | trial.notna()
@@ -165,15 +175,10 @@ def load(folders: Sequence[Path]) -> Loaded:
         f"{m} t{int(t)}" if pd.notna(t) else (f"{m} [{s}]" if m in many else str(m))
         for m, s, t in zip(res["model"], res["source"], trial)
     ]
-
+    res["task"] = [task_of(r) for r in res.to_dict("records")]
     rows = res.to_dict("records")
     for axis, metric in AXIS_METRICS.items():
         res[metric.key] = pd.to_numeric(pd.Series([axis_value(r, axis) for r in rows], dtype=object))
-    acc = _col(res, "test_accuracy")
-    res["acc_per_train_hour"] = acc / (_col(res, "train_time_s") / 3600)
-    res["acc_per_gib"] = acc / (res["axis_memory"] / 1024)
-    auc = {k: run_auc(g) for k, g in ep.groupby(["source", "run_id"])} if not ep.empty else {}
-    res["acc_time_auc"] = [auc.get((s, r), math.nan) for s, r in zip(res["source"], res["run_id"])]
 
     entry_of = res.set_index(["source", "run_id"])["entry"]
     for df in (ep, pred):
@@ -182,138 +187,257 @@ def load(folders: Sequence[Path]) -> Loaded:
     return Loaded(list(folders), res, ep, pred)
 
 
+def default_target(loaded: Loaded) -> float | None:
+    """TARGET_SHARE of the best validation accuracy any compared run reached at any epoch."""
+    ep = loaded.epochs
+    if ep.empty or "val_accuracy" not in ep or "entry" not in ep:
+        return None
+    ours = ep[ep["entry"].isin(set(loaded.results.loc[~loaded.results["sweep"], "entry"]))]
+    best = pd.to_numeric(ours["val_accuracy"], errors="coerce").max()
+    return TARGET_SHARE * float(best) if pd.notna(best) else None
+
+
+def add_time_to_target(loaded: Loaded, target: float | None) -> None:
+    """Each run's training time and energy until its validation accuracy first reached `target`."""
+    res, ep = loaded.results, loaded.epochs
+    res["time_to_target_s"] = res["energy_to_target_j"] = math.nan
+    if target is None or ep.empty or "val_accuracy" not in ep:
+        return
+    for (source, run_id), g in ep.groupby(["source", "run_id"]):
+        g = g.sort_values("epoch")
+        accuracy = pd.to_numeric(g["val_accuracy"], errors="coerce").to_numpy(dtype=float)
+        at = (res["source"] == source) & (res["run_id"] == run_id)
+        time = g["cumulative_train_time_s"].to_numpy(dtype=float)
+        res.loc[at, "time_to_target_s"] = time_to_target(time, accuracy, target)
+        energy = pd.to_numeric(_col(g, "energy_j"), errors="coerce").to_numpy(dtype=float)
+        if np.isfinite(energy).all():
+            res.loc[at, "energy_to_target_j"] = time_to_target(np.cumsum(energy), accuracy, target)
+
+
 def _summary(values: pd.Series) -> dict[str, float]:
     v = pd.to_numeric(values, errors="coerce").dropna()
     v = v[np.isfinite(v)]
     if v.empty:
-        return {"mean": math.nan, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+        return {"n": 0, "mean": math.nan, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan}
     s = mean_std_ci(v.to_numpy())
-    return {"mean": s.mean, "std": s.std, "ci_low": s.ci_low, "ci_high": s.ci_high}
+    return {"n": s.n, "mean": s.mean, "std": s.std, "ci_low": s.ci_low, "ci_high": s.ci_high}
 
 
 def aggregate(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per entry over its ok runs: n, failures, and mean/std/ci_low/ci_high per metric.
+    """One row per entry over its ok runs: n, failures, and n/mean/std/ci_low/ci_high (Student t
+    over seeds; no interval from one seed) per metric; then the reference rows.
 
-    Entries are grouped by model, in the order models first appear; the paper's reference row for a
-    model follows our last entry of that model.
+    Entries are grouped by model, in the order models first appear. References follow: the majority
+    class of each task, and the paper's numbers for each paper model, named with the paper's task and
+    marked not comparable beside runs on another task.
     """
     rows: list[dict[str, Any]] = []
     for entry, g in results[~results["sweep"]].groupby("entry", sort=False):
         ok = g[g["status"] == "ok"]
+        warnings = sorted({str(w) for w in _col(ok, "warning").dropna() if str(w)})
         row: dict[str, Any] = {
             "entry": entry,
             "model": g["model"].iloc[0],
             "source": g["source"].iloc[0],
-            "reference": False,
+            "reference": "",
+            "task": g["task"].iloc[0],
+            "comparable": True,
             "device": ", ".join(sorted({str(d) for d in _col(ok, "device").dropna()})),
             "seeds": " ".join(str(int(s)) for s in ok["seed"]),
             "n_ok": len(ok),
             "n_failed": int((g["status"] != "ok").sum()),
+            "warning": "; ".join(warnings),
+            "targets_reached": int(_col(ok, "time_to_target_s").notna().sum()),
         }
-        for m in [*METRICS, *COST_METRICS, *AXIS_METRICS.values()]:
+        for m in [*METRICS, *TARGET_METRICS, *AXIS_METRICS.values()]:
             for stat, value in _summary(_col(ok, m.key)).items():
                 row[f"{m.key}_{stat}"] = value
         rows.append(row)
     models = list(dict.fromkeys(r["model"] for r in rows))
     rows.sort(key=lambda r: models.index(r["model"]))  # stable: one model's entries side by side
-    out: list[dict[str, Any]] = []
-    for i, row in enumerate(rows):
-        out.append(row)
-        later = [r["model"] for r in rows[i + 1 :]]
-        if row["model"] in PAPER_ROWS and row["model"] not in later:
-            ref: dict[str, Any] = {
-                "entry": f"{row['model']} (paper)",
-                "model": row["model"],
-                "source": "paper",
-                "reference": True,
-                "device": PAPER_DEVICE,
-                "seeds": "",
-                "n_ok": 1,
-                "n_failed": 0,
-            }
-            paper = PAPER_ROWS[row["model"]]
+    columns = list(rows[0]) if rows else ["entry", "model", "source", "reference", "task"]
+    return pd.DataFrame(rows + reference_rows(results, rows), columns=columns)
+
+
+def reference_rows(results: pd.DataFrame, ours: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The majority class of every task our runs were on, and the paper's rows of our paper models."""
+    refs: list[dict[str, Any]] = []
+    ok = results[(results["status"] == "ok") & ~results["sweep"]]
+    for task, g in ok.groupby("task", sort=False):
+        share = pd.to_numeric(_col(g, "majority_accuracy"), errors="coerce").dropna()
+        if len(share):
+            several = ok["task"].nunique() > 1
+            name = "majority class" + (f" ({task})" if several else "")
+            refs.append({"entry": name, "model": name, "reference": "majority", "task": task,
+                         "comparable": True, "test_accuracy_mean": float(share.mean())})  # fmt: skip
+    tasks = {r["task"] for r in ours}
+    for model in dict.fromkeys(r["model"] for r in ours):
+        if model in PAPER_ROWS:
+            paper = PAPER_ROWS[model]
+            ref = {"entry": f"{model} (paper)", "model": model, "reference": "paper", "task": PAPER_TASK,
+                   "comparable": tasks == {PAPER_TASK}, "device": PAPER_DEVICE}  # fmt: skip
             ref.update({f"{k}_mean": v for k, v in paper.items()})
             for axis, metric in AXIS_METRICS.items():  # the paper trained on a GPU
                 ref[f"{metric.key}_mean"] = axis_value({**paper, "device": PAPER_DEVICE}, axis)
-            out.append(ref)
-    # A folder of sweep trials alone has no entries; the columns still exist for every reader.
-    return pd.DataFrame(out, columns=list(out[0]) if out else ["entry", "model", "source", "reference"])
+            refs.append(ref)
+    return refs
 
 
-def significance(loaded: Loaded, entries: Sequence[str]) -> pd.DataFrame:
-    """McNemar p-values between every two entries on their shared test items (majority vote over seeds).
-
-    A pair that shares no items, or whose labels disagree, gets an empty p-value and a note.
-    """
+# --- pairs ---------------------------------------------------------------------------------------
+def correctness(loaded: Loaded, entries: Sequence[str], split: str = "test") -> dict[str, pd.DataFrame]:
+    """Per entry, a (seed runs × example ids) frame of right (1) or wrong (0) on `split`, ok runs only."""
     pred = loaded.predictions
     if pred.empty or "entry" not in pred.columns:
-        return pd.DataFrame()
+        return {}
     ok_runs = loaded.results.loc[loaded.results["status"] == "ok", ["source", "run_id"]]
     pred = pred.merge(ok_runs, on=["source", "run_id"])
-    pred = pred[pred["entry"].isin(entries)]
-    cols = ["example_id", "label", "pred"]
-    votes = pred.assign(model=pred["entry"], seed=pred["source"] + "/" + pred["seed"].astype(str))
-    present = [e for e in entries if e in set(votes["model"])]
-    rows = []
-    for i, a in enumerate(present):
-        for b in present[i + 1 :]:
-            pair = votes.loc[votes["model"].isin([a, b]), ["model", "seed", *cols]]
-            try:
-                rows.append(pairwise_significance(pair).iloc[0].to_dict() | {"note": ""})
-            except StatsError as exc:
-                rows.append({"model_a": a, "model_b": b, "p_value": math.nan, "note": str(exc)})
-    return pd.DataFrame(rows)
+    pred = pred[(pred["split"] == split) & pred["entry"].isin(entries)]
+    found = {}
+    for entry, g in pred.groupby("entry", sort=False):
+        right = (g["pred"] == g["label"]).astype(int)
+        found[str(entry)] = g.assign(right=right).pivot_table(
+            index=["source", "run_id"], columns="example_id", values="right", aggfunc="first"
+        )
+    return found
 
 
-def sweep_significance(loaded: Loaded, sweep: pd.DataFrame) -> pd.Series:
-    """McNemar p-value of each finished trial against the most accurate trial of its study, on the
-    test items both predicted; NaN for the best trial itself and for trials without predictions."""
-    p_values: dict[Any, float] = {}
+def labels_agree(loaded: Loaded, a: str, b: str) -> bool:
     pred = loaded.predictions
-    if not pred.empty:
-        correct = {
-            run: pd.Series((g["label"] == g["pred"]).to_numpy(), index=g["example_id"])
-            for run, g in pred.groupby(["source", "run_id"])
-        }
-        ok = sweep[(sweep["status"] == "ok") & sweep["test_accuracy"].notna()]
-        for _, trials in ok.groupby(_col(ok, "study").fillna(""), sort=False):
-            top = trials.sort_values("test_accuracy", ascending=False, kind="stable").iloc[0]
-            best = correct.get((top["source"], top["run_id"]))
-            for i, trial in trials.iterrows():
-                mine = correct.get((trial["source"], trial["run_id"]))
-                if best is None or mine is None or mine is best:
-                    continue
-                shared = best.index.intersection(mine.index)
-                if len(shared):
-                    p_values[i] = mcnemar(best[shared], mine[shared]).p_value
-    return pd.Series([p_values.get(i, math.nan) for i in sweep.index], index=sweep.index, dtype=float)
+    both = pred[pred["entry"].isin([a, b]) & (pred["split"] == "test")]
+    return bool((both.groupby("example_id")["label"].nunique() <= 1).all())
 
 
-def pareto(entries: pd.DataFrame, pairwise: pd.DataFrame, cost: str) -> pd.DataFrame:
-    """The significance-aware front of our entries with both mean accuracy and mean cost measured."""
-    ours = entries[~entries["reference"]]
-    points = pd.DataFrame(
-        {"model": ours["entry"], "accuracy": ours["test_accuracy_mean"], "cost": ours[f"axis_{cost}_mean"]}
-    ).dropna()
-    if points.empty:
-        return pd.DataFrame(columns=["model", "accuracy", "cost", "on_front", "dominated_by", "tied_with"])
-    pv = pairwise if not pairwise.empty else pd.DataFrame(columns=["model_a", "model_b", "p_value"])
-    return significant_pareto(points.reset_index(drop=True), pv.dropna(subset=["p_value"]))
+def cost_replicates(results: pd.DataFrame, entry: str, axis: str) -> Replicates | None:
+    """An entry's replicates on a cost axis: its seeds' values (two or more); with one seed, the
+    run's own: the chunks of its step time for time, its epochs for energy; else one value."""
+    ok = results[(results["entry"] == entry) & (results["status"] == "ok") & ~results["sweep"]]
+    values = pd.to_numeric(ok[f"axis_{axis}"], errors="coerce").dropna().to_numpy(dtype=float)
+    if not len(values):
+        return None
+    if len(values) >= 2 or axis_column(axis, ok["device"].iloc[0]).exact:
+        return Replicates.of(values)
+    run = ok.iloc[0]
+    if axis == "time" and pd.notna(run.get("step_time_chunks")) and run.get("step_time_chunks", 0) >= 2:
+        steps = float(run["train_steps"])  # chunk means of seconds per step, scaled to the run's steps
+        return Replicates(float(run["step_time_s_mean"]) * steps, float(run["step_time_s_sd"]) * steps,
+                          int(run["step_time_chunks"]))  # fmt: skip
+    return Replicates.of(values)
 
 
-def build(folders: Sequence[Path], cost: str = "time") -> Report:
+def judge(loaded: Loaded, entries: pd.DataFrame, cost: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Every pair of our entries judged on accuracy and `cost`, and the front; notes for the reader.
+
+    Accuracy: one paired comparison on the shared test items (bench.stats.compare_accuracy), Holm-
+    adjusted across all pairs of the report. Cost: bench.stats.compare_cost on the replicates of
+    `cost_replicates`. Memory is GPU memory for GPU runs and host RSS for CPU runs: a report holding
+    both judges each device type apart, with a front each.
+    """
+    notes: list[str] = []
+    ours = entries[entries["reference"] == ""]
+    names = [str(e) for e in ours["entry"] if ours.set_index("entry").loc[e, "n_ok"] > 0]
+    right = correctness(loaded, names)
+    res = loaded.results
+    measured = [n for n in names if n in right and cost_replicates(res, n, cost) is not None]
+    skipped = [n for n in names if n not in measured]
+    if skipped:
+        notes.append(f"Left out of the verdicts (no predictions or no {cost} measured): {', '.join(skipped)}.")
+    groups: dict[str, list[str]] = {}  # by the column the axis reads: memory differs by device type
+    for name in measured:
+        kind = device_type(ours.set_index("entry").loc[name, "device"].split(", ")[0])
+        groups.setdefault(axis_column(cost, kind).name, []).append(name)
+    if len(groups) > 1:
+        notes.append(
+            "Memory is GPU memory on a GPU and host RSS on a CPU, never one axis: GPU and CPU runs are "
+            "judged apart, with a front each, and each family's p-values are Holm-adjusted on their own."
+        )
+    verdicts, fronts = [], []
+    for column, group in groups.items():
+        comparisons = {}
+        for i, a in enumerate(group):
+            for b in group[i + 1 :]:
+                shared = right[a].columns.intersection(right[b].columns)
+                if not len(shared) or not labels_agree(loaded, a, b):
+                    raise BenchError(f"{a} and {b} share no test items with the same labels; compare runs on one split.")
+                comparisons[(a, b)] = compare_accuracy(right[a][shared].to_numpy(), right[b][shared].to_numpy(), ALPHA)
+        costs = {n: cost_replicates(res, n, cost) for n in group}
+        axis = COSTS[column]
+        table = pair_verdicts(group, costs, comparisons, cost=axis.noun, exact=axis.exact, alpha=ALPHA)
+        table["n_items"] = [comparisons.get((a, b), comparisons.get((b, a))).n_items for a, b in zip(table["model_a"], table["model_b"])]
+        verdicts.append(table.assign(group=column))
+        front = verdict_front(group, table).assign(group=column)
+        summary = ours.set_index("entry")
+        front["accuracy"] = [summary.loc[m, "test_accuracy_mean"] for m in front["model"]]
+        front["cost"] = [costs[m].mean for m in front["model"]]  # type: ignore[union-attr]
+        fronts.append(front)
+    pairs = pd.concat(verdicts, ignore_index=True) if verdicts else pd.DataFrame(columns=[*VERDICT_COLUMNS, "group"])
+    front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
+    return pairs, front, notes
+
+
+# --- sweeps --------------------------------------------------------------------------------------
+def sweep_table(loaded: Loaded, sweep: pd.DataFrame) -> pd.DataFrame:
+    """Sweep trials compared on validation, and the chosen trial confirmed on test once.
+
+    Per study, the best trial is the one with the best validation accuracy. Every other finished
+    trial is compared with it on the validation items both predicted (one seed each: exact McNemar),
+    p Holm-adjusted across the study's trials. That is a screen on the split that chose the best, so
+    optimistic; the best trial's test accuracy, with its Wilson interval, is the number to report.
+    """
+    out = sweep.assign(is_best=False, p_vs_best=math.nan, p_vs_best_adjusted=math.nan,
+                       test_ci_low=math.nan, test_ci_high=math.nan)  # fmt: skip
+    if out.empty or "val_accuracy" not in out:
+        return out
+    right = {k: v for k, v in correctness(loaded, list(out["entry"]), "val").items()}
+    done = out[(out["status"] == "ok") & out["val_accuracy"].notna()]
+    for _, trials in done.groupby(_col(done, "study").fillna(""), sort=False):
+        top = trials.sort_values("val_accuracy", ascending=False, kind="stable").index[0]
+        out.loc[top, "is_best"] = True
+        n, acc = out.loc[top, "n_test"], out.loc[top, "test_accuracy"]
+        if pd.notna(n) and pd.notna(acc) and n > 0:
+            out.loc[top, ["test_ci_low", "test_ci_high"]] = accuracy_interval(round(acc * n), int(n))
+        best = right.get(str(out.loc[top, "entry"]))
+        p = {}
+        for i in trials.index:
+            mine = right.get(str(out.loc[i, "entry"]))
+            if i == top or best is None or mine is None:
+                continue
+            shared = best.columns.intersection(mine.columns)
+            if len(shared):
+                p[i] = compare_accuracy(best[shared].to_numpy(), mine[shared].to_numpy()).p_value
+        if p:
+            out.loc[list(p), "p_vs_best"] = list(p.values())
+            out.loc[list(p), "p_vs_best_adjusted"] = holm(list(p.values()))
+    return out
+
+
+def budget_curves(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Expected best validation accuracy after n trials against the training time spent, per study."""
+    parts = []
+    done = sweep[(sweep["status"] == "ok") & sweep["val_accuracy"].notna()] if "val_accuracy" in sweep else sweep[:0]
+    for (study, model), g in done.groupby([_col(done, "study").fillna(""), "model"], sort=False):
+        if len(g) >= 2:
+            curve = budget_curve(g["val_accuracy"].to_numpy(dtype=float), g["train_time_s"].to_numpy(dtype=float))
+            parts.append(curve.assign(study=study, model=model))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def build(folders: Sequence[Path], cost: str = "time", target: float | None = None) -> Report:
     if cost not in AXES:
         raise BenchError(f"--cost must be one of {', '.join(AXES)}, not {cost!r}.")
+    if target is not None and not 0 < target <= 1:
+        raise BenchError(f"--target is a validation accuracy in (0, 1], not {target}.")
     loaded = load(folders)
+    target = target if target is not None else default_target(loaded)
+    add_time_to_target(loaded, target)
     entries = aggregate(loaded.results)
-    ours = list(entries.loc[~entries["reference"], "entry"]) if not entries.empty else []
-    pairwise = significance(loaded, ours)
-    front = pareto(entries, pairwise, cost) if ours else pd.DataFrame()
+    try:
+        pairs, front, notes = judge(loaded, entries, cost)
+    except StatsError as exc:
+        raise BenchError(f"cannot compare these runs: {exc}") from None
     res = loaded.results
-    sweep = res[res["sweep"]]
-    sweep = sweep.assign(p_vs_best=sweep_significance(loaded, sweep))
+    sweep = sweep_table(loaded, res[res["sweep"]])
     bad = ~res["status"].isin(["ok", "pruned"])  # a pruned sweep trial was stopped on purpose
-    failures = res.loc[bad, ["entry", "source", "run_id", "status"]].assign(
-        error=_col(res, "error")[bad].fillna("")
-    )
-    return Report(loaded, entries, pairwise, front, cost, sweep, failures)
+    failures = res.loc[bad, ["entry", "source", "run_id", "status"]].assign(error=_col(res, "error")[bad].fillna(""))
+    if front.empty and len(entries[entries["reference"] == ""]) > 1:
+        notes.append(f"No front: fewer than two runs measured {cost} with predictions to compare.")
+    return Report(loaded, entries, pairs, front, cost, target, sweep, budget_curves(sweep), failures, notes)

@@ -1,8 +1,9 @@
 """The report laid out as titled grids of text cells, the same for every renderer.
 
-`sections` turns a built report (bench/report_data.py) into its parts in order (runs, cost-normalized
-figures, paired significance, Pareto front, sweep, failures), each a header row and cell rows of text;
-the markdown, terminal and HTML renderers draw these grids and add nothing of their own.
+`sections` turns a built report (bench/report_data.py) into its parts in order ("Is it worth it?",
+runs, pairs, front, sweep, budget, failures), each a header row and rows of text cells; a section with
+no headers is a list of sentences. The markdown, terminal and HTML renderers draw these and add
+nothing of their own.
 """
 
 from __future__ import annotations
@@ -13,157 +14,163 @@ from collections.abc import Sequence
 import pandas as pd
 
 from bench.formatting import fmt
-from bench.report_data import COST_METRICS, METRICS, PAPER_DEVICE, Metric, Report, axis_label
+from bench.report_data import METRICS, PAPER_DEVICE, TARGET_METRICS, Metric, Report
+from bench.results import COSTS
+
+Grid = tuple[list[str], list[list[str]]]
+Section = tuple[str, str, Grid]  # title, note, grid (no headers: a list of sentences)
+
+
+def interval(low: float, high: float, kind: str) -> str:
+    return f"[{fmt(low, kind)}, {fmt(high, kind)}]"
 
 
 def cell(row: pd.Series, m: Metric, with_ci: bool = True) -> str:
-    """mean ± std [CI] of one metric of one entry; '≈' marks the paper's approximate accuracies."""
+    """mean ± std [95% t interval] of one metric of one entry; one seed has neither. '≈' marks the
+    paper's approximate accuracies, read off its figures."""
     mean = row.get(f"{m.key}_mean")
     text = fmt(mean, m.kind)
-    if text == "–" or row["reference"]:
-        return ("≈" if row["reference"] and m.key == "test_accuracy" else "") + text
+    if row["reference"]:
+        approximate = row["reference"] == "paper" and m.key == "test_accuracy" and text != "–"
+        return ("≈" if approximate else "") + text
     std, lo, hi = (row.get(f"{m.key}_{s}") for s in ("std", "ci_low", "ci_high"))
-    if std is not None and math.isfinite(std) and not (m.kind == "int" and std == 0):
+    if text != "–" and std is not None and math.isfinite(std) and not (m.kind == "int" and std == 0):
         text += f" ± {fmt(std, m.kind)}"
-        if with_ci and lo != hi:
-            text += f" [{fmt(lo, m.kind)}, {fmt(hi, m.kind)}]"
+        if with_ci and lo is not None and math.isfinite(lo):
+            text += f" {interval(lo, hi, m.kind)}"
     return text
 
 
-def best(entries: pd.DataFrame, m: Metric) -> set[str]:
-    """Entries holding the best mean of a metric among our runs (references never count)."""
-    means = entries.loc[~entries["reference"]].set_index("entry")[f"{m.key}_mean"].dropna()
-    if means.empty or len(means) < 2:
-        return set()
-    target = means.max() if m.higher_is_better else means.min()
-    return set(means.index[means == target])
-
-
 def present(entries: pd.DataFrame, metrics: Sequence[Metric]) -> list[Metric]:
-    ours = entries[~entries["reference"]] if not entries.empty else entries
+    ours = entries[entries["reference"] == ""] if not entries.empty else entries
     return [m for m in metrics if f"{m.key}_mean" in ours and ours[f"{m.key}_mean"].notna().any()]
 
 
 def runs_cell(row: pd.Series) -> str:
-    if row["reference"]:
-        return "reference"
-    return f"{row['n_ok']} ok" + (f", {row['n_failed']} failed" if row["n_failed"] else "")
+    if row["reference"] == "majority":
+        return "reference: always the training split's most frequent class"
+    if row["reference"] == "paper":
+        return f"reference: the paper ({row['task']})" + ("" if row["comparable"] else ", not comparable")
+    runs = f"{row['n_ok']} ok" + (f", {row['n_failed']} failed" if row["n_failed"] else "")
+    return runs + (f", {row['targets_reached']} reached the target" if row.get("targets_reached") else "")
 
 
-def grid(
-    rep: Report, metrics: Sequence[Metric], mark: str, with_ci: bool
-) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of the entries table; `mark` wraps the best cell ('**{}**' or rich markup)."""
-    shown = present(rep.entries, metrics)
-    headers = ["model", "runs", "device"] + [m.header for m in shown]
-    winners = {m.key: best(rep.entries, m) for m in shown}
+def runs_grid(rep: Report, with_ci: bool) -> Grid:
+    shown = present(rep.entries, METRICS + (TARGET_METRICS if rep.target is not None else []))
+    warn = bool(rep.entries.get("warning", pd.Series(dtype=str)).fillna("").astype(bool).any())
+    headers = ["model", "runs", "device", "task", *(m.header for m in shown), *(["warning"] if warn else [])]
     rows = []
     for _, row in rep.entries.iterrows():
-        cells = [str(row["entry"]), runs_cell(row), str(row["device"])]
-        for m in shown:
-            text = cell(row, m, with_ci)
-            cells.append(mark.format(text) if row["entry"] in winners[m.key] else text)
-        rows.append(cells)
+        if row["reference"] == "paper" and not row["comparable"]:
+            task = f"{row['task']} (not comparable)"
+        else:
+            task = str(row.get("task") or "–")
+        cells = [str(row["entry"]), runs_cell(row), str(row.get("device") or "–"), task]
+        cells += [cell(row, m, with_ci) for m in shown]
+        rows.append(cells + ([str(row.get("warning") or "")] if warn else []))
     return headers, rows
 
 
-def pairwise_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
-    headers = ["model A", "model B", "items", "acc A %", "acc B %", "only A right", "only B right", "p"]
+def signed_points(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{100 * value:+.1f}"
+
+
+def pairs_grid(rep: Report) -> Grid:
+    headers = ["A (cheaper)", "B (costlier)", "test items", "cost B / A [95% CI]",
+               "accuracy B − A, points [95% CI]", "p", "p (Holm)", "detectable, points", "verdict"]  # fmt: skip
     rows = []
-    for _, r in rep.pairwise.iterrows():
-        if not math.isfinite(r["p_value"]):
-            rows.append([r["model_a"], r["model_b"], "–", "–", "–", "–", "–", f"– ({r['note']})"])
-            continue
-        p = f"{r['p_value']:.3g}" + (" (significant)" if r["significant"] else "")
-        rows.append(
-            [r["model_a"], r["model_b"], str(int(r["n_items"])), fmt(r["acc_a"], "pct"),
-             fmt(r["acc_b"], "pct"), str(int(r["b"])), str(int(r["c"])), p]
-        )  # fmt: skip
+    for _, r in rep.pairs.iterrows():
+        ratio = f"{r['cost_ratio']:.3g}"
+        if math.isfinite(r["cost_ci_low"]):
+            ratio += f" [{r['cost_ci_low']:.3g}, {r['cost_ci_high']:.3g}]"
+        accuracy = f"{signed_points(r['acc_diff'])} [{signed_points(r['acc_diff_ci_low'])}, {signed_points(r['acc_diff_ci_high'])}]"
+        rows.append([r["model_a"], r["model_b"], str(int(r["n_items"])), ratio, accuracy,
+                     fmt(r["p_value"], "p"), fmt(r["p_adjusted"], "p"), f"{100 * r['mde']:.1f}", r["verdict"]])  # fmt: skip
     return headers, rows
 
 
-def front_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
-    headers = ["model", "accuracy %", cost_header(rep), "on front", "tied with", "dominated by"]
+def front_grid(rep: Report) -> Grid:
+    several = rep.front["group"].nunique() > 1
+    headers = ["model", "accuracy %", "cost", "on front", "dominated by"] + (["judged among"] if several else [])
+    rows = []
+    for _, r in rep.front.iterrows():
+        column = COSTS[r["group"]]
+        cost = f"{fmt(r['cost'], 'int' if column.exact else 'f')} {column.unit}".strip()
+        row = [r["model"], fmt(r["accuracy"], "pct"), cost, "yes" if r["on_front"] else "no", r["dominated_by"] or "–"]
+        rows.append(row + ([column.label] if several else []))
+    return headers, rows
+
+
+def sweep_grid(rep: Report) -> Grid:
+    cols = [("study", "study", ""), ("trial", "trial", "int"), ("model", "model", ""), ("max_len", "max_len", "int"),
+            ("lr", "lr", "g"), ("truncated_test_share", "cut test %", "pct"), ("val_accuracy", "val acc %", "pct"),
+            ("p_vs_best", "p vs best (val)", "p"), ("p_vs_best_adjusted", "p (Holm)", "p")]  # fmt: skip
+    rows = []
+    for _, r in rep.sweep.iterrows():
+        cells = [fmt(r.get(k), kind) if kind else str(r.get(k, "–")) for k, _, kind in cols]
+        test = "–"
+        if r["is_best"] and pd.notna(r.get("test_accuracy")):
+            test = f"{fmt(r['test_accuracy'], 'pct')} {interval(r['test_ci_low'], r['test_ci_high'], 'pct')}"
+        rows.append(cells + [test, str(r["status"])])
+    return [h for _, h, _ in cols] + ["test acc % (best only) [95% CI]", "status"], rows
+
+
+def budget_grid(rep: Report) -> Grid:
+    headers = ["study", "model", "trials", "expected best val acc %", "95% band", "train time s"]
     rows = [
-        [r["model"], fmt(r["accuracy"], "pct"), fmt(r["cost"], "f"), "yes" if r["on_front"] else "no",
-         r["tied_with"] or "–", r["dominated_by"] or "–"]
-        for _, r in rep.front.iterrows()
+        [str(r["study"]), str(r["model"]), str(int(r["n"])), fmt(r["expected_max"], "pct"),
+         interval(r["band_low"], r["band_high"], "pct"), fmt(r["cumulative_cost"], "s")]
+        for _, r in rep.budget.iterrows()
     ]  # fmt: skip
     return headers, rows
 
 
-def cost_header(rep: Report) -> str:
-    devices = sorted({str(d) for d in rep.entries.get("device", pd.Series(dtype=str)).dropna()}) or ["cpu"]
-    return axis_label(rep.cost, devices)
-
-
-def sweep_grid(rep: Report) -> tuple[list[str], list[list[str]]]:
-    cols = [
-        ("study", "study", ""),
-        ("trial", "trial", "int"),
-        ("model", "model", ""),
-        ("max_len", "max_len", "int"),
-        ("lr", "lr", "g"),
-        ("truncated_test_share", "truncated test %", "pct"),
-        ("test_accuracy", "accuracy %", "pct"),
-        ("status", "status", ""),
-    ]
-    rows = [
-        [fmt(r.get(k), kind) if kind else str(r.get(k, "–")) for k, _, kind in cols]
-        + [fmt(r["p_vs_best"], "p")]
-        for _, r in rep.sweep.iterrows()
-    ]
-    return [h for _, h, _ in cols] + ["p vs best"], rows
-
-
-def sections(
-    rep: Report, mark: str, with_ci: bool
-) -> list[tuple[str, str, tuple[list[str], list[list[str]]]]]:
-    """(title, note, table) for each part of the report that has content, in order."""
-    out = []
+def sections(rep: Report, with_ci: bool) -> list[Section]:
+    """(title, note, grid) for each part of the report that has content, in order."""
+    out: list[Section] = []
+    if not rep.pairs.empty:
+        note = (
+            "Each pair, cheaper model first. Worth it: the costlier model is significantly more accurate "
+            "(p < 0.05 after Holm's adjustment across all pairs). Not worth it: it is significantly "
+            "costlier and not significantly more accurate, or significantly less accurate. Inconclusive: "
+            "neither, with the smallest difference the test could have detected."
+        )
+        out.append(("Is it worth it?", note, ([], [[s] for s in rep.pairs["sentence"]])))
+    if rep.notes:
+        out.append(("Notes", "", ([], [[n] for n in rep.notes])))
     if not rep.entries.empty:  # empty for a folder of sweep trials alone
+        target = f"; time to target: training until validation accuracy first reached {fmt(rep.target, 'pct')}%" if rep.target else ""
         note = (
-            "Mean ± std over seeds [95% bootstrap CI of the mean]; best of our runs in bold. "
-            f"Reference rows are the paper's numbers, measured on an {PAPER_DEVICE}."
+            "Mean ± std over seeds [95% Student-t interval of the mean]; one seed has neither. Test "
+            "accuracy of the epoch chosen on validation" + target + ". The majority class and the "
+            f"paper's numbers (measured on an {PAPER_DEVICE}) are references; the paper's are not "
+            "comparable with runs on another task."
         )
-        out.append(("Runs", note, grid(rep, METRICS, mark, with_ci)))
-    if present(rep.entries, COST_METRICS):
+        out.append(("Runs", note, runs_grid(rep, with_ci)))
+    if not rep.pairs.empty:
         note = (
-            "Accuracy per training hour; accuracy per GiB of peak memory (GPU where measured, else RSS); "
-            "accuracy-time AUC: the trapezoid of test accuracy over cumulative training time from the first "
-            "epoch to the last, divided by the total training time (time-averaged accuracy, zero before the "
-            "first epoch)."
+            "Accuracy: exact McNemar with one seed each, else a t test over seeds and test items "
+            "(bench.stats.compare_accuracy); detectable: the difference found with 80% power at 0.05. "
+            "Cost: ratio of means, its interval from the replicates (seeds; with one seed, the run's "
+            "chunks of step time); parameters and FLOPs are exact."
         )
-        out.append(("Cost-normalized", note, grid(rep, COST_METRICS, mark, with_ci)))
-    if not rep.pairwise.empty:
-        note = (
-            "McNemar's test on the shared test items, each model's predictions majority-voted over its "
-            "seeds (accuracies here are of that vote); significant at p < 0.05."
-        )
-        out.append(("Paired significance", note, pairwise_grid(rep)))
+        out.append(("Pairs", note, pairs_grid(rep)))
     if not rep.front.empty:
         note = (
-            f"Cost: {cost_header(rep)}. A model dominates another only when it costs no more and is "
-            "significantly more accurate; pairs whose difference is not significant are tied."
+            "A model is off the front when another dominates it: costs significantly less and is not "
+            "significantly less accurate, or is significantly more accurate at no significantly higher cost."
         )
-        out.append(("Pareto front", note, front_grid(rep)))
-    elif not rep.entries["reference"].all():
-        note = (
-            f"No front: no run measured {cost_header(rep)} (energy comes from NVML on NVIDIA GPUs "
-            "only, and --trackers off measures neither memory nor energy). Choose another --cost."
-        )
-        ours = rep.entries[~rep.entries["reference"]]
-        rows = [[r["entry"], fmt(r["test_accuracy_mean"], "pct"), "–"] for _, r in ours.iterrows()]
-        out.append(("Pareto front", note, (["model", "accuracy %", cost_header(rep)], rows)))
+        out.append(("Front", note, front_grid(rep)))
     if not rep.sweep.empty:
         note = (
-            "One row per trial. p vs best: McNemar's test of the trial against its study's most accurate "
-            "trial on the shared test items (one seed each: a first screen, not a verdict)."
+            "One row per trial, compared with its study's best on validation (a screen on the split that "
+            "chose the best: optimistic). The best trial's test accuracy is read once, for the report."
         )
         out.append(("Sweep", note, sweep_grid(rep)))
+    if not rep.budget.empty:
+        note = "Expected best validation accuracy after n trials (Dodge et al. 2019), with a bootstrap band."
+        out.append(("Budget", note, budget_grid(rep)))
     if not rep.failures.empty:
-        fails = [
-            [r["entry"], r["run_id"], r["status"], r["error"] or "–"] for _, r in rep.failures.iterrows()
-        ]
+        fails = [[r["entry"], r["run_id"], r["status"], r["error"] or "–"] for _, r in rep.failures.iterrows()]
         out.append(("Failures", "", (["model", "run", "status", "error"], fails)))
     return out

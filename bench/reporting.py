@@ -19,12 +19,16 @@ EXTENSIONS = {"csv": "csv", "markdown": "md", "html": "html"}
 
 
 def make_report(
-    folders: Sequence[Path], fmt_name: str = "table", out: Path | None = None, cost: str = "time"
+    folders: Sequence[Path],
+    fmt_name: str = "table",
+    out: Path | None = None,
+    cost: str = "time",
+    target: float | None = None,
 ) -> Path | None:
     """Build the report, write its plots beside it and render it; the file written (None: table)."""
     if fmt_name not in FORMATS:
         raise BenchError(f"--format must be one of {', '.join(FORMATS)}, not {fmt_name!r}.")
-    rep = build(folders, cost)
+    rep = build(folders, cost, target)
     err = Console(stderr=True)
     if fmt_name == "table":
         plot_dir = out or rep.loaded.folders[0]

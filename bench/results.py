@@ -37,6 +37,7 @@ class CostColumn:
     exact: bool = False  # a count, not a measurement: it has no spread
     console: bool = False  # a column of `bench run`'s table
     report: bool = False  # a column of the report's table of runs
+    noun: str = ""  # what an axis column measures, in words ("training time")
 
     @property
     def higher_is_better(self) -> bool:
@@ -54,19 +55,19 @@ REDUCTIONS = {
 AXES = ("time", "memory", "energy", "params", "flops")
 
 COST_COLUMNS = [
-    CostColumn("params_total", "", "params", "parameters in the network (coefficients and intercepts of a linear model)", axis="params", exact=True, console=True, report=True),
+    CostColumn("params_total", "", "params", "parameters in the network (coefficients and intercepts of a linear model)", axis="params", exact=True, console=True, report=True, noun="parameter count"),
     CostColumn("params_trainable", "", "trainable params", "parameters with gradients", exact=True),
-    CostColumn("flops_per_sample", "FLOPs", "train FLOPs / review", "estimated training FLOPs per review (see bench/flops.py); empty where no formula applies", axis="flops", exact=True),
-    CostColumn("train_time_s", "s", "train time s", "training wall time summed over epochs, seconds (evaluation excluded)", axis="time", report=True),
+    CostColumn("flops_per_sample", "FLOPs", "train FLOPs / review", "estimated training FLOPs per review (see bench/flops.py); empty where no formula applies", axis="flops", exact=True, noun="training FLOPs"),
+    CostColumn("train_time_s", "s", "train time s", "training wall time summed over epochs, seconds (evaluation excluded)", axis="time", report=True, noun="training time"),
     CostColumn("epoch_time_s_mean", "s", "s/epoch", "mean training wall time per epoch, seconds", console=True, report=True),
     CostColumn("eval_time_s", "s", "eval time s", "evaluation wall time summed over epochs, seconds"),
-    CostColumn("peak_gpu_mem_nvml_mib", "MiB", "GPU MiB", "NVML device memory used at peak minus the pre-run baseline, MiB: the memory axis of GPU runs", reduce="max", axis="memory", device="cuda", console=True, report=True),
+    CostColumn("peak_gpu_mem_nvml_mib", "MiB", "GPU MiB", "NVML device memory used at peak minus the pre-run baseline, MiB: the memory axis of GPU runs", reduce="max", axis="memory", device="cuda", console=True, report=True, noun="peak GPU memory"),
     CostColumn("peak_gpu_mem_process_mib", "MiB", "GPU process MiB", "NVML memory of this process at peak, MiB, where reported", reduce="max"),
     CostColumn("gpu_mem_method", "", "GPU memory method", "which NVML figure the process memory is: process or device-minus-baseline; failed when its sampler failed", reduce="first"),
     CostColumn("peak_torch_allocated_mib", "MiB", "torch allocated MiB", "torch.cuda.max_memory_allocated, MiB", reduce="max"),
     CostColumn("peak_torch_reserved_mib", "MiB", "torch reserved MiB", "torch.cuda.max_memory_reserved, MiB", reduce="max"),
-    CostColumn("peak_rss_mib", "MiB", "RSS MiB", "peak resident host memory of the process and its children, MiB: the memory axis of CPU runs", reduce="max", axis="memory", device="cpu", console=True, report=True),
-    CostColumn("energy_j", "J", "energy J", "GPU energy over training and evaluation, joules", reduce="sum", axis="energy", report=True),
+    CostColumn("peak_rss_mib", "MiB", "RSS MiB", "peak resident host memory of the process and its children, MiB: the memory axis of CPU runs", reduce="max", axis="memory", device="cpu", console=True, report=True, noun="peak host memory"),
+    CostColumn("energy_j", "J", "energy J", "GPU energy over training and evaluation, joules", reduce="sum", axis="energy", report=True, noun="energy"),
     CostColumn("energy_method", "", "energy method", "nvml-energy-counter, or power-x-time where the counter is missing; failed when its sampler failed", reduce="first"),
     CostColumn("train_samples_per_s", "reviews/s", "rev/s", "training reviews per second", console=True, report=True),
     CostColumn("train_tokens_per_s", "tokens/s", "tokens/s", "training non-padding tokens per second"),
