@@ -19,6 +19,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from bench import atomic
+
 WEIGHTS, STATE = "model.safetensors", "state.pt"
 
 
@@ -59,29 +61,47 @@ def save_checkpoint(folder: Path, epoch: int, model: nn.Module, trainer: dict[st
 
     `trainer` names the objects whose `state_dict()` a resumed run needs (see `bench.train.fit`).
     """
-    tmp = folder.with_name(folder.name + ".tmp")
+    tmp = _tmp(folder)
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    # safetensors refuses tensors that share memory (tied weights); contiguous copies are safe.
-    weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(weights, str(tmp / WEIGHTS))
-    state = {
-        "epoch": epoch,
-        "trainer": {name: obj.state_dict() for name, obj in trainer.items()},
-        "rng": _rng_states(),
-    }
-    torch.save(state, tmp / STATE)
-    old = folder.with_name(folder.name + ".old")
+    try:
+        tmp.mkdir(parents=True)
+        # safetensors refuses tensors that share memory (tied weights); contiguous copies are safe.
+        weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        with atomic.replacing(tmp / WEIGHTS) as path:
+            save_file(weights, str(path))
+        state = {
+            "epoch": epoch,
+            "trainer": {name: obj.state_dict() for name, obj in trainer.items()},
+            "rng": _rng_states(),
+        }
+        with atomic.replacing(tmp / STATE) as path:
+            torch.save(state, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk must not keep half a checkpoint too
+        raise
+    old = _old(folder)
     if folder.exists():
         os.replace(folder, old)
     os.replace(tmp, folder)
+    atomic.fsync_dir(folder.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _tmp(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".tmp")
+
+
+def _old(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".old")
 
 
 def load_checkpoint(folder: Path, model: nn.Module) -> Checkpoint | None:
     """Load weights into `model` and restore the RNG states; None when there is no checkpoint."""
     if not (folder / STATE).is_file():
-        return None
+        # A crash between the two renames of save_checkpoint leaves the previous epoch's as .old.
+        folder = _old(folder)
+        if not (folder / STATE).is_file():
+            return None
     model.load_state_dict(load_file(str(folder / WEIGHTS)))
     state = torch.load(folder / STATE, weights_only=True)
     _set_rng_states(state["rng"])
@@ -89,7 +109,8 @@ def load_checkpoint(folder: Path, model: nn.Module) -> Checkpoint | None:
 
 
 def remove_checkpoint(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
+    for path in (folder, _tmp(folder), _old(folder)):
+        shutil.rmtree(path, ignore_errors=True)
     parent = folder.parent
     if parent.is_dir() and not any(parent.iterdir()):
         parent.rmdir()

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
+from bench import atomic
 from bench.errors import BenchError
-from bench.results import EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE, atomic_write_text, read_folder
+from bench.results import EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE, read_folder
 from bench.stats import StatsError, mcnemar, mean_std_ci, pairwise_significance, significant_pareto
 
 FORMATS = ("table", "csv", "markdown", "html")
@@ -345,6 +346,6 @@ def make_report(
         from bench.html_report import to_html
 
         text = to_html(rep, figures)
-    atomic_write_text(target, text)
+    atomic.write_text(target, text)
     err.print(f"wrote {target} and {len(figures)} plots to {target.parent / 'plots'}")
     return target

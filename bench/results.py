@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench import atomic
 from bench.errors import BenchError
 
 
@@ -139,21 +138,6 @@ RESULTS_FILE, EPOCHS_FILE, PREDICTIONS_FILE, ENV_FILE = (
 )
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it into place: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def frame_with_schema(rows: Iterable[Mapping[str, Any]], columns: list[Column]) -> pd.DataFrame:
     """Rows as a frame: schema columns first and in order, any extra columns after them."""
     frame = pd.DataFrame(list(rows))
@@ -163,11 +147,11 @@ def frame_with_schema(rows: Iterable[Mapping[str, Any]], columns: list[Column]) 
 
 
 def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[Column]) -> None:
-    atomic_write_text(path, frame_with_schema(rows, columns).to_csv(index=False))
+    atomic.write_text(path, frame_with_schema(rows, columns).to_csv(index=False))
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+    atomic.write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 @dataclass
