@@ -233,6 +233,7 @@ def test_two_workers_share_one_study(tmp_path: Path) -> None:
     for results in tmp_path.glob("worker-*/results.csv"):  # none for a worker whose trials were skipped
         run_trials += pd.read_csv(results)["trial"].tolist()
     assert sorted(run_trials) == [0, 1, 2, 3]  # no trial run twice
+    assert not list(tmp_path.glob("worker-*/.bench.lock"))  # each worker held its own folder, then let go
 
 
 def test_pruned_trial_is_recorded_as_pruned(tmp_path: Path) -> None:
