@@ -16,10 +16,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from bench import atomic
+from bench.errors import one_line
+from bench.notices import warn_once
 
 WEIGHTS, STATE = "model.safetensors", "state.pt"
 
@@ -85,6 +88,17 @@ def save_checkpoint(folder: Path, epoch: int, model: nn.Module, trainer: dict[st
     os.replace(tmp, folder)
     atomic.fsync_dir(folder.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def save_checkpoint_or_warn(folder: Path, epoch: int, model: nn.Module, trainer: dict[str, Any]) -> bool:
+    """`save_checkpoint`, except that a checkpoint that cannot be written (a full disk, a read-only
+    folder) costs only the resume: a warning, once, and the run goes on. True when written."""
+    try:
+        save_checkpoint(folder, epoch, model, trainer)
+    except (OSError, RuntimeError, SafetensorError) as exc:  # torch reports a failed write as RuntimeError
+        warn_once(f"checkpoint not written: {one_line(exc)}; the run goes on without resume")
+        return False
+    return True
 
 
 def _tmp(folder: Path) -> Path:

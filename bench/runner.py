@@ -15,7 +15,7 @@ import torch
 
 from bench import distributed
 from bench.batching import Tokenized, loader
-from bench.checkpoint import checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
+from bench.checkpoint import checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint_or_warn
 from bench.config import RunConfig
 from bench.data import DataRequest, Dataset, load_dataset
 from bench.environment import environment
@@ -234,7 +234,7 @@ class Runner:
                 f"F1 {stats.test.macro_f1:.3f} | {stats.epoch_time_s:.1f} s"
             )
             if stats.epoch < run.epochs and self.main:
-                save_checkpoint(folder, stats.epoch, network, state["objects"])
+                save_checkpoint_or_warn(folder, stats.epoch, network, state["objects"])
             if on_epoch:
                 on_epoch(stats)
         if last is None:  # every epoch had finished before the interruption
