@@ -26,7 +26,7 @@ import torch
 from bench.errors import BenchError
 from bench.nvml import MIB, Nvml
 from bench.polling import PolledTracker, Poller, start_poller, stop_poller
-from bench.procmem import max_rss_bytes_from_rusage, rss_bytes
+from bench.procmem import TreeRss
 
 log = logging.getLogger(__name__)
 
@@ -213,20 +213,15 @@ class HostMemoryTracker(PolledTracker):
         self.interval_s = interval_s
         self.record: HostMemoryRecord | None = None
         self._peak = 0
-        self._use_proc = True
+        self._rss = TreeRss()
 
     def _sample(self) -> None:
-        rss = rss_bytes() if self._use_proc else None
-        if rss is None:
-            self._use_proc = False
-            rss = max_rss_bytes_from_rusage()
-        self._peak = max(self._peak, rss)
+        self._peak = max(self._peak, self._rss())
 
     def begin(self, poller: Poller) -> None:
         self._peak = 0
         self._sample()  # the RSS at the start counts towards the peak
-        if self._use_proc:  # rusage is already a running maximum: nothing to poll
-            poller.add(self._sample, self.interval_s)
+        poller.add(self._sample, self.interval_s)
 
     def end(self) -> None:
         self._sample()

@@ -23,7 +23,7 @@ from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides,
 from bench.errors import BenchError
 from bench.runner import Runner
 from bench.search_space import check_spaces, resolve_spaces
-from bench.study import counted, mark_skipped, skip_reason
+from bench.study import Worker, counted, mark_skipped, skip_reason
 from bench.sweep import cost_value, make_pruner, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,6 +142,17 @@ def test_a_grid_point_held_by_a_live_trial_is_not_run_twice() -> None:
     assert again.suggest_categorical("x", [1, 2, 3]) == trials[2].params["x"]
     assert skip_reason(study, again.number, total=5) == "duplicate"
     assert skip_reason(study, trials[2].number, total=5) is None
+
+
+def test_a_worker_is_dead_once_its_process_is_gone_or_its_pid_reused() -> None:
+    here = Worker.this()
+    assert not here.is_dead()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert Worker(here.host, gone.pid, here.start).is_dead()
+    assert Worker(here.host, gone.pid, "").is_dead()  # no start time recorded: the pid alone
+    reused = Worker(here.host, here.pid, repr(float(here.start) - 3600))  # our pid, another start
+    assert reused.is_dead()
 
 
 # --- whole sweeps ------------------------------------------------------------------------------

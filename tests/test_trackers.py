@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 import threading
 import time
@@ -17,6 +18,7 @@ from bench import trackers
 from bench.errors import BenchError
 from bench.nvml import MIB, Nvml, gpu_info, nvml_baseline_bytes, open_nvml
 from bench.polling import POLLER_THREAD_NAME
+from bench.procmem import TreeRss
 from bench.trackers import (
     CostTracker,
     EnergyTracker,
@@ -195,6 +197,19 @@ def test_host_memory_sees_a_known_allocation():
         del block  # freed before exit: only polling can have seen it
     assert tracker.record is not None
     assert tracker.record.peak_rss_mib - before.record.peak_rss_mib >= 180
+
+
+def test_host_memory_counts_child_processes():
+    rss = TreeRss(refresh_s=0.0)
+    before = rss()
+    code = "import sys; b = b'x' * (150 * 2**20); print(flush=True); sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"\n"  # allocated
+        during = rss()
+    finally:
+        child.communicate()
+    assert during - before >= 140 * MIB
 
 
 def test_host_memory_counts_the_rss_at_start():
