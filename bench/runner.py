@@ -393,5 +393,8 @@ def run_costs(epochs: list[dict[str, Any]]) -> dict[str, Any]:
     energies = [e["energy_j"] for e in epochs if e.get("energy_j") is not None]
     found["energy_j"] = sum(energies) if energies else None
     for column in ("gpu_mem_method", "energy_method"):
-        found[column] = next((e[column] for e in epochs if e.get(column)), None)
+        methods = [e[column] for e in epochs if e.get(column)]
+        found[column] = "failed" if "failed" in methods else next(iter(methods), None)
+    if found["energy_method"] == "failed":
+        found["energy_j"] = None  # a sum that misses epochs is no run's energy
     return found
