@@ -10,6 +10,7 @@ logs at debug level only.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import warnings
@@ -185,9 +186,17 @@ def open_nvml(device: torch.device, module: Any = None) -> Nvml | None:
 
 
 def nvml_baseline_bytes(nvml: Nvml | None) -> int | None:
-    """The device's used memory now; read it before the model is created."""
+    """The device's used memory now; read it before the model is created.
+
+    The previous run's tensors may still wait for the garbage collector, and torch's caching
+    allocator keeps freed blocks on the device: both are freed first, or they count against no
+    run's peak but make this run's look smaller.
+    """
     if nvml is None:
         return None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     try:
         return nvml.used_bytes()
     except nvml.error:

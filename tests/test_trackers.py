@@ -434,6 +434,19 @@ def test_a_failing_sampler_without_a_handler_warns_once(warnings_said):
     ]
 
 
+def test_the_run_baseline_is_read_after_freeing_cached_memory(monkeypatch):
+    events: list[str] = []
+    fake, nvml = fake_nvml(used_mib=(700,))
+    read = fake.nvmlDeviceGetMemoryInfo
+    monkeypatch.setattr(fake, "nvmlDeviceGetMemoryInfo", lambda h: events.append("read") or read(h))
+    monkeypatch.setattr(bench_nvml.gc, "collect", lambda *a: events.append("gc.collect") or 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: events.append("empty_cache"))
+    assert nvml_baseline_bytes(nvml) == 700 * MIB
+    assert events == ["gc.collect", "empty_cache", "read"]
+    assert nvml_baseline_bytes(None) is None and len(events) == 3  # no NVML: nothing to clean for
+
+
 # ---- opening NVML ----------------------------------------------------------------------------
 
 
