@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import time
@@ -54,11 +55,21 @@ def retry_callback() -> RetryHeartbeatStaleTrialCallback:
         return RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
 
 
+def with_driver(url: str) -> str:
+    """`postgresql://` names no driver: SQLAlchemy 2.0 takes psycopg2 for it, 2.1 psycopg 3. The
+    `postgres` extra installs psycopg 3, so name it wherever psycopg2 is missing."""
+    bare = "postgresql://"
+    if url.startswith(bare) and importlib.util.find_spec("psycopg2") is None:
+        return "postgresql+psycopg://" + url[len(bare) :]
+    return url
+
+
 def open_storage(url: str, attempts: int = 3) -> RDBStorage:
     """Optuna's RDB storage with heartbeats, so trials of dead workers elsewhere are failed and retried."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import IntegrityError, OperationalError
 
+    url = with_driver(url)
     shown = url
     error: Exception | None = None
     for attempt in range(attempts):
@@ -81,7 +92,8 @@ def open_storage(url: str, attempts: int = 3) -> RDBStorage:
             error = exc
             break
     assert error is not None
-    raise BenchError(f"Cannot open the study storage {shown}: {one_line(error)}")
+    hint = " (for PostgreSQL: pip install 'bench[postgres]')" if isinstance(error, ImportError) else ""
+    raise BenchError(f"Cannot open the study storage {shown}: {one_line(error)}{hint}")
 
 
 def recover_dead_trials(study: optuna.Study, storage: RDBStorage, here: Worker) -> list[int]:
