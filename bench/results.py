@@ -164,10 +164,6 @@ class RunFolder:
         file = self.path / name
         return pd.read_csv(file) if file.is_file() and file.stat().st_size else pd.DataFrame()
 
-    def env(self) -> dict[str, Any]:
-        file = self.path / ENV_FILE
-        return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
-
 
 def read_folder(path: Path) -> RunFolder:
     if not (path / RESULTS_FILE).is_file():

@@ -25,21 +25,12 @@ import numpy as np
 import torch
 
 from bench.errors import BenchError, one_line
-from bench.notices import warn_once
+from bench.notices import debug_once, warn_once
 from bench.nvml import MIB, Nvml
 from bench.polling import PolledTracker, Poller, start_poller, stop_poller
 from bench.procmem import TreeRss
 
 log = logging.getLogger(__name__)
-
-_logged_once: set[str] = set()
-
-
-def _debug_once(message: str) -> None:
-    if message not in _logged_once:
-        _logged_once.add(message)
-        log.debug(message)
-
 
 # ---------------------------------------------------------------------------------------------
 # Records
@@ -170,7 +161,7 @@ class GpuMemoryTracker(PolledTracker):
                 )
                 poller.add(self._sample, self.interval_s, on_error=self._fail)
             except self.nvml.error as err:  # a tracker must not end the run it measures
-                _debug_once(f"NVML memory query failed ({err}); no NVML memory figures")
+                debug_once(log, f"NVML memory query failed ({err}); no NVML memory figures")
                 self._nvml_ok = False
         if self.device.type == "cuda":
             with _torch_peak_lock:
@@ -276,11 +267,11 @@ class EnergyTracker(PolledTracker):
         try:
             self._start_mj = self.nvml.energy_mj()
         except self.nvml.error as err:  # before Volta, or not exposed (some vGPUs)
-            _debug_once(f"NVML energy counter unsupported ({err}); integrating power instead")
+            debug_once(log, f"NVML energy counter unsupported ({err}); integrating power instead")
             try:
                 self._sample_power()
             except self.nvml.error as power_err:  # unsupported, not failed: no energy figures
-                _debug_once(f"NVML power reading unsupported too ({power_err}); no energy figures")
+                debug_once(log, f"NVML power reading unsupported too ({power_err}); no energy figures")
                 return
             poller.add(self._sample_power, self.interval_s, on_error=self._fail)
 
