@@ -117,10 +117,6 @@ class Collate:
         }
 
 
-def collate(pad_id: int, pad_to: int | None) -> Collate:
-    return Collate(pad_id, pad_to)
-
-
 def make_loader(
     data: Tokenized, sampler: PlannedBatches, pad_id: int, pad_to: int | None, device: torch.device
 ) -> DataLoader:

@@ -16,18 +16,36 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from bench import atomic
+from bench.errors import one_line
+from bench.notices import warn_once
+
 WEIGHTS, STATE = "model.safetensors", "state.pt"
+
+
+SELECTION = "selection.safetensors"
+
+
+@dataclass
+class Selection:
+    """The epoch a run reports (best on validation, or the last) and its class probabilities."""
+
+    epoch: int
+    test_probs: np.ndarray
+    val_probs: np.ndarray | None  # None without a validation split
+    val_accuracy: float | None
 
 
 @dataclass
 class Checkpoint:
     epoch: int  # the last finished epoch
     trainer: dict[str, dict[str, Any]]  # state_dict() by name: optimizer, scheduler, scaler (fp16)
+    selection: Selection | None = None  # the epoch the run reported so far, with its predictions
 
 
 def checkpoint_dir(out: Path, run_id: str) -> Path:
@@ -64,48 +82,67 @@ def save_checkpoint(
     `trainer` names the objects whose `state_dict()` a resumed run needs (see `bench.train.TrainState`);
     `selection`, the epoch the run reports so far, is saved with them, so the two always agree.
     """
-    tmp = folder.with_name(folder.name + ".tmp")
+    tmp = _tmp(folder)
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    # safetensors refuses tensors that share memory (tied weights); contiguous copies are safe.
-    weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(weights, str(tmp / WEIGHTS))
-    state = {
-        "epoch": epoch,
-        "trainer": {name: obj.state_dict() for name, obj in trainer.items()},
-        "rng": _rng_states(),
-    }
-    torch.save(state, tmp / STATE)
-    if selection is not None:
-        _save_selection(tmp / SELECTION, selection)
-    old = folder.with_name(folder.name + ".old")
+    try:
+        tmp.mkdir(parents=True)
+        # safetensors refuses tensors that share memory (tied weights); contiguous copies are safe.
+        weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        with atomic.replacing(tmp / WEIGHTS) as path:
+            save_file(weights, str(path))
+        state = {
+            "epoch": epoch,
+            "trainer": {name: obj.state_dict() for name, obj in trainer.items()},
+            "rng": _rng_states(),
+        }
+        with atomic.replacing(tmp / STATE) as path:
+            torch.save(state, path)
+        if selection is not None:
+            with atomic.replacing(tmp / SELECTION) as path:
+                _save_selection(path, selection)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk must not keep half a checkpoint too
+        raise
+    old = _old(folder)
     if folder.exists():
         os.replace(folder, old)
     os.replace(tmp, folder)
+    atomic.fsync_dir(folder.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def save_checkpoint_or_warn(
+    folder: Path, epoch: int, model: nn.Module, trainer: dict[str, Any], selection: Selection | None = None
+) -> bool:
+    """`save_checkpoint`, except that a checkpoint that cannot be written (a full disk, a read-only
+    folder) costs only the resume: a warning, once, and the run goes on. True when written."""
+    try:
+        save_checkpoint(folder, epoch, model, trainer, selection)
+    except (OSError, RuntimeError, SafetensorError) as exc:  # torch reports a failed write as RuntimeError
+        warn_once(f"checkpoint not written: {one_line(exc)}; the run goes on without resume")
+        return False
+    return True
+
+
+def _tmp(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".tmp")
+
+
+def _old(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".old")
 
 
 def load_checkpoint(folder: Path, model: nn.Module) -> Checkpoint | None:
     """Load weights into `model` and restore the RNG states; None when there is no checkpoint."""
     if not (folder / STATE).is_file():
-        return None
+        # A crash between the two renames of save_checkpoint leaves the previous epoch's as .old.
+        folder = _old(folder)
+        if not (folder / STATE).is_file():
+            return None
     model.load_state_dict(load_file(str(folder / WEIGHTS)))
     state = torch.load(folder / STATE, weights_only=True)
     _set_rng_states(state["rng"])
-    return Checkpoint(int(state["epoch"]), state["trainer"])
-
-
-SELECTION = "selection.safetensors"
-
-
-@dataclass
-class Selection:
-    """The epoch a run reports (best on validation, or the last) and its class probabilities."""
-
-    epoch: int
-    test_probs: np.ndarray
-    val_probs: np.ndarray | None  # None without a validation split
-    val_accuracy: float | None
+    return Checkpoint(int(state["epoch"]), state["trainer"], _load_selection(folder / SELECTION))
 
 
 def _save_selection(path: Path, selection: Selection) -> None:
@@ -117,8 +154,7 @@ def _save_selection(path: Path, selection: Selection) -> None:
     save_numpy(arrays, str(path), metadata=metadata)
 
 
-def load_selection(folder: Path) -> Selection | None:
-    path = folder / SELECTION
+def _load_selection(path: Path) -> Selection | None:
     if not path.is_file():
         return None
     with safe_open(str(path), framework="np") as handle:
@@ -134,7 +170,8 @@ def load_selection(folder: Path) -> Selection | None:
 
 
 def remove_checkpoint(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
+    for path in (folder, _tmp(folder), _old(folder)):
+        shutil.rmtree(path, ignore_errors=True)
     parent = folder.parent
     if parent.is_dir() and not any(parent.iterdir()):
         parent.rmdir()

@@ -180,7 +180,10 @@ def ls(what: str) -> None:
     help="Validation accuracy of time to target, e.g. 0.8 [default: 95% of the best in the report].",
 )
 def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str, target: float | None) -> None:
-    """Is the bigger model worth it? Verdicts for every pair, runs, front and plots [default: newest folder in reports/]."""
+    """Is the bigger model worth it? A verdict for every pair, the runs, the front and plots.
+
+    FOLDERS default to the newest folder under reports/.
+    """
     from bench.reporting import make_report
 
     make_report(list(folders), fmt, out, cost, target)

@@ -13,12 +13,27 @@ import torch
 
 
 def cpu_name() -> str:
+    """The CPU's model name, from the operating system's own source; psutil has none to offer.
+
+    Linux: /proc/cpuinfo ("model name" on x86; most ARM kernels give none). macOS: sysctl. Elsewhere
+    platform.processor(), which on Windows is a family and model string rather than the brand.
+    Last, the architecture alone.
+    """
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    if sys.platform == "darwin":
+        try:
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5
+            )
+            if out.returncode == 0 and out.stdout.strip():
+                return out.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
     return platform.processor() or platform.machine()
 
 

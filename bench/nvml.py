@@ -10,6 +10,7 @@ logs at debug level only.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import warnings
@@ -18,17 +19,11 @@ from typing import Any
 
 import torch
 
+from bench.notices import debug_once
+
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
-
-_logged_once: set[str] = set()
-
-
-def _debug_once(message: str) -> None:
-    if message not in _logged_once:
-        _logged_once.add(message)
-        log.debug(message)
 
 
 def _normalize_bus_id(bus_id: str | bytes) -> str:
@@ -95,7 +90,7 @@ def _nvml_index(module: Any, cuda_index: int, visible_devices: str | None) -> in
                 handle = module.nvmlDeviceGetHandleByIndex(i)
                 if _as_str(module.nvmlDeviceGetUUID(handle)).lower().startswith(entry.lower()):
                     return i
-    _debug_once(f"matched CUDA device {cuda_index} to NVML by index only")
+    debug_once(log, f"matched CUDA device {cuda_index} to NVML by index only")
     return cuda_index
 
 
@@ -143,12 +138,6 @@ class Nvml:
         with contextlib.suppress(self.error):
             self.module.nvmlShutdown()
 
-    def __enter__(self) -> Nvml:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def open_nvml(device: torch.device, module: Any = None) -> Nvml | None:
     """NVML for `device`, or None on CPU, without pynvml, or without a working driver."""
@@ -161,12 +150,12 @@ def open_nvml(device: torch.device, module: Any = None) -> Nvml | None:
                 warnings.simplefilter("ignore")
                 import pynvml as module  # type: ignore[no-redef]
         except ImportError:
-            _debug_once("pynvml is not installed: no GPU memory or energy readings")
+            debug_once(log, "pynvml is not installed: no GPU memory or energy readings")
             return None
     try:
         module.nvmlInit()
     except (module.NVMLError, OSError) as err:
-        _debug_once(f"NVML unavailable ({err}): no GPU memory or energy readings")
+        debug_once(log, f"NVML unavailable ({err}): no GPU memory or energy readings")
         return None
     cuda_index = device.index
     if cuda_index is None:
@@ -177,7 +166,7 @@ def open_nvml(device: torch.device, module: Any = None) -> Nvml | None:
         index = _nvml_index(module, cuda_index, visible)
         handle = module.nvmlDeviceGetHandleByIndex(index)
     except module.NVMLError as err:
-        _debug_once(f"no NVML handle for CUDA device {cuda_index} ({err})")
+        debug_once(log, f"no NVML handle for CUDA device {cuda_index} ({err})")
         with contextlib.suppress(module.NVMLError):
             module.nvmlShutdown()
         return None
@@ -185,9 +174,17 @@ def open_nvml(device: torch.device, module: Any = None) -> Nvml | None:
 
 
 def nvml_baseline_bytes(nvml: Nvml | None) -> int | None:
-    """The device's used memory now; read it before the model is created."""
+    """The device's used memory now; read it before the model is created.
+
+    The previous run's tensors may still wait for the garbage collector, and torch's caching
+    allocator keeps freed blocks on the device: both are freed first, or they count against no
+    run's peak but make this run's look smaller.
+    """
     if nvml is None:
         return None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     try:
         return nvml.used_bytes()
     except nvml.error:

@@ -78,7 +78,7 @@ def cost_plot(rep: Report) -> Figure:
     styles = ["-", "--", ":"]
     for g, (group, front) in enumerate(rep.front.groupby("group", sort=False)):
         on = front[front["on_front"]].sort_values("cost")
-        label = f"front ({COSTS[group].label})" if rep.front["group"].nunique() > 1 else "front"
+        label = f"front ({COSTS[str(group)].label})" if rep.front["group"].nunique() > 1 else "front"
         ax.plot(on["cost"], on["accuracy"], styles[g % 3], color="black", linewidth=1, alpha=0.5, label=label)
     for i, (_, r) in enumerate(rep.front.iterrows()):
         low, high = (entries.loc[r["model"], f"test_accuracy_{k}"] for k in ("ci_low", "ci_high"))
@@ -92,11 +92,15 @@ def cost_plot(rep: Report) -> Figure:
     papers = rep.entries[rep.entries["reference"] == "paper"].dropna(subset=[f"axis_{rep.cost}_mean"])
     if len(papers):
         comparable = bool(papers["comparable"].all())
-        label = f"paper ({PAPER_TASK}, {PAPER_DEVICE})" + ("" if comparable else ": not comparable, another task")
+        label = f"paper ({PAPER_TASK}, {PAPER_DEVICE})" + (
+            "" if comparable else ": not comparable, another task"
+        )
         ax.scatter(papers[f"axis_{rep.cost}_mean"], papers["test_accuracy_mean"], marker="s",
                    facecolors="none", edgecolors="grey", label=label)  # fmt: skip
         for _, r in papers.iterrows():
-            ax.annotate(r["entry"], (r[f"axis_{rep.cost}_mean"], r["test_accuracy_mean"]), fontsize=7, color="grey")
+            ax.annotate(
+                r["entry"], (r[f"axis_{rep.cost}_mean"], r["test_accuracy_mean"]), fontsize=7, color="grey"
+            )
     costs = pd.concat([rep.front["cost"], papers[f"axis_{rep.cost}_mean"]]).dropna()
     if len(costs) and costs.min() > 0 and costs.max() / costs.min() > 20:
         ax.set_xscale("log")  # the paper's GPU hours and a CPU smoke run differ by orders of magnitude
@@ -115,7 +119,9 @@ def budget_plot(budget: pd.DataFrame) -> Figure:
     for i, ((study, model), g) in enumerate(budget.groupby(["study", "model"], sort=False)):
         color = COLORS[i % len(COLORS)]
         ax.plot(g["cumulative_cost"], g["expected_max"], "o-", color=color, label=f"{model} ({study})")
-        ax.fill_between(g["cumulative_cost"], g["band_low"], g["band_high"], color=color, alpha=0.15, linewidth=0)
+        ax.fill_between(
+            g["cumulative_cost"], g["band_low"], g["band_high"], color=color, alpha=0.15, linewidth=0
+        )
     ax.set_xlabel("training time of n trials (s)")
     ax.set_ylabel("expected best validation accuracy")
     ax.grid(alpha=0.3)

@@ -11,22 +11,34 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from bench.errors import one_line
+from bench.notices import warn_once
+
 log = logging.getLogger(__name__)
 
 POLLER_THREAD_NAME = "bench-tracker-poller"  # tests look for leftover threads by this name
+
+OnError = Callable[[Exception], None]
+
+
+def _warn_stopped(sample: Callable[[], None]) -> OnError:
+    name = getattr(sample, "__qualname__", repr(sample))
+    return lambda err: warn_once(f"tracker sampler {name} failed and stopped: {one_line(err)}")
 
 
 class Poller:
     """One daemon thread calling sample functions, each at its own interval, until stopped."""
 
     def __init__(self) -> None:
-        self._samplers: list[tuple[Callable[[], None], float]] = []
+        self._samplers: list[tuple[Callable[[], None], float, OnError]] = []
         self._stop = threading.Event()
         self._first_sample = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def add(self, sample: Callable[[], None], interval_s: float) -> None:
-        self._samplers.append((sample, interval_s))
+    def add(self, sample: Callable[[], None], interval_s: float, on_error: OnError | None = None) -> None:
+        """Call `sample` every `interval_s`; if it raises, it is not called again and `on_error` gets
+        the exception (without one, a warning says which sampler stopped)."""
+        self._samplers.append((sample, interval_s, on_error or _warn_stopped(sample)))
 
     def start(self) -> None:
         if not self._samplers:
@@ -50,15 +62,16 @@ class Poller:
         alive = [True] * len(self._samplers)
         try:
             while True:
-                for i, (sample, interval_s) in enumerate(self._samplers):
+                for i, (sample, interval_s, on_error) in enumerate(self._samplers):
                     now = time.perf_counter()
                     if not alive[i] or now < due[i]:
                         continue
                     try:
                         sample()
                     except Exception as err:  # a failing query must not kill the other samples
-                        log.debug("tracker sample %r failed, stopping it: %s", sample, err)
                         alive[i] = False
+                        with contextlib.suppress(Exception):
+                            on_error(err)
                     due[i] = now + interval_s
                 self._first_sample.set()
                 pending = [d for d, a in zip(due, alive, strict=True) if a]

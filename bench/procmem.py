@@ -1,55 +1,36 @@
-"""Resident memory of this process and its descendants, from /proc or, lacking it, from rusage."""
+"""Resident memory of this process and its descendants (DataLoader workers), through psutil."""
 
 from __future__ import annotations
 
 import contextlib
-import resource
-import sys
-from pathlib import Path
+import time
+
+import psutil
 
 
-def _vmrss_bytes(status: Path) -> int | None:
-    try:
-        for line in status.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024  # the kernel reports kB
-    except (OSError, ValueError, IndexError):
-        return None  # the process ended, or is a zombie without VmRSS
-    return None
+class TreeRss:
+    """Call it for the RSS of this process plus all its descendants, in bytes.
 
-
-def _child_pids(pid: str) -> list[str]:
-    children: list[str] = []
-    for path in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            children.extend(path.read_text().split())
-    return children
-
-
-def rss_bytes() -> int | None:
-    """RSS of this process plus all its descendants from /proc, or None without /proc.
-
-    Forked children (DataLoader workers) share copy-on-write pages with the parent, which the
-    sum counts twice: an upper bound, which is what matters for "will it fit".
+    Forked children share copy-on-write pages with the parent, which the sum counts twice: an
+    upper bound, which is what matters for "will it fit". psutil finds children by reading every
+    process's stat file (milliseconds), so the list of children is refreshed at most every
+    `refresh_s`; their memory is read at every call.
     """
-    own = _vmrss_bytes(Path("/proc/self/status"))
-    if own is None:
-        return None
-    total, seen = own, set()
-    stack = _child_pids("self")
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += _vmrss_bytes(Path(f"/proc/{pid}/status")) or 0
-        stack.extend(_child_pids(pid))
-    return total
 
+    def __init__(self, refresh_s: float = 1.0) -> None:
+        self.refresh_s = refresh_s
+        self._me = psutil.Process()
+        self._children: list[psutil.Process] = []
+        self._found_at = float("-inf")
 
-def max_rss_bytes_from_rusage() -> int:
-    """Lifetime peak RSS (not just this window) where /proc is missing, e.g. macOS."""
-    unit = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, kB on Linux
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (own + children) * unit
+    def __call__(self) -> int:
+        now = time.monotonic()
+        if now - self._found_at >= self.refresh_s:
+            with contextlib.suppress(psutil.Error):
+                self._children = self._me.children(recursive=True)
+            self._found_at = now
+        total = self._me.memory_info().rss
+        for child in self._children:
+            with contextlib.suppress(psutil.Error):  # it ended, or is not ours to read
+                total += child.memory_info().rss
+        return total

@@ -28,6 +28,7 @@ figcaption { font-size: 0.8rem; color: #555; }
 .cm td { width: 3.5rem; text-align: center; }
 """
 
+
 def table_html(
     headers: Sequence[str], rows: Sequence[Sequence[str]], ref_rows: set[int] | None = None
 ) -> str:

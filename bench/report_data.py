@@ -340,10 +340,12 @@ def judge(loaded: Loaded, entries: pd.DataFrame, cost: str) -> tuple[pd.DataFram
     measured = [n for n in names if n in right and cost_replicates(res, n, cost) is not None]
     skipped = [n for n in names if n not in measured]
     if skipped:
-        notes.append(f"Left out of the verdicts (no predictions or no {cost} measured): {', '.join(skipped)}.")
+        notes.append(
+            f"Left out of the verdicts (no predictions or no {cost} measured): {', '.join(skipped)}."
+        )
     groups: dict[str, list[str]] = {}  # by the column the axis reads: memory differs by device type
     for name in measured:
-        kind = device_type(ours.set_index("entry").loc[name, "device"].split(", ")[0])
+        kind = device_type(str(ours.set_index("entry").loc[name, "device"]).split(", ")[0])
         groups.setdefault(axis_column(cost, kind).name, []).append(name)
     if len(groups) > 1:
         notes.append(
@@ -357,19 +359,28 @@ def judge(loaded: Loaded, entries: pd.DataFrame, cost: str) -> tuple[pd.DataFram
             for b in group[i + 1 :]:
                 shared = right[a].columns.intersection(right[b].columns)
                 if not len(shared) or not labels_agree(loaded, a, b):
-                    raise BenchError(f"{a} and {b} share no test items with the same labels; compare runs on one split.")
-                comparisons[(a, b)] = compare_accuracy(right[a][shared].to_numpy(), right[b][shared].to_numpy(), ALPHA)
+                    raise BenchError(
+                        f"{a} and {b} share no test items with the same labels; compare runs on one split."
+                    )
+                comparisons[(a, b)] = compare_accuracy(
+                    right[a][shared].to_numpy(), right[b][shared].to_numpy(), ALPHA
+                )
         costs = {n: cost_replicates(res, n, cost) for n in group}
         axis = COSTS[column]
         table = pair_verdicts(group, costs, comparisons, cost=axis.noun, exact=axis.exact, alpha=ALPHA)
-        table["n_items"] = [comparisons.get((a, b), comparisons.get((b, a))).n_items for a, b in zip(table["model_a"], table["model_b"])]
+        items = {frozenset(k): c.n_items for k, c in comparisons.items()}
+        table["n_items"] = [items[frozenset(k)] for k in zip(table["model_a"], table["model_b"])]
         verdicts.append(table.assign(group=column))
         front = verdict_front(group, table).assign(group=column)
         summary = ours.set_index("entry")
         front["accuracy"] = [summary.loc[m, "test_accuracy_mean"] for m in front["model"]]
         front["cost"] = [costs[m].mean for m in front["model"]]  # type: ignore[union-attr]
         fronts.append(front)
-    pairs = pd.concat(verdicts, ignore_index=True) if verdicts else pd.DataFrame(columns=[*VERDICT_COLUMNS, "group"])
+    pairs = (
+        pd.concat(verdicts, ignore_index=True)
+        if verdicts
+        else pd.DataFrame(columns=[*VERDICT_COLUMNS, "group"])
+    )
     front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
     return pairs, front, notes
 
@@ -413,10 +424,16 @@ def sweep_table(loaded: Loaded, sweep: pd.DataFrame) -> pd.DataFrame:
 def budget_curves(sweep: pd.DataFrame) -> pd.DataFrame:
     """Expected best validation accuracy after n trials against the training time spent, per study."""
     parts = []
-    done = sweep[(sweep["status"] == "ok") & sweep["val_accuracy"].notna()] if "val_accuracy" in sweep else sweep[:0]
+    done = (
+        sweep[(sweep["status"] == "ok") & sweep["val_accuracy"].notna()]
+        if "val_accuracy" in sweep
+        else sweep[:0]
+    )
     for (study, model), g in done.groupby([_col(done, "study").fillna(""), "model"], sort=False):
         if len(g) >= 2:
-            curve = budget_curve(g["val_accuracy"].to_numpy(dtype=float), g["train_time_s"].to_numpy(dtype=float))
+            curve = budget_curve(
+                g["val_accuracy"].to_numpy(dtype=float), g["train_time_s"].to_numpy(dtype=float)
+            )
             parts.append(curve.assign(study=study, model=model))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -437,7 +454,9 @@ def build(folders: Sequence[Path], cost: str = "time", target: float | None = No
     res = loaded.results
     sweep = sweep_table(loaded, res[res["sweep"]])
     bad = ~res["status"].isin(["ok", "pruned"])  # a pruned sweep trial was stopped on purpose
-    failures = res.loc[bad, ["entry", "source", "run_id", "status"]].assign(error=_col(res, "error")[bad].fillna(""))
+    failures = res.loc[bad, ["entry", "source", "run_id", "status"]].assign(
+        error=_col(res, "error")[bad].fillna("")
+    )
     if front.empty and len(entries[entries["reference"] == ""]) > 1:
         notes.append(f"No front: fewer than two runs measured {cost} with predictions to compare.")
     return Report(loaded, entries, pairs, front, cost, target, sweep, budget_curves(sweep), failures, notes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -21,7 +22,7 @@ Grid = tuple[list[str], list[list[str]]]
 Section = tuple[str, str, Grid]  # title, note, grid (no headers: a list of sentences)
 
 
-def interval(low: float, high: float, kind: str) -> str:
+def interval(low: Any, high: Any, kind: str) -> str:
     return f"[{fmt(low, kind)}, {fmt(high, kind)}]"
 
 
@@ -76,35 +77,62 @@ def signed_points(value: float) -> str:
 
 
 def pairs_grid(rep: Report) -> Grid:
-    headers = ["A (cheaper)", "B (costlier)", "test items", "cost B / A [95% CI]",
-               "accuracy B − A, points [95% CI]", "p", "p (Holm)", "detectable, points", "verdict"]  # fmt: skip
+    headers = [
+        "A (cheaper)",
+        "B (costlier)",
+        "test items",
+        "cost B / A [95% CI]",
+        "accuracy B − A, points [95% CI]",
+        "p",
+        "p (Holm)",
+        "detectable, points",
+        "verdict",
+    ]
     rows = []
     for _, r in rep.pairs.iterrows():
         ratio = f"{r['cost_ratio']:.3g}"
         if math.isfinite(r["cost_ci_low"]):
             ratio += f" [{r['cost_ci_low']:.3g}, {r['cost_ci_high']:.3g}]"
-        accuracy = f"{signed_points(r['acc_diff'])} [{signed_points(r['acc_diff_ci_low'])}, {signed_points(r['acc_diff_ci_high'])}]"
-        rows.append([r["model_a"], r["model_b"], str(int(r["n_items"])), ratio, accuracy,
-                     fmt(r["p_value"], "p"), fmt(r["p_adjusted"], "p"), f"{100 * r['mde']:.1f}", r["verdict"]])  # fmt: skip
+        low, high = signed_points(r["acc_diff_ci_low"]), signed_points(r["acc_diff_ci_high"])
+        accuracy = f"{signed_points(r['acc_diff'])} [{low}, {high}]"
+        p_values = [fmt(r["p_value"], "p"), fmt(r["p_adjusted"], "p")]
+        cells = [r["model_a"], r["model_b"], str(int(r["n_items"])), ratio, accuracy, *p_values]
+        rows.append([*cells, f"{100 * r['mde']:.1f}", r["verdict"]])
     return headers, rows
 
 
 def front_grid(rep: Report) -> Grid:
     several = rep.front["group"].nunique() > 1
-    headers = ["model", "accuracy %", "cost", "on front", "dominated by"] + (["judged among"] if several else [])
+    headers = ["model", "accuracy %", "cost", "on front", "dominated by"] + (
+        ["judged among"] if several else []
+    )
     rows = []
     for _, r in rep.front.iterrows():
         column = COSTS[r["group"]]
         cost = f"{fmt(r['cost'], 'int' if column.exact else 'f')} {column.unit}".strip()
-        row = [r["model"], fmt(r["accuracy"], "pct"), cost, "yes" if r["on_front"] else "no", r["dominated_by"] or "–"]
+        row = [
+            r["model"],
+            fmt(r["accuracy"], "pct"),
+            cost,
+            "yes" if r["on_front"] else "no",
+            r["dominated_by"] or "–",
+        ]
         rows.append(row + ([column.label] if several else []))
     return headers, rows
 
 
 def sweep_grid(rep: Report) -> Grid:
-    cols = [("study", "study", ""), ("trial", "trial", "int"), ("model", "model", ""), ("max_len", "max_len", "int"),
-            ("lr", "lr", "g"), ("truncated_test_share", "cut test %", "pct"), ("val_accuracy", "val acc %", "pct"),
-            ("p_vs_best", "p vs best (val)", "p"), ("p_vs_best_adjusted", "p (Holm)", "p")]  # fmt: skip
+    cols = [
+        ("study", "study", ""),
+        ("trial", "trial", "int"),
+        ("model", "model", ""),
+        ("max_len", "max_len", "int"),
+        ("lr", "lr", "g"),
+        ("truncated_test_share", "cut test %", "pct"),
+        ("val_accuracy", "val acc %", "pct"),
+        ("p_vs_best", "p vs best (val)", "p"),
+        ("p_vs_best_adjusted", "p (Holm)", "p"),
+    ]
     rows = []
     for _, r in rep.sweep.iterrows():
         cells = [fmt(r.get(k), kind) if kind else str(r.get(k, "–")) for k, _, kind in cols]
@@ -139,7 +167,11 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
     if rep.notes:
         out.append(("Notes", "", ([], [[n] for n in rep.notes])))
     if not rep.entries.empty:  # empty for a folder of sweep trials alone
-        target = f"; time to target: training until validation accuracy first reached {fmt(rep.target, 'pct')}%" if rep.target else ""
+        target = (
+            f"; time to target: training until validation accuracy first reached {fmt(rep.target, 'pct')}%"
+            if rep.target
+            else ""
+        )
         note = (
             "Mean ± std over seeds [95% Student-t interval of the mean]; one seed has neither. Test "
             "accuracy of the epoch chosen on validation" + target + ". The majority class and the "
@@ -171,6 +203,8 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
         note = "Expected best validation accuracy after n trials (Dodge et al. 2019), with a bootstrap band."
         out.append(("Budget", note, budget_grid(rep)))
     if not rep.failures.empty:
-        fails = [[r["entry"], r["run_id"], r["status"], r["error"] or "–"] for _, r in rep.failures.iterrows()]
+        fails = [
+            [r["entry"], r["run_id"], r["status"], r["error"] or "–"] for _, r in rep.failures.iterrows()
+        ]
         out.append(("Failures", "", (["model", "run", "status", "error"], fails)))
     return out

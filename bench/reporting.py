@@ -7,12 +7,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import plots
+from bench import atomic, plots
 from bench.errors import BenchError
 from bench.render_html import to_html
 from bench.render_text import to_csv, to_markdown, to_rich
 from bench.report_data import build
-from bench.results import atomic_write_text
 
 FORMATS = ("table", "csv", "markdown", "html")
 EXTENSIONS = {"csv": "csv", "markdown": "md", "html": "html"}
@@ -37,9 +36,9 @@ def make_report(
             Console().print(table)
         err.print(f"wrote {len(figures)} plots to {plot_dir / 'plots'}")
         return None
-    target = out or rep.loaded.folders[0] / f"report.{EXTENSIONS[fmt_name]}"
-    figures = plots.write_all(rep, target.parent / "plots")
+    file = out or rep.loaded.folders[0] / f"report.{EXTENSIONS[fmt_name]}"
+    figures = plots.write_all(rep, file.parent / "plots")
     renderers = {"csv": to_csv, "markdown": to_markdown, "html": lambda r: to_html(r, figures)}
-    atomic_write_text(target, renderers[fmt_name](rep))
-    err.print(f"wrote {target} and {len(figures)} plots to {target.parent / 'plots'}")
-    return target
+    atomic.write_text(file, renderers[fmt_name](rep))
+    err.print(f"wrote {file} and {len(figures)} plots to {file.parent / 'plots'}")
+    return file

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench import atomic
 from bench.errors import BenchError
 
 
@@ -38,6 +37,7 @@ class CostColumn:
     console: bool = False  # a column of `bench run`'s table
     report: bool = False  # a column of the report's table of runs
     noun: str = ""  # what an axis column measures, in words ("training time")
+    method: str | None = None  # the column saying how it was measured: "failed" there empties it
 
     @property
     def higher_is_better(self) -> bool:
@@ -67,7 +67,7 @@ COST_COLUMNS = [
     CostColumn("peak_torch_allocated_mib", "MiB", "torch allocated MiB", "torch.cuda.max_memory_allocated, MiB", reduce="max"),
     CostColumn("peak_torch_reserved_mib", "MiB", "torch reserved MiB", "torch.cuda.max_memory_reserved, MiB", reduce="max"),
     CostColumn("peak_rss_mib", "MiB", "RSS MiB", "peak resident host memory of the process and its children, MiB: the memory axis of CPU runs", reduce="max", axis="memory", device="cpu", console=True, report=True, noun="peak host memory"),
-    CostColumn("energy_j", "J", "energy J", "GPU energy over training and evaluation, joules", reduce="sum", axis="energy", report=True, noun="energy"),
+    CostColumn("energy_j", "J", "energy J", "GPU energy over training and evaluation, joules", reduce="sum", axis="energy", report=True, noun="energy", method="energy_method"),
     CostColumn("energy_method", "", "energy method", "nvml-energy-counter, or power-x-time where the counter is missing; failed when its sampler failed", reduce="first"),
     CostColumn("train_samples_per_s", "reviews/s", "rev/s", "training reviews per second", console=True, report=True),
     CostColumn("train_tokens_per_s", "tokens/s", "tokens/s", "training non-padding tokens per second"),
@@ -108,7 +108,10 @@ RESULT_COLUMNS = [
     Column("dataset", "dataset spec, e.g. imdb or kaggle:DIR"),
     Column("n_classes", "number of classes found in the data"),
     Column("n_train", "training reviews used (the validation rows carved from them not included)"),
-    Column("n_val", "validation reviews: carved from the training rows (val_share) or a file of their own; 0 without a split"),
+    Column(
+        "n_val",
+        "validation reviews: carved from the training rows (val_share) or a file of their own; 0 without a split",
+    ),
     Column("n_test", "test reviews used"),
     Column("max_len", "tokens per review, special tokens included"),
     Column("lr", "peak learning rate of AdamW"),
@@ -120,7 +123,10 @@ RESULT_COLUMNS = [
     Column("max_train", "training reviews asked for (empty: all)"),
     Column("max_test", "test reviews asked for (empty: all)"),
     Column("val_share", "share of the training rows held out for validation (0: none, as the paper)"),
-    Column("select", "which epoch the row reports: best-val (the best validation accuracy, earliest on a tie) or last"),
+    Column(
+        "select",
+        "which epoch the row reports: best-val (the best validation accuracy, earliest on a tie) or last",
+    ),
     Column("warmup_ratio", "share of the schedule's steps spent warming up"),
     Column("weight_decay", "AdamW weight decay"),
     Column("grad_clip", "gradient-norm clip (empty or 0: none)"),
@@ -135,21 +141,38 @@ RESULT_COLUMNS = [
     Column("bucket", "True when batches were bucketed by review length"),
     Column("cache_dir", "folder of the tokenization cache (empty: no cache)"),
     Column("world_size", "processes that trained the run together (torchrun); 1 without torchrun"),
-    Column("options", "the model's options in effect, as JSON (with any setting it chose on validation, e.g. tfidf_lr's C)"),
+    Column(
+        "options",
+        "the model's options in effect, as JSON (with any setting it chose on validation, e.g. tfidf_lr's C)",
+    ),
     Column("selected_epoch", "the epoch this row reports (see select); nothing chooses it by the test split"),
-    Column("val_accuracy", "validation accuracy of the selected epoch, in [0, 1]; empty without a validation split"),
+    Column(
+        "val_accuracy",
+        "validation accuracy of the selected epoch, in [0, 1]; empty without a validation split",
+    ),
     Column("val_macro_f1", "validation macro-F1 of the selected epoch"),
     Column("test_accuracy", "test accuracy of the selected epoch, in [0, 1]"),
     Column("test_macro_f1", "test macro-F1 of the selected epoch, in [0, 1]"),
     Column("test_loss", "test cross-entropy of the selected epoch"),
     Column("train_accuracy", "training accuracy during the selected epoch"),
     Column("train_loss", "training loss during the selected epoch"),
-    Column("majority_accuracy", "test accuracy of always predicting the training split's most frequent class"),
+    Column(
+        "majority_accuracy", "test accuracy of always predicting the training split's most frequent class"
+    ),
     Column("p_vs_majority", "one-sided exact binomial p-value of test_accuracy against majority_accuracy"),
-    Column("warning", "why the accuracy should not be credited: predicts a single class, or not above majority (p >= 0.05); empty when neither"),
+    Column(
+        "warning",
+        "why the accuracy should not be credited: predicts a single class, or not above majority (p >= 0.05); empty when neither",
+    ),
     Column("train_steps", "optimizer steps over all epochs (empty for a model without steps)"),
-    Column("step_time_s_mean", "mean training seconds per step, over chunks of about a tenth of an epoch (a sync at each chunk's end)"),
-    Column("step_time_s_sd", "standard deviation of the chunks' seconds per step: the spread of the time axis within one run"),
+    Column(
+        "step_time_s_mean",
+        "mean training seconds per step, over chunks of about a tenth of an epoch (a sync at each chunk's end)",
+    ),
+    Column(
+        "step_time_s_sd",
+        "standard deviation of the chunks' seconds per step: the spread of the time axis within one run",
+    ),
     Column("step_time_chunks", "the chunks timed"),
     Column("latency_repeats_bs1", "timed calls behind the batch-1 latency (over 16 test reviews in turn)"),
     Column("latency_repeats_batch", "timed calls behind the batch latency"),
@@ -218,21 +241,6 @@ RESULTS_FILE, EPOCHS_FILE, PREDICTIONS_FILE, ENV_FILE = (
 )
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it into place: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def frame_with_schema(rows: Iterable[Mapping[str, Any]], columns: list[Column]) -> pd.DataFrame:
     """Rows as a frame: schema columns first and in order, any extra columns after them."""
     frame = pd.DataFrame(list(rows))
@@ -242,11 +250,11 @@ def frame_with_schema(rows: Iterable[Mapping[str, Any]], columns: list[Column]) 
 
 
 def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[Column]) -> None:
-    atomic_write_text(path, frame_with_schema(rows, columns).to_csv(index=False))
+    atomic.write_text(path, frame_with_schema(rows, columns).to_csv(index=False))
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+    atomic.write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 @dataclass
@@ -258,10 +266,6 @@ class RunFolder:
     def read(self, name: str) -> pd.DataFrame:
         file = self.path / name
         return pd.read_csv(file) if file.is_file() and file.stat().st_size else pd.DataFrame()
-
-    def env(self) -> dict[str, Any]:
-        file = self.path / ENV_FILE
-        return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
 
 
 def read_folder(path: Path) -> RunFolder:
@@ -279,8 +283,11 @@ def run_costs(epochs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             found[column.name] = max(values) if values else None
         elif column.reduce == "sum":
             found[column.name] = sum(values) if values else None
-        elif column.reduce == "first":
-            found[column.name] = values[0] if values else None
+        elif column.reduce == "first":  # a method column: one failed epoch makes the run's failed
+            found[column.name] = "failed" if "failed" in values else next(iter(values), None)
+    for column in COST_COLUMNS:
+        if column.method and found.get(column.method) == "failed":
+            found[column.name] = None  # a sum that misses epochs is no run's figure
     return found
 
 

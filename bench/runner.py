@@ -23,9 +23,8 @@ from bench.checkpoint import (
     Selection,
     checkpoint_dir,
     load_checkpoint,
-    load_selection,
     remove_checkpoint,
-    save_checkpoint,
+    save_checkpoint_or_warn,
 )
 from bench.config import RunConfig
 from bench.data import DataRequest, Dataset, load_dataset
@@ -297,7 +296,7 @@ class Runner:
         # A resumed run restarts after its last checkpointed epoch; later epoch rows are redone.
         saved = load_checkpoint(folder, network)
         done = saved.epoch if saved else 0
-        selection = load_selection(folder) if saved else None
+        selection = saved.selection if saved else None
         self.epochs = [e for e in self.epochs if e["run_id"] != run_id or e["epoch"] <= done]
         pad_to = run.max_len if spec.pad_to_max_len() else None
         state = setup(
@@ -317,7 +316,7 @@ class Runner:
             stats = train_epoch(state, epoch, self.progress, track)
             selection = self._after_epoch(row, run, stats, selection)
             if epoch < run.epochs and self.main:
-                save_checkpoint(folder, epoch, network, state.trainer_objects(), selection)
+                save_checkpoint_or_warn(folder, epoch, network, state.trainer_objects(), selection)
             if on_epoch:
                 on_epoch(stats)
         if selection is None:  # every epoch had finished before the interruption

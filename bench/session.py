@@ -18,6 +18,7 @@ from bench.console import RichProgress, results_table
 from bench.distributed import is_main
 from bench.errors import BenchError, one_line
 from bench.interrupts import exit_code, signals_as_interrupts, take_pending
+from bench.lock import folder_lock
 from bench.results import ENV_FILE, RESULTS_FILE
 from bench.runner import Runner
 
@@ -36,12 +37,17 @@ def with_repeats(runs: list[RunConfig], repeats: int) -> list[RunConfig]:
 
 def run_suite(runs: list[RunConfig], runner: Runner) -> list[dict[str, Any]]:
     """Check every run, then train them in order; a failing model does not stop the others."""
-    if (runner.out / RESULTS_FILE).exists():
-        raise BenchError(f"{runner.out} already holds results; continue it with --resume {runner.out}.")
+    refuse_existing(runner.out)
     runner.check(runs)
-    runner.out.mkdir(parents=True, exist_ok=True)
-    runner.write_env({"runs": [dataclasses.asdict(r) for r in runs]}, runs[0].device)
-    return [runner.run(run) for run in runs]
+    with folder_lock(runner.out, runner.main):
+        refuse_existing(runner.out)  # again, under the lock: a run that held it may have finished
+        runner.write_env({"runs": [dataclasses.asdict(r) for r in runs]}, runs[0].device)
+        return [runner.run(run) for run in runs]
+
+
+def refuse_existing(out: Path) -> None:
+    if (out / RESULTS_FILE).exists():
+        raise BenchError(f"{out} already holds results; continue it with --resume {out}.")
 
 
 def resume_suite(runner: Runner) -> list[dict[str, Any]]:
@@ -55,18 +61,19 @@ def resume_suite(runner: Runner) -> list[dict[str, Any]]:
         runs = [RunConfig(**{"val_share": 0.0, **r}) for r in saved]
     except (ValueError, KeyError, TypeError) as exc:
         raise BenchError(f"{env} cannot be read back ({one_line(exc)}); start a new run.") from None
-    runner.load_existing()
-    finished = {r["run_id"]: r for r in runner.results if r.get("status") == "ok"}
     runner.check(runs)
-    rows = []
-    for run in runs:
-        run_id = f"{run.model}-s{run.seed}"
-        if run_id in finished:
-            runner.log(f"{run_id}: finished before, kept.")
-            rows.append(finished[run_id])
-        else:
-            rows.append(runner.run(run))
-    return rows
+    with folder_lock(runner.out, runner.main):
+        runner.load_existing()
+        finished = {r["run_id"]: r for r in runner.results if r.get("status") == "ok"}
+        rows = []
+        for run in runs:
+            run_id = f"{run.model}-s{run.seed}"
+            if run_id in finished:
+                runner.log(f"{run_id}: finished before, kept.")
+                rows.append(finished[run_id])
+            else:
+                rows.append(runner.run(run))
+        return rows
 
 
 @dataclass(frozen=True)

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import optuna
+import psutil
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from bench.errors import BenchError, one_line
+from bench.processes import is_running, start_time
 
 HEARTBEAT_S, GRACE_S = 30, 120  # how soon a trial of a dead worker on another machine is retried
 MAX_RETRIES = 2  # a trial that kills its worker every time must not be retried for ever
 LIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-
-
-def _start_ticks(pid: int) -> str | None:
-    """A process's start time (Linux /proc), which tells a live worker from a reused pid; None: gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    state, *rest = stat.rsplit(")", 1)[1].split()
-    return None if state in ("Z", "X") else rest[18]
 
 
 @dataclass(frozen=True)
@@ -37,11 +29,12 @@ class Worker:
 
     host: str
     pid: int
-    start: str
+    start: str  # the process's start time (repr of a float); empty where unknown
 
     @classmethod
     def this(cls) -> Worker:
-        return cls(socket.gethostname(), os.getpid(), _start_ticks(os.getpid()) or "")
+        start = start_time(os.getpid())
+        return cls(socket.gethostname(), os.getpid(), "" if start is None else repr(start))
 
     @property
     def folder(self) -> str:
@@ -49,15 +42,11 @@ class Worker:
         return f"worker-{host}-{self.pid}"
 
     def is_dead(self) -> bool:
-        if self.start:  # Linux: compare start times, so a reused pid does not look alive
-            return _start_ticks(self.pid) != self.start
         try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass
-        return False
+            start = float(self.start)
+        except ValueError:  # no start time recorded: the pid alone
+            return not psutil.pid_exists(self.pid)
+        return not is_running(self.pid, start)  # a reused pid does not look alive
 
 
 def retry_callback() -> RetryHeartbeatStaleTrialCallback:
@@ -66,11 +55,21 @@ def retry_callback() -> RetryHeartbeatStaleTrialCallback:
         return RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
 
 
+def with_driver(url: str) -> str:
+    """`postgresql://` names no driver: SQLAlchemy 2.0 takes psycopg2 for it, 2.1 psycopg 3. The
+    `postgres` extra installs psycopg 3, so name it wherever psycopg2 is missing."""
+    bare = "postgresql://"
+    if url.startswith(bare) and importlib.util.find_spec("psycopg2") is None:
+        return "postgresql+psycopg://" + url[len(bare) :]
+    return url
+
+
 def open_storage(url: str, attempts: int = 3) -> RDBStorage:
     """Optuna's RDB storage with heartbeats, so trials of dead workers elsewhere are failed and retried."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import IntegrityError, OperationalError
 
+    url = with_driver(url)
     shown = url
     error: Exception | None = None
     for attempt in range(attempts):
@@ -93,7 +92,8 @@ def open_storage(url: str, attempts: int = 3) -> RDBStorage:
             error = exc
             break
     assert error is not None
-    raise BenchError(f"Cannot open the study storage {shown}: {one_line(error)}")
+    hint = " (for PostgreSQL: pip install 'bench[postgres]')" if isinstance(error, ImportError) else ""
+    raise BenchError(f"Cannot open the study storage {shown}: {one_line(error)}{hint}")
 
 
 def recover_dead_trials(study: optuna.Study, storage: RDBStorage, here: Worker) -> list[int]:

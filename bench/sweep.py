@@ -24,6 +24,7 @@ from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides,
 from bench.errors import BenchError
 from bench.formatting import fmt
 from bench.interrupts import exit_code, interruptible, signals_as_interrupts, take_pending
+from bench.lock import folder_lock
 from bench.results import AXES, axis_value
 from bench.runner import Runner
 from bench.search_space import Space, check_spaces, resolve_spaces, trial_run
@@ -303,13 +304,13 @@ def run_sweep(
     after = _AfterTrial(total, storage, worker, out, console, display)
     try:
         if complete + pruned + running < total:
-            runner.out.mkdir(parents=True, exist_ok=True)
             spaces_text = [str(s) for s in spaces]
-            runner.write_env(
-                {"sweep": {**dataclasses.asdict(settings), "study": name, "spaces": spaces_text}}
-            )
             objective = Objective(base, spaces, runner, name, costs, worker, total)
-            with display:
+            # This worker's own folder only: workers share OUT, and each writes its own rows.
+            with folder_lock(runner.out), display:
+                runner.write_env(
+                    {"sweep": {**dataclasses.asdict(settings), "study": name, "spaces": spaces_text}}
+                )
                 display.show(*status_line(study, total))
                 study.optimize(objective, timeout=settings.timeout, catch=(TrialFailed,), callbacks=[after])
     finally:  # also when interrupted, so trials.csv shows what is done

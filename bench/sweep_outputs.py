@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench import atomic
 from bench.formatting import fmt
-from bench.results import AXES, EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE, atomic_write_text
+from bench.results import AXES, EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE
 from bench.study import counted
 
 SUMMARY_ATTRS = (
@@ -101,18 +102,18 @@ def merge_workers(out: Path) -> None:
         files = [p for p in sorted(out.glob(f"worker-*/{name}")) if p.stat().st_size]
         if files:
             frame = pd.concat([pd.read_csv(p) for p in files], ignore_index=True)
-            atomic_write_text(out / name, frame.to_csv(index=False))
+            atomic.write_text(out / name, frame.to_csv(index=False))
 
 
 def write_outputs(study: optuna.Study, out: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """trials.csv, and pareto.csv (only the non-dominated trials) for a multi-objective study."""
     frame = trials_frame(study)
-    atomic_write_text(out / "trials.csv", frame.to_csv(index=False))
+    atomic.write_text(out / "trials.csv", frame.to_csv(index=False))
     merge_workers(out)
     if len(study.directions) == 1 or frame.empty:
         return frame, None
     front = frame[frame["trial"].isin({t.number for t in study.best_trials})]
-    atomic_write_text(out / "pareto.csv", front.to_csv(index=False))
+    atomic.write_text(out / "pareto.csv", front.to_csv(index=False))
     return frame, front
 
 

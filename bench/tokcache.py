@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from bench import atomic
 from bench.modeling import Tokenizer
 
 FORMAT = "bench-tokens-1"  # part of the key: a new layout never reads an old entry
@@ -83,19 +83,12 @@ def write(path: Path, tokens: Tokens) -> None:
     lengths = np.fromiter((len(ids) for ids in tokens.ids), dtype=np.int64, count=len(tokens.ids))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     flat = np.fromiter((i for ids in tokens.ids for i in ids), dtype=np.int32, count=int(offsets[-1]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic.replacing(path) as tmp:
         save_file(
             {"ids": flat, "offsets": offsets, "truncated": tokens.truncated.astype(np.uint8)},
-            tmp,
+            str(tmp),
             metadata={"format": FORMAT, "texts": str(len(tokens.ids))},
         )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def prune(root: Path, keep: Path, limit: int = MAX_CACHE_BYTES) -> list[Path]:

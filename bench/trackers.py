@@ -4,7 +4,8 @@ Each tracker sets `.record`, a frozen dataclass whose field names carry their un
 `with` block exits (also when the body raises). Trackers nest: one around a whole run, one
 around each epoch, one around evaluation. Sampling happens on one daemon thread per tracker
 (`bench.polling`); `CostTracker` shares a single thread between all of its parts. None of them prints:
-they log at debug level only. GPU readings come through `bench.nvml`.
+what is unsupported is logged at debug level; a query that fails during the run warns once (its
+method column says `failed`). GPU readings come through `bench.nvml`.
 """
 
 from __future__ import annotations
@@ -24,21 +25,13 @@ from types import TracebackType
 import numpy as np
 import torch
 
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
+from bench.notices import debug_once, warn_once
 from bench.nvml import MIB, Nvml
 from bench.polling import PolledTracker, Poller, start_poller, stop_poller
-from bench.procmem import max_rss_bytes_from_rusage, rss_bytes
+from bench.procmem import TreeRss
 
 log = logging.getLogger(__name__)
-
-_logged_once: set[str] = set()
-
-
-def _debug_once(message: str) -> None:
-    if message not in _logged_once:
-        _logged_once.add(message)
-        log.debug(message)
-
 
 # ---------------------------------------------------------------------------------------------
 # Records
@@ -140,6 +133,7 @@ class GpuMemoryTracker(PolledTracker):
         self._peak_process: int | None = None
         self._torch_carry = (0, 0)  # (allocated, reserved) peaks from before an inner reset
         self._nvml_ok = False
+        self._failed = False  # a query that worked at the start raised later: the peak is unknown
 
     def _sample(self) -> None:
         assert self.nvml is not None
@@ -149,17 +143,22 @@ class GpuMemoryTracker(PolledTracker):
         if proc is not None:
             self._peak_process = max(self._peak_process or 0, proc)
 
+    def _fail(self, err: Exception) -> None:
+        self._failed = True
+        warn_once(f"GPU memory tracking failed ({one_line(err)}); gpu_mem_method says 'failed'")
+
     def begin(self, poller: Poller) -> None:
         self._peak_used = self._peak_process = None
         self._nvml_ok = self.nvml is not None
+        self._failed = False
         if self.nvml is not None:
             try:
                 self._baseline = (
                     self.baseline_bytes if self.baseline_bytes is not None else self.nvml.used_bytes()
                 )
-                poller.add(self._sample, self.interval_s)
+                poller.add(self._sample, self.interval_s, on_error=self._fail)
             except self.nvml.error as err:  # a tracker must not end the run it measures
-                _debug_once(f"NVML memory query failed ({err}); no NVML memory figures")
+                debug_once(log, f"NVML memory query failed ({err}); no NVML memory figures")
                 self._nvml_ok = False
         if self.device.type == "cuda":
             with _torch_peak_lock:
@@ -180,7 +179,9 @@ class GpuMemoryTracker(PolledTracker):
     def end(self) -> None:
         nvml_mib = process_mib = allocated_mib = reserved_mib = None
         method = None
-        if self.nvml is not None and self._nvml_ok:
+        if self._failed:
+            method = "failed"
+        elif self.nvml is not None and self._nvml_ok:
             with contextlib.suppress(self.nvml.error):
                 self._sample()  # a body shorter than one interval still gets a reading
             if self._peak_used is not None:
@@ -210,20 +211,18 @@ class HostMemoryTracker(PolledTracker):
         self.interval_s = interval_s
         self.record: HostMemoryRecord | None = None
         self._peak = 0
-        self._use_proc = True
+        self._rss = TreeRss()
 
     def _sample(self) -> None:
-        rss = rss_bytes() if self._use_proc else None
-        if rss is None:
-            self._use_proc = False
-            rss = max_rss_bytes_from_rusage()
-        self._peak = max(self._peak, rss)
+        self._peak = max(self._peak, self._rss())
 
     def begin(self, poller: Poller) -> None:
         self._peak = 0
         self._sample()  # the RSS at the start counts towards the peak
-        if self._use_proc:  # rusage is already a running maximum: nothing to poll
-            poller.add(self._sample, self.interval_s)
+        poller.add(self._sample, self.interval_s, on_error=self._fail)
+
+    def _fail(self, err: Exception) -> None:
+        warn_once(f"host memory tracking stopped ({one_line(err)}); peak_rss_mib counts what came before")
 
     def end(self) -> None:
         self._sample()
@@ -246,6 +245,7 @@ class EnergyTracker(PolledTracker):
         self._start_mj: int | None = None
         self._power: list[tuple[float, int]] = []
         self._power_lock = threading.Lock()
+        self._failed = False  # a query that worked at the start raised later: the energy is unknown
 
     def _sample_power(self) -> None:
         assert self.nvml is not None
@@ -253,24 +253,36 @@ class EnergyTracker(PolledTracker):
         with self._power_lock:
             self._power.append(sample)
 
+    def _fail(self, err: Exception) -> None:
+        self._failed = True
+        warn_once(f"GPU energy tracking failed ({one_line(err)}); energy_method says 'failed'")
+
     def begin(self, poller: Poller) -> None:
-        self._start_mj, self._power = None, []
+        self._start_mj, self._power, self._failed = None, [], False
         if self.nvml is None:
             return
         try:
             self._start_mj = self.nvml.energy_mj()
         except self.nvml.error as err:  # before Volta, or not exposed (some vGPUs)
-            _debug_once(f"NVML energy counter unsupported ({err}); integrating power instead")
-            with contextlib.suppress(self.nvml.error):
+            debug_once(log, f"NVML energy counter unsupported ({err}); integrating power instead")
+            try:
                 self._sample_power()
-            poller.add(self._sample_power, self.interval_s)
+            except self.nvml.error as power_err:  # unsupported, not failed: no energy figures
+                debug_once(log, f"NVML power reading unsupported too ({power_err}); no energy figures")
+                return
+            poller.add(self._sample_power, self.interval_s, on_error=self._fail)
 
     def end(self) -> None:
         energy_j = method = None
-        if self.nvml is not None and self._start_mj is not None:
-            with contextlib.suppress(self.nvml.error):
+        if self._failed:
+            method = "failed"
+        elif self.nvml is not None and self._start_mj is not None:
+            try:
                 energy_j = (self.nvml.energy_mj() - self._start_mj) / 1000
                 method = "nvml-energy-counter"
+            except self.nvml.error as err:  # it answered at the start
+                self._fail(err)
+                method = "failed"
         elif self.nvml is not None:
             with contextlib.suppress(self.nvml.error):
                 self._sample_power()

@@ -1,5 +1,6 @@
 """Speed benchmarks: our loop against a bare PyTorch loop and the Transformers Trainer, the
-tokenization cache, and the trackers' overhead. Each puts its ratio in `extra_info["ratio_..."]`.
+tokenization cache, and the trackers' overhead. Each puts its ratio in `extra_info["ratio_..."]` and
+fails below its goal times the noise margin (benchmarks/common.py).
 
     pytest benchmarks --benchmark-only --benchmark-json speed.json
 """
@@ -22,7 +23,7 @@ from bench.data import DataRequest, load_dataset
 from bench.modeling import load_models
 from bench.trackers import CostTracker
 from bench.train import fit, seed_everything
-from benchmarks.common import encoder_run, median, paired, prepare, wall
+from benchmarks.common import check_goal, encoder_run, median, paired, prepare, wall
 
 
 def fresh_model(prepared: Any, n_classes: int = 2) -> nn.Module:
@@ -62,13 +63,13 @@ def test_fit_against_a_bare_loop(benchmark: Any, device: torch.device, tmp_path:
     ours_s, bare_s = paired(benchmark, ours, bare, rounds=4)
     ratio = median(bare_s) / median(ours_s)  # throughput of ours over the bare loop's
     benchmark.extra_info.update(
-        ratio_fit_vs_bare_loop=ratio,
         steps=len(batches),
         fit_steps_median_s=median(ours_s),
         bare_loop_median_s=median(bare_s),
         device=str(device),
     )
-    assert len(batches) == 24 and ratio > 0
+    assert len(batches) == 24
+    check_goal(benchmark, "ratio_fit_vs_bare_loop", ratio, goal=0.97)  # our pipeline costs ~0
 
 
 class WithLoss(nn.Module):
@@ -148,14 +149,15 @@ def test_fit_against_the_transformers_trainer(benchmark: Any, device: torch.devi
     ours_s, trainer_s = paired(benchmark, ours, trainer, rounds=2)
     ratio = median(trainer_s) / median(ours_s)  # how many times faster ours is
     benchmark.extra_info.update(
-        ratio_fit_vs_trainer=ratio,
         steps=steps,
         fit_median_s=median(ours_s),
         trainer_median_s=median(trainer_s),
         trainer_optimizer=str(args.optim),
         device=str(device),
     )
-    assert ratio > 0
+    # 1.2x on a GPU, where the Trainer's per-step overhead shows; on a CPU the model's compute hides
+    # it, and not being slower is the goal.
+    check_goal(benchmark, "ratio_fit_vs_trainer", ratio, goal=1.2 if device.type == "cuda" else 1.0)
 
 
 def test_tokenization_cache(benchmark: Any, tmp_path: Path) -> None:
@@ -174,10 +176,9 @@ def test_tokenization_cache(benchmark: Any, tmp_path: Path) -> None:
 
     loaded = benchmark.pedantic(cached, rounds=2, warmup_rounds=0)
     cached_s = benchmark.stats.stats.median
-    benchmark.extra_info.update(
-        ratio_first_vs_cached_load=first_s / cached_s, first_load_s=first_s, cached_load_median_s=cached_s
-    )
+    benchmark.extra_info.update(first_load_s=first_s, cached_load_median_s=cached_s)
     assert all(tokens.hit for tokens in loaded)
+    check_goal(benchmark, "ratio_first_vs_cached_load", first_s / cached_s, goal=5.0)
 
 
 def test_tracker_overhead_per_step(benchmark: Any, device: torch.device, tmp_path: Path) -> None:
@@ -196,10 +197,11 @@ def test_tracker_overhead_per_step(benchmark: Any, device: torch.device, tmp_pat
     on_s, off_s = paired(benchmark, lambda: steps(True), lambda: steps(False), rounds=5)
     ratio = median(off_s) / median(on_s)  # 1.0: no overhead
     benchmark.extra_info.update(
-        ratio_trackers_off_vs_on=ratio,
         overhead_pct=(median(on_s) / median(off_s) - 1) * 100,
         step_ms_trackers_on=median(on_s) * 1e3,
         step_ms_trackers_off=median(off_s) * 1e3,
         device=str(device),
     )
-    assert ratio > 0
+    # The goal is under 1% overhead, which this machine's noise hides: trackers on must be as fast
+    # as off within the noise margin.
+    check_goal(benchmark, "ratio_trackers_off_vs_on", ratio, goal=1.0)

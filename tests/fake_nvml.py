@@ -48,6 +48,8 @@ class FakeNvml:
     `other_process_mib`) next to a foreign one; "mig" lists this process with
     `usedGpuMemory=None`; "foreign" lists only another pid, as inside a PID namespace.
     unsupported: names of functions that raise NVMLError.
+    fail_after: name -> how many calls of that function answer before it raises NVMLError, as a
+    driver that is lost mid-run (e.g. GPU fell off the bus).
     """
 
     NVMLError = NVMLError
@@ -66,6 +68,7 @@ class FakeNvml:
         unsupported: Iterable[str] = (),
         init_fails: bool = False,
         total_mib: float = 81_559.0,
+        fail_after: dict[str, int] | None = None,
     ) -> None:
         self.used_mib = list(used_mib)
         self.processes = processes
@@ -74,6 +77,7 @@ class FakeNvml:
         self.power = power_mw
         self.devices = list(devices)
         self.unsupported = set(unsupported)
+        self.fail_after = dict(fail_after or {})
         self.init_fails = init_fails
         self.total = int(total_mib * MIB)
         self.calls: dict[str, int] = {}
@@ -87,8 +91,11 @@ class FakeNvml:
     def _call(self, name: str) -> None:
         with self._lock:
             self.calls[name] = self.calls.get(name, 0) + 1
+            lost = self.calls[name] > self.fail_after.get(name, self.calls[name])
         if name in self.unsupported:
             raise NVMLError(f"{name}: Not Supported")
+        if lost:
+            raise NVMLError("GPU is lost")
 
     def wait_until_exhausted(self, timeout: float = 5.0) -> bool:
         """Block until every value of the memory curve has been read once."""

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 import torch
 from click.testing import CliRunner
+from torch import nn
 
+from bench.batching import Collate
 from bench.cli import main
 from bench.config import RunConfig
-from bench.modeling import count_params, load_models
+from bench.modeling import ModelSpec, count_params, load_models
 
 PAPER_COUNTS = {"encoder": 12_419_331, "bert": 109_484_547, "bert_bilstm": 67_875_331}
 
@@ -84,3 +89,74 @@ def test_embedding_rows_pin_the_paper_shape_on_small_data() -> None:
     tokenizer = spec.build_tokenizer(["good film", "good film", "bad film", "bad film"])
     assert tokenizer.vocab_size < 10
     assert count_params(spec.build_network(3, tokenizer))[0] == PAPER_COUNTS["encoder"]
+
+
+# Small settings per model, so that each builds and runs in about a second. A model registered later
+# without an entry here is still covered: its own defaults, with random weights where it would load some.
+TINY: dict[str, dict[str, Any]] = {
+    "encoder": {"options": {"d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32, "vocab_size": 200}},
+    "bert": {"pretrained": "all-MiniLM-L6-v2", "options": {"num_layers": 1}},
+    "bert_bilstm": {"pretrained": "all-MiniLM-L6-v2", "options": {"num_layers": 1, "lstm_hidden": 8}},
+}
+TEXTS = [
+    "a good film with a good cast",
+    "a bad film with a bad plot",
+    "good acting , bad writing",
+    "the plot is thin but the film is good",
+    "bad",
+]
+
+
+def tiny_spec(name: str) -> ModelSpec:
+    spec_cls = load_models().get(name)
+    init = "random" if spec_cls.default_pretrained else "pretrained"
+    return spec_cls(RunConfig(model=name, init=init, **{"max_len": 16, **TINY.get(name, {})}))
+
+
+def embedding_block_params(network: nn.Module) -> int:
+    """Parameters of every nn.Embedding and of the norms beside them (BERT normalises the sum of its
+    embeddings): what the FLOPs formula leaves out of the dense count, as lookups and not matmuls."""
+    found: dict[int, int] = {}
+    for parent in network.modules():
+        children = list(parent.children())
+        if any(isinstance(child, nn.Embedding) for child in children):
+            for child in children:
+                if isinstance(child, nn.Embedding | nn.LayerNorm):
+                    found.update((id(p), p.numel()) for p in child.parameters())
+    return sum(found.values())
+
+
+def check_shape(spec: ModelSpec, network: nn.Module) -> None:
+    """The Shape the FLOPs estimate uses agrees with the network: dense + embedding + LSTM = total."""
+    shape = spec.shape(network)
+    lstms = [m for m in network.modules() if isinstance(m, nn.LSTM)]
+    lstm_params = sum(p.numel() for m in lstms for p in m.parameters())
+    total, _ = count_params(network)
+    assert shape.n_dense_params + embedding_block_params(network) + lstm_params == total
+    assert 0 < shape.n_dense_params < total
+    assert shape.n_layers >= 1
+    widths = {m.embedding_dim for m in network.modules() if isinstance(m, nn.Embedding)}
+    assert shape.d_model in widths  # the width the attention term counts is the model's
+    expected_lstm = [(shape.lstm_input, shape.lstm_hidden)] if shape.lstm_hidden else []
+    assert [(m.input_size, m.hidden_size) for m in lstms] == expected_lstm
+
+
+@pytest.mark.parametrize("name", load_models().names())
+def test_every_registered_model_runs_and_knows_its_shape(name: str) -> None:
+    spec = tiny_spec(name)
+    tokenizer = spec.build_tokenizer(TEXTS)
+    torch.manual_seed(0)
+    network = spec.build_network(3, tokenizer).eval()
+    pad_to = spec.run.max_len if spec.pad_to_max_len() else None
+    batch = Collate(tokenizer.pad_id, pad_to)([(i, ids, 0) for i, ids in enumerate(tokenizer.encode(TEXTS))])
+    with torch.no_grad():
+        logits = network(batch["input_ids"], batch["attention_mask"])
+    assert logits.shape == (len(TEXTS), 3)
+    assert torch.isfinite(logits).all()
+    check_shape(spec, network)
+
+
+@pytest.mark.parametrize("name", load_models().names())
+def test_every_paper_network_knows_its_shape(name: str) -> None:
+    spec_cls = load_models().get(name)
+    check_shape(spec_cls(RunConfig(model=name, init="random")), spec_cls.paper_network())

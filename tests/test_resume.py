@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import signal
 import subprocess
@@ -117,6 +119,30 @@ def test_keep_checkpoints_keeps_the_last_epoch_only(tiny_suite: Path, tmp_path: 
         "selection.safetensors",  # the selected epoch's predictions
         "state.pt",
     ]
+
+
+def test_a_checkpoint_that_cannot_be_written_costs_only_the_resume(
+    tiny_suite: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bench import checkpoint, notices
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save_file", disk_full)
+    monkeypatch.setattr(notices, "_said", set())
+    out = tmp_path / "out"
+    args = ["run", "--suite", str(tiny_suite), "--model", "encoder", "--epochs", "3", "--keep-checkpoints"]
+    with caplog.at_level(logging.WARNING, logger="bench"):
+        result = CliRunner().invoke(main, [*args, "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out / "results.csv")["status"].tolist() == ["ok"]
+    assert len(pd.read_csv(out / "epochs.csv")) == 3  # training went on after each failed save
+    warned = [r.getMessage() for r in caplog.records if "checkpoint not written" in r.getMessage()]
+    assert warned == [
+        "checkpoint not written: OSError: [Errno 28] No space left on device; the run goes on without resume"
+    ]  # two saves failed, one warning
+    assert not list(out.glob("checkpoints/*"))  # no half-written checkpoint left behind
 
 
 class Exploding(MODELS.get("encoder") if "encoder" in load_models() else object):  # type: ignore[misc]

@@ -23,7 +23,7 @@ from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides,
 from bench.errors import BenchError
 from bench.runner import Runner
 from bench.search_space import check_spaces, resolve_spaces
-from bench.study import counted, mark_skipped, skip_reason
+from bench.study import Worker, counted, mark_skipped, skip_reason
 from bench.sweep import cost_value, make_pruner, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,6 +144,17 @@ def test_a_grid_point_held_by_a_live_trial_is_not_run_twice() -> None:
     assert skip_reason(study, trials[2].number, total=5) is None
 
 
+def test_a_worker_is_dead_once_its_process_is_gone_or_its_pid_reused() -> None:
+    here = Worker.this()
+    assert not here.is_dead()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert Worker(here.host, gone.pid, here.start).is_dead()
+    assert Worker(here.host, gone.pid, "").is_dead()  # no start time recorded: the pid alone
+    reused = Worker(here.host, here.pid, repr(float(here.start) - 3600))  # our pid, another start
+    assert reused.is_dead()
+
+
 # --- whole sweeps ------------------------------------------------------------------------------
 def wait_for_second_trial(
     proc: subprocess.Popen[bytes], out: Path, name: str
@@ -233,6 +244,7 @@ def test_two_workers_share_one_study(tmp_path: Path) -> None:
     for results in tmp_path.glob("worker-*/results.csv"):  # none for a worker whose trials were skipped
         run_trials += pd.read_csv(results)["trial"].tolist()
     assert sorted(run_trials) == [0, 1, 2, 3]  # no trial run twice
+    assert not list(tmp_path.glob("worker-*/.bench.lock"))  # each worker held its own folder, then let go
 
 
 def test_pruned_trial_is_recorded_as_pruned(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 import threading
 import time
@@ -12,12 +13,13 @@ import numpy as np
 import pytest
 import torch
 
+from bench import notices, trackers
 from bench import nvml as bench_nvml
-from bench import trackers
 from bench.errors import BenchError
 from bench.nvml import MIB, Nvml, gpu_info, nvml_baseline_bytes, open_nvml
-from bench.polling import POLLER_THREAD_NAME
-from bench.results import COSTS
+from bench.polling import POLLER_THREAD_NAME, Poller
+from bench.procmem import TreeRss
+from bench.results import COSTS, run_costs
 from bench.trackers import (
     CostTracker,
     EnergyTracker,
@@ -198,6 +200,19 @@ def test_host_memory_sees_a_known_allocation():
     assert tracker.record.peak_rss_mib - before.record.peak_rss_mib >= 180
 
 
+def test_host_memory_counts_child_processes():
+    rss = TreeRss(refresh_s=0.0)
+    before = rss()
+    code = "import sys; b = b'x' * (150 * 2**20); print(flush=True); sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"\n"  # allocated
+        during = rss()
+    finally:
+        child.communicate()
+    assert during - before >= 140 * MIB
+
+
 def test_host_memory_counts_the_rss_at_start():
     with HostMemoryTracker(interval_s=60.0) as tracker:
         pass
@@ -332,6 +347,96 @@ def test_gpu_memory_query_failing_at_enter_leaves_nvml_columns_empty():
     with GpuMemoryTracker(CPU, nvml) as tracker:
         pass
     assert tracker.record == trackers.GpuMemoryRecord(None, None, None, None, None)
+
+
+@pytest.fixture
+def warnings_said(monkeypatch, caplog):
+    """The warnings bench logs in the test, each said once (the record of what was said is fresh)."""
+    monkeypatch.setattr(notices, "_said", set())
+    caplog.set_level(logging.WARNING, logger="bench")
+    return lambda: [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_gpu_memory_query_failing_mid_run_says_failed_once(warnings_said):
+    fake, nvml = fake_nvml(used_mib=CURVE, fail_after={"nvmlDeviceGetMemoryInfo": 3})
+    for _ in range(2):  # two epochs with the run's baseline, as the runner has them: one warning
+        with GpuMemoryTracker(CPU, nvml, interval_s=0.001, baseline_bytes=1000 * MIB) as tracker:
+            time.sleep(0.05)
+        assert tracker.record is not None
+        assert tracker.record.gpu_mem_method == "failed"
+        assert tracker.record.peak_gpu_mem_nvml_mib is None  # a peak of part of the body is no peak
+        assert tracker.record.peak_gpu_mem_process_mib is None
+    assert warnings_said() == [
+        "GPU memory tracking failed (NVMLError: GPU is lost); gpu_mem_method says 'failed'"
+    ]
+
+
+def test_power_query_failing_mid_run_says_failed(warnings_said):
+    unsupported = {"nvmlDeviceGetTotalEnergyConsumption"}
+    _, nvml = fake_nvml(unsupported=unsupported, fail_after={"nvmlDeviceGetPowerUsage": 3})
+    with CostTracker(CPU, nvml) as tracker:
+        time.sleep(0.2)
+    assert tracker.record is not None
+    assert (tracker.record.energy_j, tracker.record.energy_method) == (None, "failed")
+    assert tracker.record.gpu_mem_method == "process"  # the other sampler on the thread goes on
+    assert warnings_said() == [
+        "GPU energy tracking failed (NVMLError: GPU is lost); energy_method says 'failed'"
+    ]
+
+
+def test_energy_counter_failing_at_the_end_says_failed(warnings_said):
+    _, nvml = fake_nvml(fail_after={"nvmlDeviceGetTotalEnergyConsumption": 1})
+    with EnergyTracker(nvml) as tracker:
+        pass
+    assert tracker.record == trackers.EnergyRecord(None, "failed")
+    assert len(warnings_said()) == 1
+
+
+def test_unsupported_power_and_counter_stay_empty_and_quiet(warnings_said):
+    unsupported = {"nvmlDeviceGetTotalEnergyConsumption", "nvmlDeviceGetPowerUsage"}
+    _, nvml = fake_nvml(unsupported=unsupported)
+    with EnergyTracker(nvml) as tracker:
+        assert poller_threads() == []
+    assert tracker.record == trackers.EnergyRecord(None, None)
+    assert warnings_said() == []
+
+
+def test_a_run_whose_tracking_failed_in_one_epoch_says_failed():
+    epochs = [
+        {"gpu_mem_method": "process", "energy_method": "nvml-energy-counter", "energy_j": 10.0},
+        {"gpu_mem_method": "failed", "energy_method": "failed", "energy_j": None},
+    ]
+    costs = run_costs(epochs)
+    assert (costs["gpu_mem_method"], costs["energy_method"], costs["energy_j"]) == ("failed", "failed", None)
+    assert run_costs(epochs[:1])["energy_j"] == 10.0
+
+
+def test_a_failing_sampler_without_a_handler_warns_once(warnings_said):
+    def broken() -> None:
+        raise RuntimeError("sensor gone")
+
+    poller = Poller()
+    poller.add(broken, 0.001)
+    poller.start()
+    time.sleep(0.02)
+    poller.stop()
+    assert warnings_said() == [
+        "tracker sampler test_a_failing_sampler_without_a_handler_warns_once.<locals>.broken failed "
+        "and stopped: RuntimeError: sensor gone"
+    ]
+
+
+def test_the_run_baseline_is_read_after_freeing_cached_memory(monkeypatch):
+    events: list[str] = []
+    fake, nvml = fake_nvml(used_mib=(700,))
+    read = fake.nvmlDeviceGetMemoryInfo
+    monkeypatch.setattr(fake, "nvmlDeviceGetMemoryInfo", lambda h: events.append("read") or read(h))
+    monkeypatch.setattr(bench_nvml.gc, "collect", lambda *a: events.append("gc.collect") or 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: events.append("empty_cache"))
+    assert nvml_baseline_bytes(nvml) == 700 * MIB
+    assert events == ["gc.collect", "empty_cache", "read"]
+    assert nvml_baseline_bytes(None) is None and len(events) == 3  # no NVML: nothing to clean for
 
 
 # ---- opening NVML ----------------------------------------------------------------------------
