@@ -16,9 +16,10 @@ def listing(what: str) -> Table:
         for column in ("model", "parameters", "description"):
             table.add_column(column, justify="right" if column == "parameters" else "left")
         for name in registry:
-            spec = registry.get(name)
-            total, _ = count_params(spec.paper_network())
-            table.add_row(name, f"{total:,}", spec.summary)
+            spec = registry.get(registry.usage(name))
+            network = spec.paper_network()
+            count = f"{count_params(network)[0]:,}" if network is not None else "–"
+            table.add_row(registry.usage(name), count, spec.summary)
         return table
     if what == "suites":
         table = Table(title="suites")

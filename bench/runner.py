@@ -119,6 +119,7 @@ class Runner:
             self.dataset(run)
             if run.init == "pretrained" and spec.default_pretrained:
                 resolve_pretrained(run.pretrained or spec.default_pretrained)
+            spec.check()  # what the model itself needs (an hf: folder that is a model, say)
             device = pick_device(run.device)
             if device.type == "cpu" or torch.cuda.is_available():
                 resolve_precision(run.precision, device)
@@ -151,10 +152,12 @@ class Runner:
         (`interrupted`, `pruned`) and propagate.
         """
         tags = tags or {}
-        run_id = f"{run.model}-s{run.seed}" + (f"-t{tags['trial']}" if "trial" in tags else "")
+        spec = MODELS.get(run.model)(run)  # names the row: hf:PATH runs as hf:<folder name>
+        run_id = f"{spec.display_name}-s{run.seed}" + (f"-t{tags['trial']}" if "trial" in tags else "")
         row: dict[str, Any] = {
             "run_id": run_id,
             **{k: v for k, v in dataclasses.asdict(run).items() if k != "options"},
+            **spec.result_fields(),  # model (display name), pretrained, options (JSON)
             **tags,
             "started_at": utc_now(),
         }

@@ -18,6 +18,7 @@ from bench.console import RichProgress, results_table
 from bench.distributed import is_main
 from bench.errors import BenchError, one_line
 from bench.interrupts import exit_code, signals_as_interrupts, take_pending
+from bench.modeling import MODELS, check_display_names, with_options
 from bench.results import ENV_FILE, RESULTS_FILE
 from bench.runner import Runner
 
@@ -38,6 +39,7 @@ def run_suite(runs: list[RunConfig], runner: Runner) -> list[dict[str, Any]]:
     """Check every run, then train them in order; a failing model does not stop the others."""
     if (runner.out / RESULTS_FILE).exists():
         raise BenchError(f"{runner.out} already holds results; continue it with --resume {runner.out}.")
+    check_display_names(runs)
     runner.check(runs)
     runner.out.mkdir(parents=True, exist_ok=True)
     runner.write_env({"runs": [dataclasses.asdict(r) for r in runs]}, runs[0].device)
@@ -58,7 +60,7 @@ def resume_suite(runner: Runner) -> list[dict[str, Any]]:
     runner.check(runs)
     rows = []
     for run in runs:
-        run_id = f"{run.model}-s{run.seed}"
+        run_id = f"{MODELS.get(run.model)(run).display_name}-s{run.seed}"  # as Runner.run names it
         if run_id in finished:
             runner.log(f"{run_id}: finished before, kept.")
             rows.append(finished[run_id])
@@ -74,6 +76,7 @@ class RunRequest:
     suite: str = "quick"
     models: tuple[str, ...] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict)  # RunConfig fields; None: the suite's
+    options: tuple[str, ...] = ()  # --option NAME=VALUE, for every model run
     repeats: int = 1
     out: Path | None = None  # default: reports/<suite>-<UTC time>
     resume: Path | None = None  # an interrupted folder to continue, instead of a suite
@@ -88,7 +91,8 @@ def run_session(request: RunRequest, console: Console) -> tuple[Path, str, list[
     """
     if request.resume is None:
         suite = load_suite(request.suite)
-        runs = with_repeats(apply_overrides(suite, request.overrides, request.models), request.repeats)
+        chosen = apply_overrides(suite, request.overrides, request.models)
+        runs = with_repeats([with_options(run, request.options) for run in chosen], request.repeats)
         folder, title = request.out or default_out(suite.name), suite.name
     else:
         folder, title = request.resume, "resumed"
