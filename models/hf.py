@@ -1,7 +1,8 @@
 """Any Hugging Face encoder checkpoint as `hf:PATH`: its AutoModel, a pooled vector, dropout, a linear head.
 
 `hf:PATH` takes a local folder that `AutoModel` loads (BERT, DistilBERT, RoBERTa, ELECTRA,
-DeBERTa-v2, ModernBERT, ALBERT, XLM-R, ...) with its tokenizer beside it, or a hub name already in
+DeBERTa-v2, ModernBERT, ALBERT, XLM-R, ...: encoders, which have a masked-LM form; decoders and
+encoder-decoders are refused) with its tokenizer beside it, or a hub name already in
 the local Hugging Face cache (`hf:all-MiniLM-L6-v2` is packaged). Nothing is downloaded and no
 code from the checkpoint runs (no `trust_remote_code`).
 
@@ -48,7 +49,7 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, PreTrainedModel
-from transformers.models.auto.modeling_auto import MODEL_MAPPING
+from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING, MODEL_MAPPING
 from transformers.utils import logging as hf_logging
 
 from bench.errors import BenchError, one_line
@@ -77,6 +78,7 @@ TOKENIZER_FILES = (
     "sentencepiece.bpe.model",
     "tokenizer.model",
 )
+ENCODERS = "encoder checkpoints such as BERT, RoBERTa, DistilBERT, ELECTRA, DeBERTa-v2 or ModernBERT"
 HINT = "give hf: a local model folder (hf:/path/to/folder) or a hub name already in the local cache"
 
 
@@ -185,9 +187,13 @@ class HfModel(ModelSpec):
             self.model_class(config)
         except Exception as exc:  # unknown model_type, a config class AutoModel has no model for, bad JSON
             raise BenchError(
-                f"{folder} is not a model AutoModel can build ({one_line(exc)}); hf: takes encoder "
-                "checkpoints such as BERT, RoBERTa, DistilBERT, ELECTRA, DeBERTa-v2 or ModernBERT."
+                f"{folder} is not a model AutoModel can build ({one_line(exc)}); hf: takes {ENCODERS}."
             ) from None
+        # An encoder is what has a masked-LM form: a decoder's first token has seen nothing else, and
+        # an encoder-decoder's AutoModel returns its decoder's states.
+        if config.is_encoder_decoder or type(config) not in MODEL_FOR_MASKED_LM_MAPPING:
+            kind = "an encoder-decoder" if config.is_encoder_decoder else "not an encoder"
+            raise BenchError(f"{folder} holds {config.model_type}, {kind}; hf: takes {ENCODERS}.")
         own = config.to_dict()
         for value, names, option in (
             (self.params.dropout, HIDDEN_DROPOUT_NAMES, "dropout"),

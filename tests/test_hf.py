@@ -251,7 +251,10 @@ def broken_folders(root: Path) -> dict[str, Path]:
     (impossible / "config.json").write_text(
         json.dumps({"model_type": "bert", "hidden_size": 30, "num_attention_heads": 4})
     )
-    return {"empty": empty, "unknown": unknown, "impossible": impossible}
+    decoder = root / "decoder"
+    decoder.mkdir()
+    (decoder / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_embd": 32, "n_layer": 2}))
+    return {"empty": empty, "unknown": unknown, "impossible": impossible, "decoder": decoder}
 
 
 @pytest.mark.parametrize(
@@ -261,6 +264,7 @@ def broken_folders(root: Path) -> dict[str, Path]:
         ("empty", "is not a model folder (no config.json)"),
         ("unknown", "is not a model AutoModel can build"),
         ("impossible", "is not a model AutoModel can build"),
+        ("decoder", "holds gpt2, not an encoder"),
         ("no-weights", "holds no weights"),
         ("no-tokenizer", "has no tokenizer"),
     ],
