@@ -77,6 +77,16 @@ def run_override_options(func: Any) -> Any:
     return func
 
 
+model_option = click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set an option of the model(s) (repeatable), typed by the model's options: "
+    "--option dropout=0.1, --option pooling=mean; `none` where None is allowed.",
+)
+
+
 @main.command()
 @click.option(
     "--suite",
@@ -85,8 +95,14 @@ def run_override_options(func: Any) -> Any:
     show_default=True,
     help="A suite name (see `bench ls suites`) or the path of a suite .toml file.",
 )
-@click.option("--model", "models", multiple=True, help="Run only this model (repeatable).")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Run only this model (repeatable): a registered name, or hf:PATH for a Hugging Face checkpoint.",
+)
 @run_override_options
+@model_option
 @click.option("--repeats", default=1, show_default=True, help="Seeds per model: seed, seed+1, ...")
 @click.option(
     "--paper-quirks/--no-paper-quirks",
@@ -127,6 +143,7 @@ def run(
     quiet: bool,
     resume: Path | None,
     keep_checkpoints: bool,
+    options: tuple[str, ...],
     **overrides: Any,
 ) -> None:
     """Train and evaluate a suite's models; write results.csv, epochs.csv, predictions.csv.
@@ -137,7 +154,9 @@ def run(
     from bench.session import RunRequest, run_command
 
     overrides.update(paper_quirks=paper_quirks, trackers=trackers == "on")
-    request = RunRequest(suite_name, models, overrides, repeats, out, resume, skip_bad_rows, keep_checkpoints)
+    request = RunRequest(
+        suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints
+    )
     sys.exit(run_command(request, quiet))
 
 
@@ -190,7 +209,7 @@ def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str, tar
 
 
 @main.command()
-@click.option("--model", required=True, help="The model to sweep (see `bench ls models`).")
+@click.option("--model", required=True, help="The model to sweep (see `bench ls models`; hf:PATH too).")
 @click.option(
     "--suite",
     "suite_name",
@@ -243,6 +262,7 @@ def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str, tar
 @click.option("--timeout", type=float, default=None, help="Stop starting trials after this many seconds.")
 @click.option("--no-prune", is_flag=True, help="Turn off the median pruner.")
 @run_override_options
+@model_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -264,6 +284,7 @@ def sweep(
     no_prune: bool,
     out: Path | None,
     quiet: bool,
+    options: tuple[str, ...],
     **overrides: Any,
 ) -> None:
     """Optuna sweep of one model's settings; each trial is one ordinary run. Resumable."""
@@ -273,7 +294,7 @@ def sweep(
     settings = SweepSettings(
         params, trials, study_name, storage, objective, costs, sampler, timeout, not no_prune
     )
-    sys.exit(sweep_command(suite_name, model, overrides, settings, out, quiet))
+    sys.exit(sweep_command(suite_name, model, overrides, settings, out, quiet, options))
 
 
 if __name__ == "__main__":

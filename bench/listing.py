@@ -6,7 +6,7 @@ from rich.table import Table
 
 from bench.config import load_suite, suite_names
 from bench.data import DATASETS
-from bench.modeling import ModelSpec, count_params, load_models
+from bench.modeling import count_params, load_models
 
 
 def listing(what: str) -> Table:
@@ -16,9 +16,10 @@ def listing(what: str) -> Table:
         for column in ("model", "parameters", "description"):
             table.add_column(column, justify="right" if column == "parameters" else "left")
         for name in registry:
-            spec = registry.get(name)
-            paper = f"{count_params(spec.paper_network())[0]:,}" if issubclass(spec, ModelSpec) else "–"
-            table.add_row(name, paper, spec.summary)
+            spec = registry.get(registry.usage(name))
+            network = spec.paper_network()
+            count = f"{count_params(network)[0]:,}" if network is not None else "–"
+            table.add_row(registry.usage(name), count, spec.summary)
         return table
     if what == "suites":
         table = Table(title="suites")

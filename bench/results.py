@@ -104,7 +104,10 @@ def axis_value(row: Mapping[Any, Any], axis: str) -> Any:
 RESULT_COLUMNS = [
     Column("run_id", "unique within the folder: model, seed and (in sweeps) trial"),
     Column("suite", "suite name"),
-    Column("model", "registered model name"),
+    Column(
+        "model",
+        "model name: the registered name, or hf:<folder name> for a Hugging Face checkpoint (its path is in pretrained)",
+    ),
     Column("dataset", "dataset spec, e.g. imdb or kaggle:DIR"),
     Column("n_classes", "number of classes found in the data"),
     Column("n_train", "training reviews used (the validation rows carved from them not included)"),
@@ -135,6 +138,10 @@ RESULT_COLUMNS = [
     Column("device", "cpu, or cuda with the GPU name"),
     Column("init", "pretrained, or random (cost-only)"),
     Column("pretrained", "the pretrained weights' folder or hub name, if any"),
+    Column(
+        "options",
+        "the model's options in effect (its Params, defaults included, with --option and the suite's options applied), as a JSON object",
+    ),
     Column("paper_quirks", "True when the paper's two quirks were reproduced"),
     Column("precision", "precision trained and evaluated in: fp32, tf32, bf16 or fp16 (autocast)"),
     Column("compile", "True when the network was compiled with torch.compile"),
@@ -191,7 +198,7 @@ RESULT_COLUMNS = [
 # epochs.csv: one row per model run per epoch.
 EPOCH_COLUMNS = [
     Column("run_id", "the run this epoch belongs to (see results.csv)"),
-    Column("model", "registered model name"),
+    Column("model", "model name, as in results.csv"),
     Column("seed", "run seed"),
     Column("epoch", "epoch number, from 1"),
     Column("train_loss", "mean training loss over the epoch"),
@@ -225,7 +232,7 @@ EPOCH_COLUMNS = [
 # columns follow, one per class.
 PREDICTION_COLUMNS = [
     Column("run_id", "the run (see results.csv)"),
-    Column("model", "registered model name"),
+    Column("model", "model name, as in results.csv"),
     Column("seed", "run seed"),
     Column("split", "test, or val (the validation split, which sweeps compare trials on)"),
     Column("example_id", "the example, stable across runs on the same split"),

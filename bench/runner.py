@@ -91,6 +91,13 @@ class Prepared:
     truncated_test: float
 
 
+def run_id_of(run: RunConfig, trial: int | None = None) -> str:
+    """A run's id in its folder: the model's display name (hf:PATH runs as hf:<folder name>), the
+    seed and, in sweeps, the trial."""
+    name = MODELS.get(run.model)(run).display_name
+    return f"{name}-s{run.seed}" + (f"-t{trial}" if trial is not None else "")
+
+
 def selects(run: RunConfig, stats: EpochStats, current: Selection | None) -> bool:
     """Whether this epoch replaces the current selection: the best validation accuracy (the earliest
     on a tie), or simply the latest epoch with `select = "last"` or without a validation split."""
@@ -163,6 +170,7 @@ class Runner:
                 continue
             if run.init == "pretrained" and spec.default_pretrained:
                 resolve_pretrained(run.pretrained or spec.default_pretrained)
+            spec.check()  # what the model itself needs (an hf: folder that is a model, say)
             device = pick_device(run.device)
             if device.type == "cpu" or torch.cuda.is_available():
                 resolve_precision(run.precision, device)
@@ -199,10 +207,12 @@ class Runner:
         (`interrupted`, `pruned`) and propagate.
         """
         tags = tags or {}
-        run_id = f"{run.model}-s{run.seed}" + (f"-t{tags['trial']}" if "trial" in tags else "")
+        spec = MODELS.get(run.model)(run)
+        run_id = run_id_of(run, tags.get("trial"))
         row: dict[str, Any] = {
             "run_id": run_id,
             **{k: v for k, v in dataclasses.asdict(run).items() if k != "options"},
+            **spec.result_fields(),  # model (display name), pretrained, options (JSON)
             **tags,
             "started_at": utc_now(),
         }
@@ -236,11 +246,11 @@ class Runner:
             n_train=len(data.train.texts),
             n_val=len(data.val.texts),
             n_test=len(data.test.texts),
-            options=json.dumps(dataclasses.asdict(spec.params), sort_keys=True),
         )
         if isinstance(spec, EstimatorSpec):
             selection = self._fit_estimator(spec, data, run, row, on_epoch)
         else:
+            assert isinstance(spec, ModelSpec)
             selection = self._train_network(spec, run, row, on_epoch)
         epochs = [e for e in self.epochs if e["run_id"] == row["run_id"]]
         row.update(self._summary(epochs, selection))
@@ -361,7 +371,7 @@ class Runner:
         row.update(
             params_total=fitted.n_params,
             params_trainable=fitted.n_params,
-            options=json.dumps({**dataclasses.asdict(spec.params), **fitted.chosen}, sort_keys=True),
+            options=json.dumps({**spec.options_in_effect(), **fitted.chosen}),  # with what it chose
         )
         selection = self._after_epoch(row, run, stats, None)
         if on_epoch:

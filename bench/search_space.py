@@ -17,7 +17,7 @@ from optuna.trial import Trial
 
 from bench.config import RUN_FIELDS, RunConfig, SuiteConfig, coerce
 from bench.errors import BenchError
-from bench.modeling import MODELS, load_models
+from bench.modeling import MODELS, load_models, option_types, parse_value
 
 if TYPE_CHECKING:
     from bench.runner import Runner
@@ -69,13 +69,13 @@ class Space:
 
 
 def _kind(name: str, model: str) -> tuple[str, bool]:
-    """(int, float, bool or str; whether it is a model option) of a sweepable setting."""
+    """(the type as text, e.g. int or float | None; whether it is a model option) of a sweepable setting."""
     if name in RUN_FIELDS:
-        kind = str(RUN_FIELDS[name].type).split(" ")[0]
-        if kind not in ("int", "float"):
+        kind = str(RUN_FIELDS[name].type)
+        if kind.split(" ")[0] not in ("int", "float"):
             raise BenchError(f"--param {name}: only numeric run settings can be swept, and {name} is {kind}.")
         return kind, False
-    options = {f.name: str(f.type).split(" ")[0] for f in dataclasses.fields(MODELS.get(model).Params)}
+    options = option_types(MODELS.get(model).Params)
     if name in options:
         return options[name], True
     numeric = [n for n, f in RUN_FIELDS.items() if str(f.type).startswith(("int", "float"))]
@@ -89,25 +89,9 @@ def _kind(name: str, model: str) -> tuple[str, bool]:
     )
 
 
-def _parse_value(name: str, text: str, kind: str) -> Any:
-    text = text.strip()
-    if kind == "bool" and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    if kind == "str":
-        return text
-    try:
-        number = float(text)
-    except ValueError:
-        raise BenchError(f"--param {name}: {text!r} is not a number.") from None
-    if kind == "int":
-        if not number.is_integer():
-            raise BenchError(f"--param {name}: {name} takes whole numbers, not {text}.")
-        return int(number)
-    return number
-
-
 def _spec_table(name: str, spec: str | Mapping[str, Any], kind: str) -> dict[str, Any]:
-    """An inline spec (LOW:HIGH, LOW:HIGH:STEP, LOW:HIGH:log, A,B,C) as the TOML table it stands for."""
+    """An inline spec (LOW:HIGH, LOW:HIGH:STEP, LOW:HIGH:log, A,B,C) as the TOML table it stands for;
+    each value read by bench.modeling.parse_value, as --option values are."""
     if not isinstance(spec, str):
         unknown = set(spec) - {"low", "high", "step", "log", "choices"}
         if unknown:
@@ -116,19 +100,20 @@ def _spec_table(name: str, spec: str | Mapping[str, Any], kind: str) -> dict[str
             )
         return dict(spec)
     if ":" not in spec:
-        return {"choices": [_parse_value(name, part, kind) for part in spec.split(",") if part.strip()]}
+        parts = [part for part in spec.split(",") if part.strip()]
+        return {"choices": [parse_value(part, kind, f"--param {name}") for part in parts]}
     parts = spec.split(":")
     if len(parts) not in (2, 3):
         raise BenchError(f"--param {name}={spec}: expected LOW:HIGH, LOW:HIGH:STEP or LOW:HIGH:log.")
     table: dict[str, Any] = {
-        "low": _parse_value(name, parts[0], kind),
-        "high": _parse_value(name, parts[1], kind),
+        "low": parse_value(parts[0], kind, f"--param {name}"),
+        "high": parse_value(parts[1], kind, f"--param {name}"),
     }
     if len(parts) == 3:
         if parts[2].strip().lower() == "log":
             table["log"] = True
         else:
-            table["step"] = _parse_value(name, parts[2], kind)
+            table["step"] = parse_value(parts[2], kind, f"--param {name}")
     return table
 
 
@@ -143,6 +128,7 @@ def parse_space(name: str, spec: str | Mapping[str, Any], model: str) -> Space:
                 raise BenchError(f"{where}: give either a non-empty list of choices or low and high.")
             choices = [coerce(name, v, where) if not option else v for v in table["choices"]]
             return Space(name, CategoricalDistribution(choices), option)
+        kind = kind.split(" ")[0]  # a range has no None
         if kind not in ("int", "float") or "low" not in table or "high" not in table:
             raise BenchError(f"{where}: a range needs low and high, and {name} must be numeric.")
         low, high = table["low"], table["high"]

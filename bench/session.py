@@ -19,8 +19,9 @@ from bench.distributed import is_main
 from bench.errors import BenchError, one_line
 from bench.interrupts import exit_code, signals_as_interrupts, take_pending
 from bench.lock import folder_lock
+from bench.modeling import check_display_names, with_options
 from bench.results import ENV_FILE, RESULTS_FILE
-from bench.runner import Runner
+from bench.runner import Runner, run_id_of
 
 
 def default_out(suite: str, root: Path = Path("reports")) -> Path:
@@ -38,6 +39,7 @@ def with_repeats(runs: list[RunConfig], repeats: int) -> list[RunConfig]:
 def run_suite(runs: list[RunConfig], runner: Runner) -> list[dict[str, Any]]:
     """Check every run, then train them in order; a failing model does not stop the others."""
     refuse_existing(runner.out)
+    check_display_names(runs)
     runner.check(runs)
     with folder_lock(runner.out, runner.main):
         refuse_existing(runner.out)  # again, under the lock: a run that held it may have finished
@@ -67,7 +69,7 @@ def resume_suite(runner: Runner) -> list[dict[str, Any]]:
         finished = {r["run_id"]: r for r in runner.results if r.get("status") == "ok"}
         rows = []
         for run in runs:
-            run_id = f"{run.model}-s{run.seed}"
+            run_id = run_id_of(run)
             if run_id in finished:
                 runner.log(f"{run_id}: finished before, kept.")
                 rows.append(finished[run_id])
@@ -83,6 +85,7 @@ class RunRequest:
     suite: str = "quick"
     models: tuple[str, ...] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict)  # RunConfig fields; None: the suite's
+    options: tuple[str, ...] = ()  # --option NAME=VALUE, for every model run
     repeats: int = 1
     out: Path | None = None  # default: reports/<suite>-<UTC time>
     resume: Path | None = None  # an interrupted folder to continue, instead of a suite
@@ -97,7 +100,8 @@ def run_session(request: RunRequest, console: Console) -> tuple[Path, str, list[
     """
     if request.resume is None:
         suite = load_suite(request.suite)
-        runs = with_repeats(apply_overrides(suite, request.overrides, request.models), request.repeats)
+        chosen = apply_overrides(suite, request.overrides, request.models)
+        runs = with_repeats([with_options(run, request.options) for run in chosen], request.repeats)
         folder, title = request.out or default_out(suite.name), suite.name
     else:
         folder, title = request.resume, "resumed"

@@ -25,6 +25,7 @@ from bench.errors import BenchError
 from bench.formatting import fmt
 from bench.interrupts import exit_code, interruptible, signals_as_interrupts, take_pending
 from bench.lock import folder_lock
+from bench.modeling import MODELS, with_options
 from bench.results import AXES, axis_value
 from bench.runner import Runner
 from bench.search_space import Space, check_spaces, resolve_spaces, trial_run
@@ -257,7 +258,8 @@ def run_sweep(
     costs = tuple(dict.fromkeys(settings.costs or ("time",))) if multi else ()
     sampler_name = settings.sampler or ("nsga2" if multi else "tpe")
     sampler = make_sampler(sampler_name, spaces, settings.trials, base.seed)
-    name = settings.study or default_study_name(suite.name, base.model, spaces, multi)
+    model_name = MODELS.get(base.model)(base).display_name.replace("/", "-")  # hf:org/name: one folder
+    name = settings.study or default_study_name(suite.name, model_name, spaces, multi)
     out = out or Path("reports") / f"sweep-{name}"
     out.mkdir(parents=True, exist_ok=True)
     worker = Worker.this()
@@ -359,14 +361,16 @@ def sweep_command(
     settings: SweepSettings,
     out: Path | None,
     quiet: bool,
+    options: Sequence[str] = (),
 ) -> int:
-    """`bench sweep`; the exit code: 1 when it gave up on failing trials, 130/143 when interrupted."""
+    """`bench sweep`; the exit code: 1 when it gave up on failing trials, 130/143 when interrupted.
+    `options` are --option NAME=VALUE settings of the model, fixed for every trial."""
 
     optuna.logging.set_verbosity(
         optuna.logging.ERROR
     )  # the runner logs failures; Optuna's lines break the display
     suite = load_suite(suite_name)
-    base = apply_overrides(suite, overrides, (model,))[0]
+    base = with_options(apply_overrides(suite, overrides, (model,))[0], options)
     with signals_as_interrupts(defer=True):
         try:
             outcome = run_sweep(base, suite, settings, out, Console(stderr=True, quiet=quiet))
