@@ -32,10 +32,20 @@ def majority_columns(
     return {"majority_accuracy": share, "p_vs_majority": p, "warning": run_warning(test_preds, p)}
 
 
+SINGLE_CLASS = "predicts a single class"
+
+
+def short_warning(warning: str | None) -> str | None:
+    """A warning in a word or two, for a narrow table; the caption carries the hint."""
+    if not warning:
+        return None
+    return "one class" if warning == SINGLE_CLASS else "≤ majority"
+
+
 def run_warning(test_preds: np.ndarray, p_vs_majority: float) -> str | None:
     """Why a run's accuracy should not be credited, in a few words; None when nothing is wrong."""
     if len(np.unique(test_preds)) == 1:
-        return "predicts a single class"
+        return SINGLE_CLASS
     if not p_vs_majority < ALPHA:
         return f"not above majority (p = {p_vs_majority:.2g})"
     return None

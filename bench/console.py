@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bench.baseline import HINT
+from bench.baseline import HINT, short_warning
 from bench.formatting import fmt
 from bench.results import COST_COLUMNS
 
@@ -61,7 +61,7 @@ RESULT_TABLE = [
     ("test_accuracy", "acc %", "pct"),
     ("test_macro_f1", "F1 %", "pct"),
     *((c.name, c.label, "int" if c.exact or c.unit == "MiB" else "s") for c in COST_COLUMNS if c.console),
-    ("warning", "warning", ""),
+    ("flag", "flag", ""),
 ]
 
 
@@ -90,11 +90,14 @@ def majority_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def results_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     """`bench run`'s table: a row per run, the majority reference below them, flagged runs noted."""
-    shown = [*rows, *majority_rows(rows)]
-    table = Table(title=title, caption=f"warning: {HINT}." if any(r.get("warning") for r in rows) else None)
-    present = [c for c in RESULT_TABLE if informative(rows, c[0])]
+    shown = [*({**r, "flag": short_warning(r.get("warning"))} for r in rows), *majority_rows(rows)]
+    hint = f"flag: {HINT}." if any(r.get("warning") for r in rows) else None
+    table = Table(title=title, caption=hint, caption_justify="left")
+    present = [c for c in RESULT_TABLE if informative(shown, c[0])]
     for _, header, kind in present:
         table.add_column(header, justify="right" if kind else "left", no_wrap=True)
     for row in shown:
-        table.add_row(*(fmt(row.get(key), kind) for key, _, kind in present), end_section=row is rows[-1])
+        table.add_row(
+            *(fmt(row.get(key), kind) for key, _, kind in present), end_section=row is shown[len(rows) - 1]
+        )
     return table

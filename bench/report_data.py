@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.baseline import short_warning
 from bench.errors import BenchError
 from bench.results import (
     AXES,
@@ -234,7 +235,9 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for entry, g in results[~results["sweep"]].groupby("entry", sort=False):
         ok = g[g["status"] == "ok"]
-        warnings = sorted({str(w) for w in _col(ok, "warning").dropna() if str(w)})
+        flagged = [str(w) for w in _col(ok, "warning").dropna() if str(w)]
+        kinds = sorted({str(short_warning(w)) for w in flagged})
+        warning = f"{' / '.join(kinds)} ({len(flagged)} of {len(ok)} runs)" if flagged else ""
         row: dict[str, Any] = {
             "entry": entry,
             "model": g["model"].iloc[0],
@@ -246,7 +249,7 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
             "seeds": " ".join(str(int(s)) for s in ok["seed"]),
             "n_ok": len(ok),
             "n_failed": int((g["status"] != "ok").sum()),
-            "warning": "; ".join(warnings),
+            "warning": warning,
             "targets_reached": int(_col(ok, "time_to_target_s").notna().sum()),
         }
         for m in [*METRICS, *TARGET_METRICS, *AXIS_METRICS.values()]:
@@ -365,7 +368,7 @@ def judge(loaded: Loaded, entries: pd.DataFrame, cost: str) -> tuple[pd.DataFram
                 comparisons[(a, b)] = compare_accuracy(
                     right[a][shared].to_numpy(), right[b][shared].to_numpy(), ALPHA
                 )
-        costs = {n: cost_replicates(res, n, cost) for n in group}
+        costs = {n: reps for n in group if (reps := cost_replicates(res, n, cost)) is not None}
         axis = COSTS[column]
         table = pair_verdicts(group, costs, comparisons, cost=axis.noun, exact=axis.exact, alpha=ALPHA)
         items = {frozenset(k): c.n_items for k, c in comparisons.items()}
@@ -374,7 +377,7 @@ def judge(loaded: Loaded, entries: pd.DataFrame, cost: str) -> tuple[pd.DataFram
         front = verdict_front(group, table).assign(group=column)
         summary = ours.set_index("entry")
         front["accuracy"] = [summary.loc[m, "test_accuracy_mean"] for m in front["model"]]
-        front["cost"] = [costs[m].mean for m in front["model"]]  # type: ignore[union-attr]
+        front["cost"] = [costs[m].mean for m in front["model"]]
         fronts.append(front)
     pairs = (
         pd.concat(verdicts, ignore_index=True)
@@ -434,7 +437,7 @@ def budget_curves(sweep: pd.DataFrame) -> pd.DataFrame:
             curve = budget_curve(
                 g["val_accuracy"].to_numpy(dtype=float), g["train_time_s"].to_numpy(dtype=float)
             )
-            parts.append(curve.assign(study=study, model=model))
+            parts.append(curve.assign(study=str(study), model=str(model)))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 

@@ -52,8 +52,9 @@ def runs_cell(row: pd.Series) -> str:
         return "reference: always the training split's most frequent class"
     if row["reference"] == "paper":
         return f"reference: the paper ({row['task']})" + ("" if row["comparable"] else ", not comparable")
-    runs = f"{row['n_ok']} ok" + (f", {row['n_failed']} failed" if row["n_failed"] else "")
-    return runs + (f", {row['targets_reached']} reached the target" if row.get("targets_reached") else "")
+    runs = f"{int(row['n_ok'])} ok" + (f", {int(row['n_failed'])} failed" if row["n_failed"] else "")
+    reached = row.get("targets_reached")
+    return runs + (f", {int(reached)} reached the target" if reached else "")
 
 
 def runs_grid(rep: Report, with_ci: bool) -> Grid:
@@ -66,10 +67,19 @@ def runs_grid(rep: Report, with_ci: bool) -> Grid:
             task = f"{row['task']} (not comparable)"
         else:
             task = str(row.get("task") or "–")
-        cells = [str(row["entry"]), runs_cell(row), str(row.get("device") or "–"), task]
+        cells = [str(row["entry"]), runs_cell(row), text(row.get("device")), task]
         cells += [cell(row, m, with_ci) for m in shown]
-        rows.append(cells + ([str(row.get("warning") or "")] if warn else []))
+        rows.append(cells + ([text(row.get("warning"))] if warn else []))
     return headers, rows
+
+
+def text(value: Any) -> str:
+    """A text cell: '–' for a missing or empty value."""
+    return (
+        "–"
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+        else str(value)
+    )
 
 
 def signed_points(value: float) -> str:
