@@ -1,6 +1,5 @@
-"""Statistics for comparing classifiers: seed-level intervals, paired accuracy tests with a
-multiple-testing adjustment, and a Pareto front that only lets a model beat another on accuracy
-when the difference is significant.
+"""Statistics for comparing classifiers: seed-level intervals, paired accuracy tests, cost ratios
+and multiple-testing adjustment.
 
 Everything here is a pure function of arrays or DataFrames; nothing reads or writes files.
 """
@@ -23,13 +22,17 @@ from bench.errors import BenchError
 
 __all__ = [
     "AccuracyComparison",
+    "CostComparison",
     "McNemarResult",
     "StatsError",
     "Summary",
+    "accuracy_interval",
     "compare_accuracy",
+    "compare_cost",
     "confusion_matrix",
     "holm",
     "macro_f1",
+    "majority_test",
     "mcnemar",
     "mean_std_ci",
     "pairwise_significance",
@@ -55,6 +58,8 @@ PAIRWISE_COLUMNS = [
 
 MCNEMAR_EXACT = "exact McNemar"
 SEEDS_ITEMS_T = "paired t over items and seeds"
+COST_DELTA_LOG = "delta method on log means, Welch-Satterthwaite df"
+COST_EXACT = "exact"
 
 
 class StatsError(BenchError, ValueError):
@@ -420,6 +425,109 @@ def holm(p_values: npt.ArrayLike) -> npt.NDArray[np.float64]:
 
         out[known] = multipletests(p[known], method="holm")[1]
     return out
+
+
+# --- costs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CostComparison:
+    """Cost of B relative to A: ratio = mean(B) / mean(A), with a `confidence` interval.
+
+    significant: the interval excludes 1 (measured costs), the costs differ (exact costs), or
+    None when unknown (fewer than 2 replicates on a side: no spread to judge by).
+    """
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    significant: bool | None
+    method: str
+    n_a: int
+    n_b: int
+    confidence: float
+
+
+def _costs(x: npt.ArrayLike, name: str) -> np.ndarray:
+    arr = np.asarray(x, dtype=float).ravel()
+    if arr.size == 0:
+        raise StatsError(f"{name} needs at least one value")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise StatsError(f"{name} must be finite and non-negative, got {arr.tolist()}")
+    if arr.mean() <= 0:
+        raise StatsError(f"{name} has a zero mean cost; a ratio needs a positive one")
+    return arr
+
+
+def compare_cost(
+    reps_a: npt.ArrayLike, reps_b: npt.ArrayLike, exact: bool = False, confidence: float = 0.95
+) -> CostComparison:
+    """How much more (or less) B costs than A: ratio = mean(reps_b) / mean(reps_a).
+
+    Replicates are repeated measurements of one cost: per-seed training times, per-epoch step times,
+    latency repeats. Measured costs: delta method on the log of each mean, var(log m) = s^2 / (n m^2),
+    with a Welch-Satterthwaite t, so CI = ratio * exp(+-t SE); fewer than 2 replicates on a side
+    give a NaN interval and significant = None. Exact costs (`exact=True`: parameter counts, FLOPs)
+    have no interval and are significant whenever the ratio is not 1; their replicates must agree.
+    """
+    _check_level(confidence, "confidence")
+    a, b = _costs(reps_a, "reps_a"), _costs(reps_b, "reps_b")
+    ma, mb = float(a.mean()), float(b.mean())
+    ratio = mb / ma
+    na, nb = int(a.size), int(b.size)
+    if exact:
+        if np.any(a != a[0]) or np.any(b != b[0]):
+            raise StatsError("exact costs must be the same in every replicate")
+        ratio = float(b[0] / a[0])
+        return CostComparison(ratio, math.nan, math.nan, ratio != 1.0, COST_EXACT, na, nb, confidence)
+    if na < 2 or nb < 2:
+        return CostComparison(ratio, math.nan, math.nan, None, COST_DELTA_LOG, na, nb, confidence)
+    va = float(a.var(ddof=1)) / (na * ma * ma)
+    vb = float(b.var(ddof=1)) / (nb * mb * mb)
+    if va + vb == 0.0:
+        # Replicates that agree exactly: the ratio is as known as it gets.
+        return CostComparison(ratio, ratio, ratio, ratio != 1.0, COST_DELTA_LOG, na, nb, confidence)
+    df = (va + vb) ** 2 / (va * va / (na - 1) + vb * vb / (nb - 1))
+    half = float(stdtrit(df, 0.5 + confidence / 2.0)) * math.sqrt(va + vb)  # t quantile
+    low, high = ratio * math.exp(-half), ratio * math.exp(half)
+    return CostComparison(ratio, low, high, bool(low > 1.0 or high < 1.0), COST_DELTA_LOG, na, nb, confidence)
+
+
+# --- single accuracies ----------------------------------------------------------------------
+
+
+def _count_and_total(n_correct: int, n: int) -> None:
+    if int(n) != n or int(n_correct) != n_correct:
+        raise StatsError(f"counts must be whole numbers, got {n_correct} of {n}")
+    if n < 1 or not 0 <= n_correct <= n:
+        raise StatsError(f"need 0 <= n_correct <= n and n >= 1, got {n_correct} of {n}")
+
+
+def majority_test(n_correct: int, n: int, majority_share: float) -> float:
+    """One-sided exact binomial p-value that accuracy exceeds the majority-class share.
+
+    P(X >= n_correct) for X ~ Binomial(n, majority_share): scipy's binomtest, alternative="greater".
+    """
+    _count_and_total(n_correct, n)
+    if not 0.0 <= majority_share <= 1.0:
+        raise StatsError(f"majority_share must be in [0, 1], got {majority_share}")
+    return float(sps.binomtest(int(n_correct), int(n), majority_share, alternative="greater").pvalue)
+
+
+def accuracy_interval(n_correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for one accuracy (n_correct of n test items).
+
+    Wilson rather than Wald: it stays inside [0, 1] and keeps its coverage near 0 and 1, where test
+    accuracies often sit. Matches statsmodels' proportion_confint(method="wilson").
+    """
+    _count_and_total(n_correct, n)
+    _check_level(confidence, "confidence")
+    z = float(sps.norm.ppf(0.5 + confidence / 2.0))
+    p = n_correct / n
+    denom = 1.0 + z * z / n
+    center = (p + z * z / (2.0 * n)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
+    return max(0.0, center - half), min(1.0, center + half)
 
 
 def _require_columns(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
