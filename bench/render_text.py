@@ -44,7 +44,10 @@ def to_csv(rep: Report) -> str:
     pairs = rep.pairs.assign(level="pair").reindex(columns=["level", *VERDICT_COLUMNS, "n_items"])
     budget = rep.budget.assign(level="budget") if not rep.budget.empty else pd.DataFrame()
     parts = [p for p in (entries, runs, pairs, budget) if not p.empty]
-    out = pd.concat(parts, ignore_index=True).dropna(axis=1, how="all")  # drop what nothing measured
+    out = pd.concat(parts, ignore_index=True)
+    # Drop what nothing measured, but keep the accuracy columns: one seed's empty interval says so.
+    kept = [c for c in out.columns if c.startswith(("test_accuracy_", "test_macro_f1_"))]
+    out = out[[c for c in out.columns if c in kept or out[c].notna().any()]]
     first = [c for c in keep + ["reference", "device", "seeds", "n_ok", "n_failed"] if c in out.columns]
     out = out[first + [c for c in out.columns if c not in first]]
     return str(out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))

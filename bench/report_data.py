@@ -166,7 +166,7 @@ def load(folders: Sequence[Path]) -> Loaded:
     if res.empty:
         raise BenchError(f"{folders[0]}/{RESULTS_FILE} holds no runs.")
     if not pred.empty:
-        pred["split"] = _col(pred, "split").fillna("test")
+        pred["split"] = pred["split"].fillna("test") if "split" in pred else "test"
 
     trial = _col(res, "trial")
     res["sweep"] = _col(res, "study").notna() | trial.notna()
@@ -215,13 +215,16 @@ def add_time_to_target(loaded: Loaded, target: float | None) -> None:
             res.loc[at, "energy_to_target_j"] = time_to_target(np.cumsum(energy), accuracy, target)
 
 
-def _summary(values: pd.Series) -> dict[str, float]:
+def _summary(values: pd.Series, bounded: bool = False) -> dict[str, float]:
     v = pd.to_numeric(values, errors="coerce").dropna()
     v = v[np.isfinite(v)]
     if v.empty:
         return {"n": 0, "mean": math.nan, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan}
     s = mean_std_ci(v.to_numpy())
-    return {"n": s.n, "mean": s.mean, "std": s.std, "ci_low": s.ci_low, "ci_high": s.ci_high}
+    # Every metric is non-negative and accuracies are at most 1: an interval clipped to the values
+    # the quantity can take covers it at least as often.
+    high = min(s.ci_high, 1.0) if bounded else s.ci_high
+    return {"n": s.n, "mean": s.mean, "std": s.std, "ci_low": max(s.ci_low, 0.0), "ci_high": high}
 
 
 def aggregate(results: pd.DataFrame) -> pd.DataFrame:
@@ -253,7 +256,7 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
             "targets_reached": int(_col(ok, "time_to_target_s").notna().sum()),
         }
         for m in [*METRICS, *TARGET_METRICS, *AXIS_METRICS.values()]:
-            for stat, value in _summary(_col(ok, m.key)).items():
+            for stat, value in _summary(_col(ok, m.key), bounded=m.kind == "pct").items():
                 row[f"{m.key}_{stat}"] = value
         rows.append(row)
     models = list(dict.fromkeys(r["model"] for r in rows))

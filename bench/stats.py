@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import combinations
 from typing import NamedTuple
 
 import numpy as np
@@ -23,40 +22,21 @@ from bench.errors import BenchError
 __all__ = [
     "AccuracyComparison",
     "CostComparison",
-    "McNemarResult",
+    "Replicates",
     "StatsError",
     "Summary",
     "accuracy_interval",
     "budget_curve",
     "compare_accuracy",
+    "as_replicates",
     "compare_cost",
     "confusion_matrix",
     "expected_max",
     "holm",
     "macro_f1",
     "majority_test",
-    "mcnemar",
     "mean_std_ci",
-    "pairwise_significance",
-    "plain_pareto",
-    "significant_pareto",
     "time_to_target",
-]
-
-# Below this many discordant pairs the chi-square approximation is poor (the usual rule of thumb).
-EXACT_MCNEMAR_BELOW = 25
-
-PAIRWISE_COLUMNS = [
-    "model_a",
-    "model_b",
-    "n_items",
-    "acc_a",
-    "acc_b",
-    "diff",
-    "b",
-    "c",
-    "p_value",
-    "significant",
 ]
 
 MCNEMAR_EXACT = "exact McNemar"
@@ -79,17 +59,6 @@ class Summary:
     ci_low: float  # nan when n < 2: one run says nothing about the spread
     ci_high: float
     method: str = "student-t"
-
-
-@dataclass(frozen=True)
-class McNemarResult:
-    """McNemar's test on paired correctness. b: only A right; c: only B right."""
-
-    b: int
-    c: int
-    statistic: float  # chi-square statistic, or min(b, c) for the exact test (as statsmodels does)
-    p_value: float
-    method: str  # "exact" or "chi2"
 
 
 def _check_level(value: float, name: str) -> None:
@@ -121,48 +90,6 @@ def mean_std_ci(values: Sequence[float] | npt.ArrayLike, confidence: float = 0.9
     std = float(x.std(ddof=1))
     half = float(stdtrit(n - 1, 0.5 + confidence / 2.0)) * std / math.sqrt(n)  # t quantile
     return Summary(n=n, mean=mean, std=std, ci_low=mean - half, ci_high=mean + half)
-
-
-def _as_bool(x: npt.ArrayLike, name: str) -> npt.NDArray[np.bool_]:
-    arr = np.asarray(x)
-    if arr.ndim != 1:
-        raise StatsError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.dtype != np.bool_:
-        # Refuse e.g. probabilities, which astype(bool) would silently turn into all-True.
-        if arr.size and not np.isin(arr, (0, 1)).all():
-            raise StatsError(f"{name} must hold booleans or 0/1, got dtype {arr.dtype}")
-        arr = arr.astype(bool)
-    return arr
-
-
-def _paired(
-    correct_a: npt.ArrayLike, correct_b: npt.ArrayLike
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    a = _as_bool(correct_a, "correct_a")
-    b = _as_bool(correct_b, "correct_b")
-    if a.shape != b.shape:
-        raise StatsError(f"paired tests need the same test items: {a.size} vs {b.size} correctness values")
-    return a, b
-
-
-def mcnemar(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> McNemarResult:
-    """McNemar's test of equal accuracy for two models scored on the same test items.
-
-    Exact two-sided binomial test when b + c < 25, otherwise the continuity-corrected chi-square
-    (|b - c| - 1)^2 / (b + c) with one degree of freedom. No discordant items gives p = 1.
-    """
-    a, bb = _paired(correct_a, correct_b)
-    b = int(np.count_nonzero(a & ~bb))
-    c = int(np.count_nonzero(~a & bb))
-    n = b + c
-    if n == 0:
-        return McNemarResult(b=0, c=0, statistic=0.0, p_value=1.0, method="exact")
-    if n < EXACT_MCNEMAR_BELOW:
-        p = sps.binomtest(b, n, 0.5).pvalue
-        return McNemarResult(b=b, c=c, statistic=float(min(b, c)), p_value=float(p), method="exact")
-    stat = (abs(b - c) - 1.0) ** 2 / n
-    p = sps.chi2.sf(stat, df=1)
-    return McNemarResult(b=b, c=c, statistic=float(stat), p_value=float(p), method="chi2")
 
 
 # --- paired accuracy comparison -------------------------------------------------------------
@@ -451,19 +378,43 @@ class CostComparison:
     confidence: float
 
 
-def _costs(x: npt.ArrayLike, name: str) -> np.ndarray:
-    arr = np.asarray(x, dtype=float).ravel()
-    if arr.size == 0:
-        raise StatsError(f"{name} needs at least one value")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise StatsError(f"{name} must be finite and non-negative, got {arr.tolist()}")
-    if arr.mean() <= 0:
+@dataclass(frozen=True)
+class Replicates:
+    """Repeated measurements of one cost, as the delta method needs them: mean, sample std, count.
+
+    A run that timed its steps in chunks gives its replicates in this form (the chunks' mean and
+    std scaled to the run's steps) without keeping every chunk.
+    """
+
+    mean: float
+    std: float  # NaN with n < 2
+    n: int
+
+    @classmethod
+    def of(cls, values: npt.ArrayLike) -> Replicates:
+        arr = np.asarray(values, dtype=float).ravel()
+        if arr.size == 0:
+            raise StatsError("a cost needs at least one value")
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise StatsError(f"costs must be finite and non-negative, got {arr.tolist()}")
+        std = float(arr.std(ddof=1)) if arr.size >= 2 else math.nan
+        return cls(float(arr.mean()), 0.0 if arr.size >= 2 and np.all(arr == arr[0]) else std, int(arr.size))
+
+
+def as_replicates(x: Replicates | npt.ArrayLike, name: str) -> Replicates:
+    reps = x if isinstance(x, Replicates) else Replicates.of(x)
+    if not (math.isfinite(reps.mean) and reps.n >= 1):
+        raise StatsError(f"{name} needs a finite mean over at least one replicate")
+    if reps.mean <= 0:
         raise StatsError(f"{name} has a zero mean cost; a ratio needs a positive one")
-    return arr
+    return reps
 
 
 def compare_cost(
-    reps_a: npt.ArrayLike, reps_b: npt.ArrayLike, exact: bool = False, confidence: float = 0.95
+    reps_a: Replicates | npt.ArrayLike,
+    reps_b: Replicates | npt.ArrayLike,
+    exact: bool = False,
+    confidence: float = 0.95,
 ) -> CostComparison:
     """How much more (or less) B costs than A: ratio = mean(reps_b) / mean(reps_a).
 
@@ -472,21 +423,21 @@ def compare_cost(
     with a Welch-Satterthwaite t, so CI = ratio * exp(+-t SE); fewer than 2 replicates on a side
     give a NaN interval and significant = None. Exact costs (`exact=True`: parameter counts, FLOPs)
     have no interval and are significant whenever the ratio is not 1; their replicates must agree.
+    Either side may be given as `Replicates` (mean, std, n) instead of the values.
     """
     _check_level(confidence, "confidence")
-    a, b = _costs(reps_a, "reps_a"), _costs(reps_b, "reps_b")
-    ma, mb = float(a.mean()), float(b.mean())
+    a, b = as_replicates(reps_a, "reps_a"), as_replicates(reps_b, "reps_b")
+    ma, mb = a.mean, b.mean
     ratio = mb / ma
-    na, nb = int(a.size), int(b.size)
+    na, nb = a.n, b.n
     if exact:
-        if np.any(a != a[0]) or np.any(b != b[0]):
+        if (na > 1 and a.std != 0) or (nb > 1 and b.std != 0):
             raise StatsError("exact costs must be the same in every replicate")
-        ratio = float(b[0] / a[0])
         return CostComparison(ratio, math.nan, math.nan, ratio != 1.0, COST_EXACT, na, nb, confidence)
     if na < 2 or nb < 2:
         return CostComparison(ratio, math.nan, math.nan, None, COST_DELTA_LOG, na, nb, confidence)
-    va = float(a.var(ddof=1)) / (na * ma * ma)
-    vb = float(b.var(ddof=1)) / (nb * mb * mb)
+    va = a.std**2 / (na * ma * ma)
+    vb = b.std**2 / (nb * mb * mb)
     if va + vb == 0.0:
         # Replicates that agree exactly: the ratio is as known as it gets.
         return CostComparison(ratio, ratio, ratio, ratio != 1.0, COST_DELTA_LOG, na, nb, confidence)
@@ -613,155 +564,6 @@ def time_to_target(cumulative_cost: npt.ArrayLike, val_accuracy: npt.ArrayLike, 
         raise StatsError("cumulative_cost must be finite and non-decreasing")
     reached = np.flatnonzero(acc >= target)  # NaN compares False
     return float(c[reached[0]]) if reached.size else math.nan
-
-
-def _require_columns(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise StatsError(f"{name} is missing columns {missing}; it has {list(df.columns)}")
-
-
-def _vote(predictions: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, example_id): the majority vote over seeds, ties to the lowest class."""
-    keys = ["model", "example_id"] + (["seed"] if "seed" in predictions.columns else [])
-    if predictions.duplicated(keys).any():
-        raise StatsError(
-            f"predictions has several rows for the same {tuple(keys)}; "
-            "add a 'seed' column to vote across seeds"
-        )
-    labels = predictions.groupby(["model", "example_id"], sort=False)["label"].nunique()
-    if (labels > 1).any():
-        bad = labels[labels > 1].index[0]
-        raise StatsError(f"example {bad[1]!r} has different labels across seeds of {bad[0]!r}")
-    counts = (
-        predictions.groupby(["model", "example_id", "pred"], sort=False)
-        .agg(votes=("label", "size"), label=("label", "first"))
-        .reset_index()
-    )
-    # Most votes first, then the lowest class id, so the first row per example is the winner.
-    counts = counts.sort_values(["model", "example_id", "votes", "pred"], ascending=[True, True, False, True])
-    return counts.drop_duplicates(["model", "example_id"])[["model", "example_id", "label", "pred"]]
-
-
-def pairwise_significance(predictions: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """McNemar's test for every unordered pair of models on the test items they share.
-
-    `predictions` has columns model, example_id, label, pred: one row per model per example, or,
-    with an extra `seed` column, one row per model per seed per example. Several seeds are reduced
-    to one prediction per example by majority vote, ties broken toward the lowest class id.
-
-    Pairs are aligned on example_id (inner join) and listed in the order models first appear.
-    Returns columns model_a, model_b, n_items, acc_a, acc_b, diff (acc_a - acc_b), b, c,
-    p_value, significant (p_value < alpha). Raises StatsError (a ValueError) when a pair shares no
-    examples or the two sides disagree on an example's label.
-    """
-    _require_columns(predictions, ["model", "example_id", "label", "pred"], "predictions")
-    voted = _vote(predictions)
-    models = list(pd.unique(predictions["model"]))
-    cols = ["example_id", "label", "pred"]
-    per_model = {m: g[cols] for m, g in voted.groupby("model", sort=False)}
-
-    rows = []
-    for ma, mb in combinations(models, 2):
-        joined = per_model[ma].merge(per_model[mb], on="example_id", how="inner", suffixes=("_a", "_b"))
-        if joined.empty:
-            raise StatsError(f"models {ma!r} and {mb!r} share no example_id")
-        if (joined["label_a"] != joined["label_b"]).any():
-            ex = joined.loc[joined["label_a"] != joined["label_b"], "example_id"].iloc[0]
-            raise StatsError(f"models {ma!r} and {mb!r} disagree on the label of example {ex!r}")
-        ok_a = (joined["pred_a"] == joined["label_a"]).to_numpy()
-        ok_b = (joined["pred_b"] == joined["label_b"]).to_numpy()
-        res = mcnemar(ok_a, ok_b)
-        acc_a, acc_b = float(ok_a.mean()), float(ok_b.mean())
-        rows.append(
-            {
-                "model_a": ma,
-                "model_b": mb,
-                "n_items": len(joined),
-                "acc_a": acc_a,
-                "acc_b": acc_b,
-                "diff": acc_a - acc_b,
-                "b": res.b,
-                "c": res.c,
-                "p_value": res.p_value,
-                "significant": res.p_value < alpha,
-            }
-        )
-    return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS)
-
-
-def _front_inputs(points: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
-    _require_columns(points, ["model", "accuracy", "cost"], "points")
-    names = [str(m) for m in points["model"]]
-    if len(set(names)) != len(names):
-        raise StatsError(f"points has duplicate models: {names}")
-    acc = points["accuracy"].to_numpy(dtype=float)
-    cost = points["cost"].to_numpy(dtype=float)
-    if not (np.isfinite(acc).all() and np.isfinite(cost).all()):
-        # A NaN would compare False everywhere and quietly land the model on the front.
-        raise StatsError("points has missing or non-finite accuracy or cost")
-    return names, acc, cost
-
-
-def plain_pareto(points: pd.DataFrame) -> pd.Series[bool]:
-    """The classical front of `points` (columns model, accuracy, cost), ignoring significance.
-
-    A dominates B when cost_A <= cost_B and acc_A >= acc_B, one of them strictly. Returns a bool
-    Series aligned with `points.index`; True means no model dominates that one.
-    """
-    _, acc, cost = _front_inputs(points)
-    ci, cj = cost[:, None], cost[None, :]
-    ai, aj = acc[:, None], acc[None, :]
-    dom = (ci <= cj) & (ai >= aj) & ((ci < cj) | (ai > aj))  # dom[i, j]: i dominates j
-    return pd.Series(~dom.any(axis=0), index=points.index, name="on_front")
-
-
-def significant_pareto(points: pd.DataFrame, pvalues: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """The Pareto front where accuracy only counts when the difference is significant.
-
-    `points` has columns model, accuracy, cost (lower cost and higher accuracy are better);
-    `pvalues` has columns model_a, model_b, p_value (as from `pairwise_significance`), looked up
-    for the unordered pair. A dominates B only when cost_A <= cost_B, acc_A > acc_B, and that
-    pair's p_value < alpha. Otherwise a pair whose difference is not significant is tied, and a
-    cheaper tied model does not knock the dearer one off the front.
-
-    A pair missing from `pvalues` (e.g. the models share no test items) counts as not significant,
-    so it is tied: without evidence, neither model dominates the other.
-
-    The direction of a difference comes from `points["accuracy"]`, the p-value only from `pvalues`.
-    Every significance-aware dominance is also a classical one, so this front contains
-    `plain_pareto`'s.
-
-    Returns a copy of `points` with on_front (bool), dominated_by and tied_with (comma-separated
-    model names in `points` order, "" when none).
-    """
-    _require_columns(pvalues, ["model_a", "model_b", "p_value"], "pvalues")
-    names, acc, cost = _front_inputs(points)
-    pos = {m: i for i, m in enumerate(names)}
-    m = len(names)
-    p = np.full((m, m), np.nan)
-    for ma, mb, pv in zip(
-        pvalues["model_a"].astype(str),
-        pvalues["model_b"].astype(str),
-        pvalues["p_value"],
-        strict=True,
-    ):
-        if ma not in pos or mb not in pos or ma == mb:
-            continue  # pairs with models not plotted here are irrelevant to this front
-        i, j = pos[ma], pos[mb]
-        if not np.isnan(p[i, j]) and p[i, j] != pv:
-            raise StatsError(f"pvalues lists the pair ({ma!r}, {mb!r}) twice with different values")
-        p[i, j] = p[j, i] = pv
-
-    sig = p < alpha  # NaN (missing pair) compares False: not significant
-    dom = (cost[:, None] <= cost[None, :]) & (acc[:, None] > acc[None, :]) & sig
-    tied = ~sig & ~np.eye(m, dtype=bool)
-
-    out = points.copy()
-    out["on_front"] = np.asarray(~dom.any(axis=0), dtype=bool)
-    out["dominated_by"] = [",".join(names[i] for i in np.flatnonzero(dom[:, j])) for j in range(m)]
-    out["tied_with"] = [",".join(names[i] for i in np.flatnonzero(tied[:, j])) for j in range(m)]
-    return out
 
 
 def _check_labels(

@@ -15,7 +15,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from bench.stats import AccuracyComparison, CostComparison, StatsError, compare_cost, holm
+from bench.stats import (
+    AccuracyComparison,
+    CostComparison,
+    Replicates,
+    StatsError,
+    as_replicates,
+    compare_cost,
+    holm,
+)
 
 __all__ = [
     "FRONT_COLUMNS",
@@ -133,7 +141,7 @@ def _sentence(
 
 def pair_verdicts(
     models: Sequence[str],
-    costs: Mapping[str, npt.ArrayLike],
+    costs: Mapping[str, Replicates | npt.ArrayLike],
     comparisons: Mapping[tuple[str, str], AccuracyComparison],
     *,
     cost: str = "training time",
@@ -169,7 +177,7 @@ def pair_verdicts(
     pairs = _pairs(names, comparisons)
     keys = list(combinations(names, 2))
     adjusted = holm([pairs[k].p_value for k in keys]) if keys else np.array([])
-    means = {m: float(np.mean(np.asarray(costs[m], dtype=float))) for m in names}
+    means = {m: as_replicates(costs[m], m).mean for m in names}
 
     rows = []
     for (first, second), p_adj in zip(keys, adjusted):
