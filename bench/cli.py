@@ -151,7 +151,8 @@ def run(
     Results of each run are on disk the moment it finishes. Ctrl-C or SIGTERM stops cleanly
     (exit 130 or 143) and prints the command that resumes.
     """
-    from bench.session import RunRequest, run_command
+    from bench.api import run_command
+    from bench.session import RunRequest
 
     overrides.update(paper_quirks=paper_quirks, trackers=trackers == "on")
     request = RunRequest(
@@ -203,9 +204,9 @@ def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str, tar
 
     FOLDERS default to the newest folder under reports/.
     """
-    from bench.reporting import make_report
+    from bench.api import report as make_report
 
-    make_report(list(folders), fmt, out, cost, target)
+    make_report(folders, fmt, out, cost, target)
 
 
 @main.command()

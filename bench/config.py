@@ -211,6 +211,7 @@ def apply_overrides(
         by_model.get(m) or RunConfig(model=m, suite=suite.name, **suite.defaults)
         for m in models or tuple(by_model)
     ]
+    _check_keys("run settings", overrides, SUITE_RUN_KEYS)  # bench.run(...) takes them as keywords
     set_values = {k: coerce(k, v, "command line") for k, v in overrides.items() if v is not None}
     return [dataclasses.replace(run, **set_values).validate() for run in chosen]
 

@@ -140,7 +140,7 @@ RESULT_COLUMNS = [
     Column("pretrained", "the pretrained weights' folder or hub name, if any"),
     Column(
         "options",
-        "the model's options in effect (its Params, defaults included, with --option and the suite's options applied), as a JSON object",
+        "the model's options in effect (its Params, defaults included, with --option and the suite's options applied, and any setting it chose on validation, e.g. tfidf_lr's C), as a JSON object",
     ),
     Column("paper_quirks", "True when the paper's two quirks were reproduced"),
     Column("precision", "precision trained and evaluated in: fp32, tf32, bf16 or fp16 (autocast)"),
@@ -148,10 +148,6 @@ RESULT_COLUMNS = [
     Column("bucket", "True when batches were bucketed by review length"),
     Column("cache_dir", "folder of the tokenization cache (empty: no cache)"),
     Column("world_size", "processes that trained the run together (torchrun); 1 without torchrun"),
-    Column(
-        "options",
-        "the model's options in effect, as JSON (with any setting it chose on validation, e.g. tfidf_lr's C)",
-    ),
     Column("selected_epoch", "the epoch this row reports (see select); nothing chooses it by the test split"),
     Column(
         "val_accuracy",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +13,9 @@ from typing import Any
 from rich.console import Console
 
 from bench.config import RunConfig, apply_overrides, load_suite
-from bench.console import RichProgress, results_table
-from bench.distributed import is_main
+from bench.console import RichProgress
 from bench.errors import BenchError, one_line
-from bench.interrupts import exit_code, signals_as_interrupts, take_pending
+from bench.interrupts import signals_as_interrupts, take_pending
 from bench.lock import folder_lock
 from bench.modeling import check_display_names, with_options
 from bench.results import ENV_FILE, RESULTS_FILE
@@ -116,24 +114,3 @@ def run_session(request: RunRequest, console: Console) -> tuple[Path, str, list[
         finally:
             progress.stop()
     return folder, title, rows
-
-
-def run_command(request: RunRequest, quiet: bool = False) -> int:
-    """`bench run`: the session and its table; the exit code (1: a run failed; 130/143: interrupted)."""
-    console = Console(stderr=True, quiet=quiet or not is_main())  # under torchrun, rank 0 speaks
-    if request.resume is None and request.out is None:  # named now, so an interruption can name it
-        request = dataclasses.replace(request, out=default_out(load_suite(request.suite).name))
-    try:
-        folder, title, rows = run_session(request, console)
-    except KeyboardInterrupt as exc:
-        where = request.resume or request.out
-        print(
-            f"bench: interrupted; finished runs are in {where}. Resume with: bench run --resume {where}",
-            file=sys.stderr,
-        )
-        return exit_code(exc)
-    Console(quiet=not is_main()).print(results_table(rows, f"{title}: {folder}"))
-    if any(row["status"] != "ok" for row in rows):
-        print("bench: some runs failed; see the status and error columns.", file=sys.stderr)
-        return 1
-    return 0
