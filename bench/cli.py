@@ -112,9 +112,9 @@ model_option = click.option(
 @click.option(
     "--trackers",
     type=click.Choice(["on", "off"]),
-    default="on",
-    show_default=True,
-    help="off: time only, no memory or energy tracking (to measure their overhead).",
+    default=None,
+    help="off: time only, no memory or energy tracking (to measure their overhead) [default: the "
+    "suite's, else on].",
 )
 @click.option("--skip-bad-rows", is_flag=True, help="Skip empty reviews instead of stopping.")
 @click.option(
@@ -137,7 +137,7 @@ def run(
     models: tuple[str, ...],
     repeats: int,
     paper_quirks: bool | None,
-    trackers: str,
+    trackers: str | None,
     skip_bad_rows: bool,
     out: Path | None,
     quiet: bool,
@@ -154,7 +154,7 @@ def run(
     from bench.api import run_command
     from bench.session import RunRequest
 
-    overrides.update(paper_quirks=paper_quirks, trackers=trackers == "on")
+    overrides.update(paper_quirks=paper_quirks, trackers=None if trackers is None else trackers == "on")
     request = RunRequest(
         suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints
     )

@@ -1,4 +1,8 @@
-"""Run and suite settings: dataclasses, TOML loading and validation. The only place defaults live."""
+"""Run and suite settings: dataclasses, TOML loading and validation.
+
+The defaults of a run live here (RunConfig); a model's own options and their defaults live in its
+`Params` dataclass (models/), and a suite's TOML file overrides both for its runs.
+"""
 
 from __future__ import annotations
 

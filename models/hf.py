@@ -313,6 +313,14 @@ class HfModel(ModelSpec):
         assert isinstance(network, HfClassifier)
         config = network.config
         total = sum(p.numel() for p in network.parameters())
-        tables = [m for m in network.modules() if isinstance(m, nn.Embedding)]
-        embedded = sum(p.numel() for m in tables for p in m.parameters())
-        return Shape(config.num_hidden_layers, config.hidden_size, total - embedded)
+        # The embedding tables, and the norms beside them (BERT normalises their sum): lookups and
+        # element-wise work, not the matrix products 6·N counts.
+        embedded = {
+            id(p): p.numel()
+            for parent in network.modules()
+            if any(isinstance(child, nn.Embedding) for child in parent.children())
+            for child in parent.children()
+            if isinstance(child, nn.Embedding | nn.LayerNorm)
+            for p in child.parameters()
+        }
+        return Shape(config.num_hidden_layers, config.hidden_size, total - sum(embedded.values()))

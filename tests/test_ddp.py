@@ -82,6 +82,7 @@ def test_two_gloo_ranks_agree_with_one_process(tmp_path: Path) -> None:
     assert epochs[0]["train_accuracy"].tolist() == epochs[1]["train_accuracy"].tolist()
 
     preds = [pd.read_csv(tmp_path / name / "predictions.csv") for name in ("single", "double")]
+    preds = [p[p["split"] == "test"] for p in preds]
     assert preds[0]["example_id"].tolist() == preds[1]["example_id"].tolist()
     assert preds[0]["pred"].tolist() == preds[1]["pred"].tolist()
     assert np.allclose(preds[0]["prob_1"], preds[1]["prob_1"], atol=1e-5)

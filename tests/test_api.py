@@ -1,0 +1,44 @@
+"""bench.run and bench.report from Python, and the README's example run as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import bench
+from bench.errors import BenchError
+from bench.results import RESULT_COLUMNS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_run_returns_the_results_rows_and_report_writes(tiny_suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "api"
+    rows = bench.run(
+        str(tiny_suite), models=["tfidf_lr", "encoder"], out=out, quiet=True, epochs=1, cache_dir=""
+    )
+    assert isinstance(rows, pd.DataFrame)
+    assert rows["model"].tolist() == ["tfidf_lr", "encoder"] and (rows["status"] == "ok").all()
+    assert list(rows.columns[: len(RESULT_COLUMNS)]) == [c.name for c in RESULT_COLUMNS]
+    assert rows["epochs"].tolist() == [1, 1]  # a keyword is a run setting
+    written_rows = pd.read_csv(out / "results.csv")
+    for column in ("run_id", "model", "test_accuracy", "val_accuracy", "train_time_s", "options"):
+        assert rows[column].tolist() == written_rows[column].tolist(), column
+    written = bench.report([out], format="markdown")
+    assert written == out / "report.md" and "## Is it worth it?" in written.read_text(encoding="utf-8")
+
+
+def test_run_refuses_an_unknown_setting_with_a_suggestion(tiny_suite: Path, tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="Did you mean 'epochs'"):
+        bench.run(str(tiny_suite), out=tmp_path / "x", epoch=1)
+
+
+def test_the_readme_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (code,) = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own example)
+    report = next(tmp_path.glob("reports/*/report.md"))
+    assert "## Is it worth it?" in report.read_text(encoding="utf-8")
