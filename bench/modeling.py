@@ -294,6 +294,12 @@ def count_params(network: nn.Module) -> tuple[int, int]:
     return total, trainable
 
 
+def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The mean of `states` (batch, tokens, width) over each review's real tokens, padding left out."""
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    return (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
 def on_meta(build: Any) -> nn.Module:
     """Build a network on the meta device: shapes only, no memory, no weights."""
     with torch.device("meta"):

@@ -53,7 +53,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING, 
 from transformers.utils import logging as hf_logging
 
 from bench.errors import BenchError, one_line
-from bench.modeling import MODELS, ModelSpec, Shape, Tokenizer, on_meta, resolve_pretrained
+from bench.modeling import MODELS, ModelSpec, Shape, Tokenizer, mean_pool, on_meta, resolve_pretrained
 
 POOLINGS = ("auto", "pooler", "first", "mean")
 HIDDEN_DROPOUT_NAMES = (
@@ -104,9 +104,7 @@ class HfClassifier(nn.Module):
         if self.pooling == "pooler":
             pooled = out.pooler_output
         elif self.pooling == "mean":
-            states = out.last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+            pooled = mean_pool(out.last_hidden_state, attention_mask)
         else:
             pooled = out.last_hidden_state[:, 0]
         return self.head(self.dropout(pooled))
