@@ -10,6 +10,7 @@ target of time-to-target is a validation accuracy. Test accuracy is read to repo
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.baseline import short_warning
+from bench.config import RUN_FIELDS
 from bench.errors import BenchError
 from bench.results import (
     AXES,
@@ -404,6 +406,7 @@ def sweep_table(loaded: Loaded, sweep: pd.DataFrame) -> pd.DataFrame:
                        test_ci_low=math.nan, test_ci_high=math.nan)  # fmt: skip
     if out.empty or "val_accuracy" not in out:
         return out
+    out["settings"] = swept_settings(out)
     right = {k: v for k, v in correctness(loaded, list(out["entry"]), "val").items()}
     done = out[(out["status"] == "ok") & out["val_accuracy"].notna()]
     for _, trials in done.groupby(_col(done, "study").fillna(""), sort=False):
@@ -425,6 +428,26 @@ def sweep_table(loaded: Loaded, sweep: pd.DataFrame) -> pd.DataFrame:
             out.loc[list(p), "p_vs_best"] = list(p.values())
             out.loc[list(p), "p_vs_best_adjusted"] = holm(list(p.values()))
     return out
+
+
+def swept_settings(sweep: pd.DataFrame) -> list[str]:
+    """Each trial's settings that differ between the trials of its study, run settings and model
+    options alike ("max_len=128, C=4.0")."""
+    options = [json.loads(o) if isinstance(o, str) else {} for o in _col(sweep, "options")]
+    settings = [
+        {**{k: r[k] for k in RUN_FIELDS if k in sweep and k not in ("options", "seed")}, **o}
+        for (_, r), o in zip(sweep.iterrows(), options)
+    ]
+    studies = _col(sweep, "study").fillna("").tolist()
+    found = [""] * len(settings)
+    for study in set(studies):
+        members = [j for j, name in enumerate(studies) if name == study]
+        varied = {
+            k for j in members for k in settings[j] if len({str(settings[i].get(k)) for i in members}) > 1
+        }
+        for j in members:
+            found[j] = ", ".join(f"{k}={v}" for k, v in settings[j].items() if k in varied)
+    return found
 
 
 def budget_curves(sweep: pd.DataFrame) -> pd.DataFrame:

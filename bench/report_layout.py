@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.baseline import HINT
 from bench.formatting import fmt
 from bench.report_data import METRICS, PAPER_DEVICE, TARGET_METRICS, Metric, Report
 from bench.results import COSTS
@@ -136,8 +137,7 @@ def sweep_grid(rep: Report) -> Grid:
         ("study", "study", ""),
         ("trial", "trial", "int"),
         ("model", "model", ""),
-        ("max_len", "max_len", "int"),
-        ("lr", "lr", "g"),
+        ("settings", "settings", ""),
         ("truncated_test_share", "cut test %", "pct"),
         ("val_accuracy", "val acc %", "pct"),
         ("p_vs_best", "p vs best (val)", "p"),
@@ -188,6 +188,8 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
             f"paper's numbers (measured on an {PAPER_DEVICE}) are references; the paper's are not "
             "comparable with runs on another task."
         )
+        if rep.entries.get("warning", pd.Series(dtype=str)).fillna("").astype(bool).any():
+            note += f" Warning: {HINT}."
         out.append(("Runs", note, runs_grid(rep, with_ci)))
     if not rep.pairs.empty:
         note = (
