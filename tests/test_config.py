@@ -23,7 +23,7 @@ def test_packaged_suites_load() -> None:
 def test_overrides_and_model_selection() -> None:
     runs = apply_overrides(load_suite("quick"), {"epochs": 3, "lr": None}, ("bert",))
     assert [r.model for r in runs] == ["bert"]
-    assert runs[0].epochs == 3 and runs[0].lr == 5e-5
+    assert runs[0].epochs == 3 and runs[0].lr == 1e-4
 
 
 @pytest.mark.parametrize(

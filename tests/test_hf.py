@@ -340,8 +340,9 @@ def test_options_are_typed_by_the_models_params() -> None:
         with_options(RunConfig(model="encoder"), ["n_layers=2.5"])
     with pytest.raises(BenchError, match="expected true or false"):
         with_options(RunConfig(model="encoder"), ["lowercase=maybe"])
-    with pytest.raises(BenchError, match="Model 'bert' has no option 'pooling'"):
-        with_options(RunConfig(model="bert"), ["pooling=mean"])
+    with pytest.raises(BenchError, match="Model 'bert' has no option 'pooling_mode'"):
+        with_options(RunConfig(model="bert"), ["pooling_mode=mean"])
+    assert with_options(RunConfig(model="bert"), ["pooling=mean"]).options == {"pooling": "mean"}
     with pytest.raises(BenchError, match="'hidden_dropout' of 'bert': must be float"):
         load_models().get("bert")(RunConfig(model="bert", options={"hidden_dropout": "high"}))
 
