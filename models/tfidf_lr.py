@@ -50,13 +50,12 @@ class TfidfLr(EstimatorSpec):
     summary = "TF-IDF of word 1-2-grams and logistic regression (scikit-learn), C chosen on validation"
     params: TfidfLrParams
 
-    def pipeline(self, c: float) -> Pipeline:
+    def vectorizer(self) -> TfidfVectorizer:
         p = self.params
-        vectorizer = TfidfVectorizer(
-            ngram_range=(1, p.ngram_max), min_df=p.min_df, sublinear_tf=p.sublinear_tf
-        )
-        model = LogisticRegression(C=c, max_iter=p.max_iter, random_state=self.run.seed)
-        return Pipeline([("tfidf", vectorizer), ("lr", model)])
+        return TfidfVectorizer(ngram_range=(1, p.ngram_max), min_df=p.min_df, sublinear_tf=p.sublinear_tf)
+
+    def classifier(self, c: float) -> LogisticRegression:
+        return LogisticRegression(C=c, max_iter=self.params.max_iter, random_state=self.run.seed)
 
     def grid(self) -> list[float]:
         if self.params.C is not None:
@@ -78,13 +77,17 @@ class TfidfLr(EstimatorSpec):
                 "tfidf_lr chooses C on the validation split, and there is none: "
                 "set --val-share above 0 or --option C=1."
             )
-        best: tuple[float, float] | None = None
-        if len(grid) > 1:
-            for c in grid:  # each C fitted on train alone, scored on val; the first best wins ties
-                score = float(
-                    np.mean(self.pipeline(c).fit(train.texts, train.labels).predict(val.texts) == val.labels)
-                )
-                if best is None or score > best[1]:
-                    best = (c, score)
-        c = best[0] if best else grid[0]
-        return FittedPipeline(self.pipeline(c).fit(train.texts, train.labels), n_classes, {"C": c})
+        # The vectorizer does not depend on C: fit it once, and keep the classifier that won on val
+        # (refitting it on the same training rows would give the same model).
+        vectorizer = self.vectorizer()
+        features = vectorizer.fit_transform(train.texts)
+        val_features = vectorizer.transform(val.texts) if len(grid) > 1 else None
+        best: tuple[float, float, LogisticRegression] | None = None
+        for c in grid:  # the first best wins ties
+            model = self.classifier(c).fit(features, train.labels)
+            score = 0.0 if val_features is None else float(np.mean(model.predict(val_features) == val.labels))
+            if best is None or score > best[1]:
+                best = (c, score, model)
+        assert best is not None
+        pipeline = Pipeline([("tfidf", vectorizer), ("lr", best[2])])
+        return FittedPipeline(pipeline, n_classes, {"C": best[0]})
