@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
+from sklearn.metrics import log_loss
+from sklearn.pipeline import make_pipeline
 
 from bench import runner as runner_module
 from bench.baseline import HINT, majority_class, majority_columns, run_warning
@@ -119,7 +121,7 @@ def test_tfidf_lr_on_tiny_data_chooses_c_on_validation(tiny_suite: Path, tmp_pat
     assert row["epochs"] == 1 and row["selected_epoch"] == 1
     assert row["device"] == "cpu" and pd.isna(row.get("flops_per_sample"))
     chosen = pd.read_json(pd.io.common.StringIO(row["options"]), typ="series")
-    assert chosen["C"] in (0.25, 1.0, 4.0, 16.0)
+    assert chosen["C"] in (1.0, 4.0, 16.0, 64.0)
     assert row["train_time_s"] > 0 and row["peak_rss_mib"] > 0 and row["latency_ms_p50_bs1"] > 0
     assert row["latency_repeats_bs1"] >= 10 and row["latency_repeats_batch"] >= 10
     # coefficients and intercept of a binary logistic regression: one row of weights
@@ -128,6 +130,17 @@ def test_tfidf_lr_on_tiny_data_chooses_c_on_validation(tiny_suite: Path, tmp_pat
     data = runner.dataset(run)
     fitted = spec.fit(data.train, data.val, data.n_classes)
     assert row["params_total"] == fitted.n_params == fitted.pipeline.named_steps["lr"].coef_.size + 1
+    # the chosen C is the one with the lowest validation log-loss, each C fitted on train alone
+    losses = {
+        c: log_loss(
+            data.val.labels,
+            make_pipeline(spec.vectorizer(), spec.classifier(c))
+            .fit(data.train.texts, data.train.labels)
+            .predict_proba(data.val.texts),
+        )
+        for c in (1.0, 4.0, 16.0, 64.0)
+    }
+    assert fitted.chosen == {"C": min(losses, key=losses.__getitem__)} == {"C": chosen["C"]}
 
 
 def test_tfidf_lr_without_validation_needs_a_fixed_c(tiny_suite: Path, tmp_path: Path) -> None:
