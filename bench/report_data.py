@@ -317,7 +317,8 @@ def labels_agree(loaded: Loaded, a: str, b: str) -> bool:
 
 def cost_replicates(results: pd.DataFrame, entry: str, axis: str) -> Replicates | None:
     """An entry's replicates on a cost axis: its seeds' values (two or more); with one seed, the
-    run's own: the chunks of its step time for time, its epochs for energy; else one value."""
+    run's own: the chunks of its step time for time (their coefficient of variation around the
+    run's training time), else one value."""
     ok = results[(results["entry"] == entry) & (results["status"] == "ok") & ~results["sweep"]]
     values = pd.to_numeric(ok[f"axis_{axis}"], errors="coerce").dropna().to_numpy(dtype=float)
     if not len(values):
@@ -326,9 +327,10 @@ def cost_replicates(results: pd.DataFrame, entry: str, axis: str) -> Replicates 
         return Replicates.of(values)
     run = ok.iloc[0]
     if axis == "time" and pd.notna(run.get("step_time_chunks")) and run.get("step_time_chunks", 0) >= 2:
-        steps = float(run["train_steps"])  # chunk means of seconds per step, scaled to the run's steps
-        return Replicates(float(run["step_time_s_mean"]) * steps, float(run["step_time_s_sd"]) * steps,
-                          int(run["step_time_chunks"]))  # fmt: skip
+        # The chunks' relative spread of seconds per step, carried over to the run's measured time,
+        # so that the mean is the time column the tables show.
+        spread = float(run["step_time_s_sd"]) / float(run["step_time_s_mean"])
+        return Replicates(values[0], spread * values[0], int(run["step_time_chunks"]))
     return Replicates.of(values)
 
 

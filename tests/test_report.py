@@ -29,7 +29,7 @@ from bench.cli import main
 from bench.render_text import to_csv, to_markdown
 from bench.report_data import build, load, newest_folder
 from bench.reporting import make_report
-from bench.stats import compare_accuracy, expected_max, holm
+from bench.stats import Replicates, compare_accuracy, compare_cost, expected_max, holm
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 BASIC, SWEEP, EXPECTED = GOLDEN / "basic", GOLDEN / "sweep", GOLDEN / "expected"
@@ -130,7 +130,7 @@ def quick_like(folder: Path, n: int = 500) -> Path:
     hits = {"bert": both | set(range(265, 300)), "bert_bilstm": both | set(range(300, 334))}
     rows, preds = [], []
     for model, time in (("bert", 88.9), ("bert_bilstm", 93.6)):
-        step = time / 63
+        step = 0.95 * time / 63  # the steps take 95% of the training time; the rest is loading
         rows.append({"run_id": f"{model}-s0", "model": model, "dataset": "imdb", "n_classes": 2, "n_test": n,
                      "seed": 0, "device": "cpu", "test_accuracy": len(hits[model]) / n, "train_time_s": time,
                      "train_steps": 63, "step_time_s_mean": step, "step_time_s_sd": 0.02 * step,
@@ -151,6 +151,9 @@ def test_a_costlier_model_that_buys_nothing_is_not_worth_it_and_off_the_front(tm
     assert (pair["model_a"], pair["model_b"]) == ("bert", "bert_bilstm")
     assert pair["acc_diff"] == pytest.approx(-1 / 500) and pair["p_value"] == pytest.approx(1.0)
     assert pair["cost_ratio"] == pytest.approx(93.6 / 88.9) and pair["cost_significant"] is True
+    # one seed each: the run's training time, spread as its ten chunks of step time (2% of the mean)
+    by_hand = compare_cost(Replicates(88.9, 0.02 * 88.9, 10), Replicates(93.6, 0.02 * 93.6, 10))
+    assert (pair["cost_ci_low"], pair["cost_ci_high"]) == pytest.approx((by_hand.ci_low, by_hand.ci_high))
     assert pair["verdict"] == "not worth it"
     assert pair["sentence"].startswith("bert_bilstm costs 1.05× the training time of bert (95% CI")
     front = rep.front.set_index("model")
