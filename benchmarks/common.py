@@ -35,6 +35,7 @@ def encoder_run(steps: int, batch_size: int = 32, **changes: Any) -> RunConfig:
     settings: dict[str, Any] = dict(
         model="encoder",
         max_train=steps * batch_size,
+        val_share=0.0,  # every training review makes a step
         max_test=8,
         max_len=64,
         batch_size=batch_size,

@@ -165,7 +165,7 @@ def test_tokenization_cache(benchmark: Any, tmp_path: Path) -> None:
     the first load (tokenize, hash, write) against later loads from the cache."""
     run = RunConfig(model="bert", pretrained="all-MiniLM-L6-v2", max_train=None, max_test=None)
     data = load_dataset("imdb", DataRequest(None, None, 0))
-    splits = [data.train.texts, data.test.texts]
+    splits = [data.train.texts, data.val.texts, data.test.texts]
     assert sum(map(len, splits)) == 25_000
     tokenizer = load_models().get("bert")(run).build_tokenizer([])
     cache = tmp_path / "cache"
