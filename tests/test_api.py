@@ -42,3 +42,17 @@ def test_the_readme_python_example_runs_as_written(tmp_path: Path, monkeypatch: 
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own example)
     report = next(tmp_path.glob("reports/*/report.md"))
     assert "## Is it worth it?" in report.read_text(encoding="utf-8")
+
+
+def test_a_three_class_jsonl_dataset_runs(tiny_suite: Path, tmp_path: Path) -> None:
+    words = ("awful dull", "fine okay", "superb moving")  # one vocabulary per class: learnable
+    lines = [{"text": f"{words[i % 3]} review number {i}", "label": i % 3} for i in range(90)]
+    path = tmp_path / "three.jsonl"
+    pd.DataFrame(lines).to_json(path, orient="records", lines=True)
+    rows = bench.run(
+        str(tiny_suite), models=["tfidf_lr"], dataset=f"jsonl:{path}", out=tmp_path / "out", quiet=True
+    )
+    (row,) = rows.to_dict("records")
+    assert row["status"] == "ok" and row["n_classes"] == 3 and row["dataset"] == f"jsonl:{path}"
+    # one file, split 80/20 (18 test rows); the tiny suite trains on 48 of the other 72, 5 held out
+    assert (row["n_train"], row["n_val"], row["n_test"]) == (43, 5, 18) and row["test_accuracy"] == 1.0

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +196,15 @@ def test_every_paper_network_knows_its_shape(name: str) -> None:
     spec = spec_cls(RunConfig(model=name, init="random"))
     assert isinstance(spec, ModelSpec) and network is not None
     check_shape(spec, network)
+
+
+def test_models_and_suites_install_inside_the_bench_namespace(tmp_path: Path) -> None:
+    # Run from an empty folder, so the checkout is not on sys.path: only what the install put there.
+    probe = (
+        "import bench.models, bench.suites\n"
+        "try:\n    import models\nexcept ModuleNotFoundError:\n    print('no models')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "no models"
