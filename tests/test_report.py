@@ -317,3 +317,18 @@ def test_cli_missing_folder_is_one_line_exit_2(
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and result.output.startswith("bench: error:")
     assert "Traceback" not in result.output
+
+
+def test_three_seeds_from_the_cli_give_their_student_t_interval(tiny_suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "seeds"
+    args = ["run", "--suite", str(tiny_suite), "--model", "encoder", "--epochs", "1", "--repeats", "3"]
+    assert CliRunner().invoke(main, [*args, "--out", str(out), "-q"]).exit_code == 0
+    report = CliRunner().invoke(main, ["report", str(out), "--format", "csv", "--out", str(out / "r.csv")])
+    assert report.exit_code == 0, report.output
+    accuracies = pd.read_csv(out / "results.csv")["test_accuracy"].to_numpy()
+    assert len(accuracies) == 3
+    low, high = sps.t.interval(0.95, 2, loc=accuracies.mean(), scale=accuracies.std(ddof=1) / math.sqrt(3))
+    csv = pd.read_csv(out / "r.csv")
+    (encoder,) = csv[(csv["level"] == "model") & (csv["model"] == "encoder")].to_dict("records")
+    assert encoder["test_accuracy_ci_low"] == pytest.approx(max(low, 0.0))
+    assert encoder["test_accuracy_ci_high"] == pytest.approx(min(high, 1.0))
