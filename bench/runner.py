@@ -248,7 +248,7 @@ class Runner:
             n_test=len(data.test.texts),
         )
         if isinstance(spec, EstimatorSpec):
-            selection = self._fit_estimator(spec, data, run, row, on_epoch)
+            selection = self._fit_estimator(spec, data, run, row)
         else:
             assert isinstance(spec, ModelSpec)
             selection = self._train_network(spec, run, row, on_epoch)
@@ -360,7 +360,6 @@ class Runner:
         data: Dataset,
         run: RunConfig,
         row: dict[str, Any],
-        on_epoch: EpochHook | None,
     ) -> Selection:
         """A model that is no network: one fit, on the CPU, scored like one epoch."""
         cpu = torch.device("cpu")
@@ -373,9 +372,8 @@ class Runner:
             params_trainable=fitted.n_params,
             options=json.dumps({**spec.options_in_effect(), **fitted.chosen}),  # with what it chose
         )
+        # No epoch hook: the one fit is the whole run, and a pruner could only throw it away.
         selection = self._after_epoch(row, run, stats, None)
-        if on_epoch:
-            on_epoch(stats)
         if run.trackers:
             texts = data.test.texts
             reviews = [[texts[i % len(texts)]] for i in range(LATENCY_REVIEWS)]
