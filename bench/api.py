@@ -20,12 +20,12 @@ import pandas as pd
 from rich.console import Console
 
 from bench.config import load_suite
-from bench.console import results_table
-from bench.distributed import is_main
-from bench.interrupts import exit_code
-from bench.reporting import make_report
+from bench.reporting.write import make_report
 from bench.results import RESULT_COLUMNS, frame_with_schema
-from bench.session import RunRequest, default_out, run_session
+from bench.runs.console import results_table
+from bench.runs.distributed import is_main
+from bench.runs.interrupts import exit_code
+from bench.runs.session import RunRequest, default_out, run_session
 
 
 def run(
@@ -72,7 +72,7 @@ def report(
     target: float | None = None,
 ) -> Path | None:
     """Compare results folders as `bench report` does (default: the newest under reports/); the file
-    written, or None for the terminal table. See bench.report_data for what the report holds."""
+    written, or None for the terminal table. See bench.reporting.data for what the report holds."""
     return make_report([Path(p) for p in paths], format, Path(out) if out else None, cost, target)
 
 

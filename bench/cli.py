@@ -1,5 +1,5 @@
-"""The `bench` command line: parses arguments and calls one function per command (bench.session,
-bench.sweep, bench.reporting, bench.listing); the only logic here turns a BenchError into one line."""
+"""The `bench` command line: parses arguments and calls one function per command (bench.api for run
+and report, bench.sweep.driver, bench.listing); the only logic here turns a BenchError into one line."""
 
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def run(
     (exit 130 or 143) and prints the command that resumes.
     """
     from bench.api import run_command
-    from bench.session import RunRequest
+    from bench.runs.session import RunRequest
 
     overrides.update(paper_quirks=paper_quirks, trackers=None if trackers is None else trackers == "on")
     request = RunRequest(
@@ -290,7 +290,7 @@ def sweep(
 ) -> None:
     """Optuna sweep of one model's settings; each trial is one ordinary run. Resumable."""
     from bench.config import SweepSettings
-    from bench.sweep import sweep_command
+    from bench.sweep.driver import sweep_command
 
     settings = SweepSettings(
         params, trials, study_name, storage, objective, costs, sampler, timeout, not no_prune

@@ -101,7 +101,7 @@ class SuiteConfig:
     description: str
     runs: tuple[RunConfig, ...]
     defaults: Mapping[str, Any] = field(default_factory=dict)  # the [run] table
-    sweep: Mapping[str, Any] = field(default_factory=dict)  # search spaces, read by bench.sweep
+    sweep: Mapping[str, Any] = field(default_factory=dict)  # search spaces, read by bench.sweep.driver
     source: str = ""
 
     def models(self) -> list[str]:

@@ -58,7 +58,7 @@ class Tokenizer:
 
 @dataclass(frozen=True)
 class Shape:
-    """The dimensions the FLOPs formulas need (see bench.flops)."""
+    """The dimensions the FLOPs formulas need (see bench.costs.flops)."""
 
     n_layers: int
     d_model: int

@@ -57,7 +57,7 @@ AXES = ("time", "memory", "energy", "params", "flops")
 COST_COLUMNS = [
     CostColumn("params_total", "", "params", "parameters in the network (coefficients and intercepts of a linear model)", axis="params", exact=True, console=True, report=True, noun="parameter count"),
     CostColumn("params_trainable", "", "trainable params", "parameters with gradients", exact=True),
-    CostColumn("flops_per_sample", "FLOPs", "train FLOPs / review", "estimated training FLOPs per review (see bench/flops.py); empty where no formula applies", axis="flops", exact=True, noun="training FLOPs"),
+    CostColumn("flops_per_sample", "FLOPs", "train FLOPs / review", "estimated training FLOPs per review (see bench/costs/flops.py); empty where no formula applies", axis="flops", exact=True, noun="training FLOPs"),
     CostColumn("train_time_s", "s", "train time s", "training wall time summed over epochs, seconds (evaluation excluded)", axis="time", report=True, noun="training time"),
     CostColumn("epoch_time_s_mean", "s", "s/epoch", "mean training wall time per epoch, seconds", console=True, report=True),
     CostColumn("eval_time_s", "s", "eval time s", "evaluation wall time summed over epochs, seconds"),

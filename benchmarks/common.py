@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
-from bench.runner import Prepared, Runner
+from bench.runs.runner import Prepared, Runner
 
 # Each benchmark asserts its goal times this margin: the machine is shared and noisy (other jobs on
 # 2 cores; run-to-run noise of a few percent), and timing both sides in turns evens the load out but

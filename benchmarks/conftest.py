@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.train import pick_device, use_all_cores
+from bench.runs.train import pick_device, use_all_cores
 
 
 @pytest.fixture(scope="session")

@@ -16,13 +16,13 @@ import pytest
 import torch
 from torch import nn
 
-from bench import tokcache
-from bench.batching import loader, to_device
 from bench.config import RunConfig
+from bench.costs.trackers import CostTracker
 from bench.data import DataRequest, load_dataset
 from bench.modeling import load_models
-from bench.trackers import CostTracker
-from bench.train import fit, seed_everything
+from bench.runs import tokcache
+from bench.runs.batching import loader, to_device
+from bench.runs.train import fit, seed_everything
 from benchmarks.common import check_goal, encoder_run, median, paired, prepare, wall
 
 

@@ -27,7 +27,7 @@ into the config under the architecture's own names, every one of them it has:
                      ModernBERT, where it also drops the attention block's output)
 `classifier_dropout` is the dropout before the linear head (hidden size × classes + classes).
 
-FLOPs (see bench/flops.py): `shape()` gives the config's layer count and hidden size and the
+FLOPs (see bench/costs/flops.py): `shape()` gives the config's layer count and hidden size and the
 network's parameters outside its nn.Embedding tables (word, position and token-type embeddings,
 DeBERTa's relative-position table). Two approximations: ModernBERT's sliding-window layers are
 counted as global attention, which is what the eager and SDPA paths compute (full score matrices,

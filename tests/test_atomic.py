@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from bench import atomic, plots, tokcache
-from bench.checkpoint import WEIGHTS, save_checkpoint
-from bench.reporting import make_report
+from bench import atomic
+from bench.reporting import plots
+from bench.reporting.write import make_report
 from bench.results import RESULT_COLUMNS, write_csv, write_json
+from bench.runs import tokcache
+from bench.runs.checkpoint import WEIGHTS, save_checkpoint
 
 BASIC = Path(__file__).parent / "data" / "golden" / "basic"
 

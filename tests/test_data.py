@@ -225,7 +225,7 @@ def test_one_file_carves_val_from_its_80_percent(tmp_path: Path) -> None:
 
 def test_runs_ask_for_their_val_share(tmp_path: Path) -> None:
     from bench.config import RunConfig
-    from bench.runner import Runner
+    from bench.runs.runner import Runner
 
     spec = f"kaggle:{three_class_kaggle(tmp_path)}"
     runner = Runner(tmp_path / "out")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.errors import BenchError
-from bench.flops import (
+from bench.costs.flops import (
     lstm_forward_flops_per_token,
     lstm_train_flops_per_token,
     mfu,
@@ -13,6 +12,7 @@ from bench.flops import (
     transformer_forward_flops_per_token,
     transformer_train_flops_per_token,
 )
+from bench.errors import BenchError
 
 
 def test_transformer_train_flops_by_hand():

@@ -42,7 +42,7 @@ from bench.modeling import (
     with_options,
 )
 from bench.registry import Registry
-from bench.search_space import resolve_spaces
+from bench.sweep.search_space import resolve_spaces
 
 MINILM = resolve_pretrained("all-MiniLM-L6-v2")
 VOCAB = 30522  # the MiniLM tokenizer's (bert-base-uncased's)

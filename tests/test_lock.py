@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from bench import lock as lock_module
 from bench.cli import main
 from bench.errors import BenchError
-from bench.lock import LOCK_FILE, FolderLock
 from bench.processes import start_time
+from bench.runs import lock as lock_module
+from bench.runs.lock import LOCK_FILE, FolderLock
 
 ROOT = Path(__file__).resolve().parents[1]
 

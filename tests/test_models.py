@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, BertConfig
 
-from bench.batching import Collate
 from bench.cli import main
 from bench.config import RunConfig
 from bench.data import Split
 from bench.modeling import EstimatorSpec, ModelSpec, Spec, count_params, load_models, resolve_pretrained
+from bench.runs.batching import Collate
 
 PAPER_COUNTS = {"encoder": 12_419_331, "bert": 109_484_547, "bert_bilstm": 67_875_331}
 

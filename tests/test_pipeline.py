@@ -12,15 +12,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from bench import tokcache
-from bench.batching import Collate, PlannedBatches, loader, make_loader, plan_batches
 from bench.cli import main
 from bench.config import RunConfig, apply_overrides, load_suite
-from bench.distributed import World
 from bench.errors import BenchError
 from bench.modeling import MODELS, Tokenizer
-from bench.runner import Prepared, Runner
-from bench.train import evaluate, fit, resolve_precision, seed_everything, setup, train_epoch
+from bench.runs import tokcache
+from bench.runs.batching import Collate, PlannedBatches, loader, make_loader, plan_batches
+from bench.runs.distributed import World
+from bench.runs.runner import Prepared, Runner
+from bench.runs.train import evaluate, fit, resolve_precision, seed_everything, setup, train_epoch
 
 CPU = torch.device("cpu")
 

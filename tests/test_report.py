@@ -26,10 +26,12 @@ from scipy import stats as sps
 from statsmodels.stats.proportion import proportion_confint
 
 from bench.cli import main
-from bench.render_text import to_csv, to_markdown
-from bench.report_data import build, load, newest_folder
-from bench.reporting import make_report
-from bench.stats import Replicates, compare_accuracy, compare_cost, expected_max, holm
+from bench.reporting.data import build, load, newest_folder
+from bench.reporting.render_text import to_csv, to_markdown
+from bench.reporting.write import make_report
+from bench.stats.budgets import expected_max
+from bench.stats.cost import Replicates, compare_cost
+from bench.stats.paired import compare_accuracy, holm
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 BASIC, SWEEP, EXPECTED = GOLDEN / "basic", GOLDEN / "sweep", GOLDEN / "expected"

@@ -124,7 +124,8 @@ def test_keep_checkpoints_keeps_the_last_epoch_only(tiny_suite: Path, tmp_path: 
 def test_a_checkpoint_that_cannot_be_written_costs_only_the_resume(
     tiny_suite: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bench import checkpoint, notices
+    from bench import notices
+    from bench.runs import checkpoint
 
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -199,7 +200,7 @@ def test_resume_of_a_finished_folder_keeps_it(tiny_suite: Path, tmp_path: Path) 
 def test_checkpoint_files_load_without_pickle(tmp_path: Path) -> None:
     import torch
 
-    from bench.checkpoint import load_checkpoint, save_checkpoint
+    from bench.runs.checkpoint import load_checkpoint, save_checkpoint
 
     spec = load_models().get("encoder")(
         RunConfig(model="encoder", options={"d_model": 8, "n_layers": 1, "n_heads": 2})
@@ -227,7 +228,7 @@ def test_checkpoint_files_load_without_pickle(tmp_path: Path) -> None:
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_signal_whose_exception_a_finalizer_swallows_is_still_acted_on() -> None:
-    from bench.interrupts import Terminated, raise_pending, signals_as_interrupts, take_pending
+    from bench.runs.interrupts import Terminated, raise_pending, signals_as_interrupts, take_pending
 
     class Finalized:
         def __del__(self) -> None:  # as in SQLAlchemy's weakref callbacks, which a signal can land in

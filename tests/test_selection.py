@@ -13,13 +13,13 @@ from scipy import stats as sps
 from sklearn.metrics import log_loss
 from sklearn.pipeline import make_pipeline
 
-from bench import runner as runner_module
-from bench.baseline import HINT, majority_class, majority_columns, run_warning
 from bench.config import apply_overrides, load_suite
 from bench.errors import BenchError
 from bench.modeling import load_models
-from bench.runner import Runner
-from bench.train import EpochStats, EvalOutput, scores
+from bench.runs import runner as runner_module
+from bench.runs.runner import Runner
+from bench.runs.train import EpochStats, EvalOutput, scores
+from bench.stats.majority import HINT, majority_class, majority_columns, run_warning
 
 VAL_CURVE = [0.50, 0.80, 0.60]  # peaks at epoch 2 ...
 TEST_CURVE = [0.90, 0.55, 0.70]  # ... the test split at epoch 1: a test-chosen row would say 0.90

@@ -12,25 +12,11 @@ from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from bench.stats import (
-    Replicates,
-    StatsError,
-    Summary,
-    _compare_many,
-    _max_weights,
-    _seed_mean_squares,
-    accuracy_interval,
-    budget_curve,
-    compare_accuracy,
-    compare_cost,
-    confusion_matrix,
-    expected_max,
-    holm,
-    macro_f1,
-    majority_test,
-    mean_std_ci,
-    time_to_target,
-)
+from bench.stats.budgets import _max_weights, budget_curve, expected_max, time_to_target
+from bench.stats.cost import Replicates, compare_cost
+from bench.stats.intervals import StatsError, Summary, accuracy_interval, majority_test, mean_std_ci
+from bench.stats.metrics import confusion_matrix, macro_f1
+from bench.stats.paired import _compare_many, _seed_mean_squares, compare_accuracy, holm
 
 
 def _discordant(b: int, c: int, both: int = 5, neither: int = 3) -> tuple[np.ndarray, np.ndarray]:

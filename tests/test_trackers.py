@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from bench import notices, trackers
-from bench import nvml as bench_nvml
-from bench.errors import BenchError
-from bench.nvml import MIB, Nvml, gpu_info, nvml_baseline_bytes, open_nvml
-from bench.polling import POLLER_THREAD_NAME, Poller
-from bench.procmem import TreeRss
-from bench.results import COSTS, run_costs
-from bench.trackers import (
+from bench import notices
+from bench.costs import nvml as bench_nvml
+from bench.costs import trackers
+from bench.costs.nvml import MIB, Nvml, gpu_info, nvml_baseline_bytes, open_nvml
+from bench.costs.polling import POLLER_THREAD_NAME, Poller
+from bench.costs.procmem import TreeRss
+from bench.costs.trackers import (
     CostTracker,
     EnergyTracker,
     GpuMemoryTracker,
@@ -28,6 +27,8 @@ from bench.trackers import (
     Timer,
     measure_latency,
 )
+from bench.errors import BenchError
+from bench.results import COSTS, run_costs
 from tests.fake_nvml import FakeNvml
 
 CPU = torch.device("cpu")
@@ -449,7 +450,7 @@ def test_open_nvml_is_none_on_cpu():
 
 def test_open_nvml_is_none_and_silent_when_init_fails(capsys, caplog):
     fake = FakeNvml(init_fails=True)
-    with caplog.at_level(logging.DEBUG, logger="bench.nvml"):
+    with caplog.at_level(logging.DEBUG, logger="bench.costs.nvml"):
         assert open_nvml(torch.device("cuda", 0), module=fake) is None
         assert open_nvml(torch.device("cuda", 0), module=fake) is None
     assert len(caplog.records) <= 1

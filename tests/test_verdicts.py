@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.stats import AccuracyComparison, compare_accuracy
-from bench.verdicts import (
+from bench.stats.paired import AccuracyComparison, compare_accuracy
+from bench.stats.verdicts import (
     FRONT_COLUMNS,
     INCONCLUSIVE,
     NOT_WORTH_IT,

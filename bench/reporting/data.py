@@ -1,8 +1,8 @@
 """The report's data: results folders loaded, runs aggregated over seeds, every pair of models judged.
 
 Everything here reads results files only (see bench/results.py); nothing reaches back into training.
-Renderers (bench/render_text.py, bench/render_html.py, bench/plots.py) import this module and
-bench/report_layout.py, never each other; `bench.reporting` builds a report and hands it to one.
+The renderers (render_text, render_html, plots) import this module and layout, never each other;
+`bench.reporting.write` builds a report and hands it to one.
 
 Nothing here chooses on the test split: a sweep's best trial is the best on validation, and the
 target of time-to-target is a validation accuracy. Test accuracy is read to report and to compare.
@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.baseline import short_warning
 from bench.config import RUN_FIELDS
 from bench.errors import BenchError
 from bench.results import (
@@ -36,17 +35,12 @@ from bench.results import (
     device_type,
     read_folder,
 )
-from bench.stats import (
-    Replicates,
-    StatsError,
-    accuracy_interval,
-    budget_curve,
-    compare_accuracy,
-    holm,
-    mean_std_ci,
-    time_to_target,
-)
-from bench.verdicts import VERDICT_COLUMNS, pair_verdicts, verdict_front
+from bench.stats.budgets import budget_curve, time_to_target
+from bench.stats.cost import Replicates
+from bench.stats.intervals import StatsError, accuracy_interval, mean_std_ci
+from bench.stats.majority import short_warning
+from bench.stats.paired import compare_accuracy, holm
+from bench.stats.verdicts import VERDICT_COLUMNS, pair_verdicts, verdict_front
 
 ALPHA = 0.05
 TARGET_SHARE = 0.95  # time to target: by default 95% of the best validation accuracy in the report
@@ -113,7 +107,7 @@ class Loaded:
 class Report:
     loaded: Loaded
     entries: pd.DataFrame  # one row per compared model, then the reference rows (see `aggregate`)
-    pairs: pd.DataFrame  # one verdict per pair of our entries (bench.verdicts.VERDICT_COLUMNS and more)
+    pairs: pd.DataFrame  # one verdict per pair of our entries (bench.stats.verdicts.VERDICT_COLUMNS and more)
     front: pd.DataFrame  # model, group, accuracy, cost, on_front, dominated_by
     cost: str
     target: float | None  # the validation accuracy of time to target

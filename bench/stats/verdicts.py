@@ -15,15 +15,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from bench.stats import (
-    AccuracyComparison,
-    CostComparison,
-    Replicates,
-    StatsError,
-    as_replicates,
-    compare_cost,
-    holm,
-)
+from bench.stats.cost import CostComparison, Replicates, as_replicates, compare_cost
+from bench.stats.intervals import StatsError
+from bench.stats.paired import AccuracyComparison, holm
 
 __all__ = [
     "FRONT_COLUMNS",

@@ -79,7 +79,7 @@ def save_checkpoint(
 ) -> None:
     """Replace the folder's checkpoint with this epoch's; the swap is a rename, never half-done.
 
-    `trainer` names the objects whose `state_dict()` a resumed run needs (see `bench.train.TrainState`);
+    `trainer` names the objects whose `state_dict()` a resumed run needs (see `bench.runs.train.TrainState`);
     `selection`, the epoch the run reports so far, is saved with them, so the two always agree.
     """
     tmp = _tmp(folder)

@@ -13,13 +13,13 @@ from typing import Any
 from rich.console import Console
 
 from bench.config import RunConfig, apply_overrides, load_suite
-from bench.console import RichProgress
 from bench.errors import BenchError, one_line
-from bench.interrupts import signals_as_interrupts, take_pending
-from bench.lock import folder_lock
 from bench.modeling import check_display_names, with_options
 from bench.results import ENV_FILE, RESULTS_FILE
-from bench.runner import Runner, run_id_of
+from bench.runs.console import RichProgress
+from bench.runs.interrupts import signals_as_interrupts, take_pending
+from bench.runs.lock import folder_lock
+from bench.runs.runner import Runner, run_id_of
 
 
 def default_out(suite: str, root: Path = Path("reports")) -> Path:

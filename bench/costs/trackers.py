@@ -3,9 +3,9 @@
 Each tracker sets `.record`, a frozen dataclass whose field names carry their unit, when its
 `with` block exits (also when the body raises). Trackers nest: one around a whole run, one
 around each epoch, one around evaluation. Sampling happens on one daemon thread per tracker
-(`bench.polling`); `CostTracker` shares a single thread between all of its parts. None of them prints:
+(`bench.costs.polling`); `CostTracker` shares a single thread between all of its parts. None of them prints:
 what is unsupported is logged at debug level; a query that fails during the run warns once (its
-method column says `failed`). GPU readings come through `bench.nvml`.
+method column says `failed`). GPU readings come through `bench.costs.nvml`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from types import TracebackType
 import numpy as np
 import torch
 
+from bench.costs.nvml import MIB, Nvml
+from bench.costs.polling import PolledTracker, Poller, start_poller, stop_poller
+from bench.costs.procmem import TreeRss
 from bench.errors import BenchError, one_line
 from bench.notices import debug_once, warn_once
-from bench.nvml import MIB, Nvml
-from bench.polling import PolledTracker, Poller, start_poller, stop_poller
-from bench.procmem import TreeRss
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from bench.distributed import World
+from bench.runs.distributed import World
 
 BUCKET_POOL = 50  # batches' worth of reviews sorted by length together when bucketing
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import atomic, plots
+from bench import atomic
 from bench.errors import BenchError
-from bench.render_html import to_html
-from bench.render_text import to_csv, to_markdown, to_rich
-from bench.report_data import build
+from bench.reporting import plots
+from bench.reporting.data import build
+from bench.reporting.render_html import to_html
+from bench.reporting.render_text import to_csv, to_markdown, to_rich
 
 FORMATS = ("table", "csv", "markdown", "html")
 EXTENSIONS = {"csv": "csv", "markdown": "md", "html": "html"}

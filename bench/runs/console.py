@@ -17,13 +17,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bench.baseline import HINT, short_warning
 from bench.formatting import fmt
 from bench.results import COST_COLUMNS
+from bench.stats.majority import HINT, short_warning
 
 
 class RichProgress:
-    """A ProgressSink (see bench.train) drawing one bar per epoch, on stderr."""
+    """A ProgressSink (see bench.runs.train) drawing one bar per epoch, on stderr."""
 
     def __init__(self, console: Console) -> None:
         self.console = console

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import pandas as pd
 from rich.table import Table
 
-from bench.report_data import METRICS, TARGET_METRICS, Report
-from bench.report_layout import sections
-from bench.verdicts import VERDICT_COLUMNS
+from bench.reporting.data import METRICS, TARGET_METRICS, Report
+from bench.reporting.layout import sections
+from bench.stats.verdicts import VERDICT_COLUMNS
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

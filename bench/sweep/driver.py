@@ -19,18 +19,26 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from rich.console import Console
 from rich.table import Table
 
-from bench.checkpoint import checkpoint_dir, remove_checkpoint
 from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides, load_suite
 from bench.errors import BenchError
 from bench.formatting import fmt
-from bench.interrupts import exit_code, interruptible, signals_as_interrupts, take_pending
-from bench.lock import folder_lock
 from bench.modeling import MODELS, with_options
 from bench.results import AXES, axis_value
-from bench.runner import Runner
-from bench.search_space import Space, check_spaces, resolve_spaces, trial_run
-from bench.stats import accuracy_interval
-from bench.study import (
+from bench.runs.checkpoint import checkpoint_dir, remove_checkpoint
+from bench.runs.interrupts import exit_code, interruptible, signals_as_interrupts, take_pending
+from bench.runs.lock import folder_lock
+from bench.runs.runner import Runner
+from bench.runs.train import EpochHook, EpochStats, Pruned
+from bench.stats.intervals import accuracy_interval
+from bench.sweep.outputs import (
+    SUMMARY_ATTRS,
+    SweepProgress,
+    status_line,
+    trials_table,
+    write_outputs,
+)
+from bench.sweep.search_space import Space, check_spaces, resolve_spaces, trial_run
+from bench.sweep.study import (
     Worker,
     counted,
     mark_skipped,
@@ -39,14 +47,6 @@ from bench.study import (
     retry_callback,
     skip_reason,
 )
-from bench.sweep_outputs import (
-    SUMMARY_ATTRS,
-    SweepProgress,
-    status_line,
-    trials_table,
-    write_outputs,
-)
-from bench.train import EpochHook, EpochStats, Pruned
 
 OBJECTIVES = ("accuracy", "pareto")
 SAMPLERS = ("tpe", "random", "grid", "nsga2")

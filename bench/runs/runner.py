@@ -16,22 +16,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench import distributed
-from bench.baseline import majority_columns
-from bench.batching import Tokenized, loader
-from bench.checkpoint import (
-    Selection,
-    checkpoint_dir,
-    load_checkpoint,
-    remove_checkpoint,
-    save_checkpoint_or_warn,
-)
 from bench.config import RunConfig
+from bench.costs.environment import environment
+from bench.costs.flops import mfu, train_flops_per_sample
+from bench.costs.nvml import gpu_info, nvml_baseline_bytes, open_nvml
+from bench.costs.trackers import LATENCY_REVIEWS, CostTracker, latency_columns
 from bench.data import DataRequest, Dataset, load_dataset
-from bench.environment import environment
 from bench.errors import BenchError, one_line
-from bench.estimator_fit import fit_estimator
-from bench.flops import mfu, train_flops_per_sample
 from bench.modeling import (
     MODELS,
     EstimatorSpec,
@@ -41,7 +32,6 @@ from bench.modeling import (
     load_models,
     resolve_pretrained,
 )
-from bench.nvml import gpu_info, nvml_baseline_bytes, open_nvml
 from bench.results import (
     ENV_FILE,
     EPOCH_COLUMNS,
@@ -54,9 +44,18 @@ from bench.results import (
     write_csv,
     write_json,
 )
-from bench.tokcache import cached_tokenize
-from bench.trackers import LATENCY_REVIEWS, CostTracker, latency_columns
-from bench.train import (
+from bench.runs import distributed
+from bench.runs.batching import Tokenized, loader
+from bench.runs.checkpoint import (
+    Selection,
+    checkpoint_dir,
+    load_checkpoint,
+    remove_checkpoint,
+    save_checkpoint_or_warn,
+)
+from bench.runs.estimator_fit import fit_estimator
+from bench.runs.tokcache import cached_tokenize
+from bench.runs.train import (
     EpochHook,
     EpochStats,
     NoProgress,
@@ -70,6 +69,7 @@ from bench.train import (
     train_epoch,
     use_all_cores,
 )
+from bench.stats.majority import majority_columns
 
 
 def utc_now() -> str:

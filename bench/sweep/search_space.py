@@ -20,7 +20,7 @@ from bench.errors import BenchError
 from bench.modeling import MODELS, load_models, option_types, parse_value
 
 if TYPE_CHECKING:
-    from bench.runner import Runner
+    from bench.runs.runner import Runner
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.report_data import Report
-from bench.report_layout import sections
-from bench.stats import confusion_matrix
+from bench.reporting.data import Report
+from bench.reporting.layout import sections
+from bench.stats.metrics import confusion_matrix
 
 STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 2rem auto; max-width: 72rem;

@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from bench.report_data import PAPER_DEVICE, PAPER_TASK, Report  # noqa: E402
+from bench.reporting.data import PAPER_DEVICE, PAPER_TASK, Report  # noqa: E402
 from bench.results import COSTS  # noqa: E402
 
 if TYPE_CHECKING:

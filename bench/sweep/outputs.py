@@ -15,7 +15,7 @@ from rich.table import Table
 from bench import atomic
 from bench.formatting import fmt
 from bench.results import AXES, EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE
-from bench.study import counted
+from bench.sweep.study import counted
 
 SUMMARY_ATTRS = (
     "run_id",

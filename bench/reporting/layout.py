@@ -1,6 +1,6 @@
 """The report laid out as titled grids of text cells, the same for every renderer.
 
-`sections` turns a built report (bench/report_data.py) into its parts in order ("Is it worth it?",
+`sections` turns a built report (bench/reporting/data.py) into its parts in order ("Is it worth it?",
 runs, pairs, front, sweep, budget, failures), each a header row and rows of text cells; a section with
 no headers is a list of sentences. The markdown, terminal and HTML renderers draw these and add
 nothing of their own.
@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench.baseline import HINT
 from bench.formatting import fmt
-from bench.report_data import METRICS, PAPER_DEVICE, TARGET_METRICS, Metric, Report
+from bench.reporting.data import METRICS, PAPER_DEVICE, TARGET_METRICS, Metric, Report
 from bench.results import COSTS
+from bench.stats.majority import HINT
 
 Grid = tuple[list[str], list[list[str]]]
 Section = tuple[str, str, Grid]  # title, note, grid (no headers: a list of sentences)

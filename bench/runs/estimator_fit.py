@@ -8,10 +8,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from bench.costs.trackers import CostTracker
 from bench.data import Dataset
 from bench.modeling import Estimator, EstimatorSpec
-from bench.trackers import CostTracker
-from bench.train import EpochStats, NoProgress, ProgressSink, epoch_costs, scores
+from bench.runs.train import EpochStats, NoProgress, ProgressSink, epoch_costs, scores
 
 
 def fit_estimator(

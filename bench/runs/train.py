@@ -19,13 +19,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
-from bench import distributed
-from bench.batching import PlannedBatches, Tokenized, make_loader, to_device
 from bench.config import RunConfig
+from bench.costs.trackers import CostTracker
 from bench.errors import BenchError
-from bench.interrupts import raise_pending
-from bench.stats import macro_f1
-from bench.trackers import CostTracker
+from bench.runs import distributed
+from bench.runs.batching import PlannedBatches, Tokenized, make_loader, to_device
+from bench.runs.interrupts import raise_pending
+from bench.stats.metrics import macro_f1
 
 
 class ProgressSink(Protocol):
@@ -241,7 +241,7 @@ class TrainState:
     place: distributed.World
 
     def trainer_objects(self) -> dict[str, Any]:
-        """The objects whose state_dict() a resumed run needs, by name (see bench.checkpoint)."""
+        """The objects whose state_dict() a resumed run needs, by name (see bench.runs.checkpoint)."""
         objects: dict[str, Any] = {"optimizer": self.optimizer, "scheduler": self.scheduler}
         if self.scaler is not None:
             objects["scaler"] = self.scaler
@@ -263,7 +263,7 @@ def setup(
     """Place the model, build the optimizer, schedule, loss and batches; restore `saved` state dicts
     (optimizer, scheduler, scaler by name) when resuming.
 
-    Under torchrun (see bench.distributed) each rank trains a DistributedDataParallel replica on its
+    Under torchrun (see bench.runs.distributed) each rank trains a DistributedDataParallel replica on its
     share of every global batch of `run.batch_size`.
     """
     place = distributed.world()

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.stats import majority_test
+from bench.stats.intervals import majority_test
 
 ALPHA = 0.05
 HINT = (

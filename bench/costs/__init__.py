@@ -1,0 +1,1 @@
+"""What a run costs: trackers around the training loop, NVML, process memory, FLOPs, the machine."""

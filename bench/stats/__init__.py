@@ -1,0 +1,1 @@
+"""Statistics: intervals, paired comparisons, cost ratios, budgets, the majority floor and verdicts."""

@@ -1,0 +1,1 @@
+"""`bench sweep`: Optuna studies built on the same runner, their search spaces and outputs."""
