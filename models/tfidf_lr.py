@@ -71,6 +71,10 @@ class TfidfLr(EstimatorSpec):
             raise BenchError(f"tfidf_lr: c_grid needs positive values, not {self.params.c_grid!r}.")
         return values
 
+    def check(self) -> None:
+        """A bad grid fails before any run starts, not as a failed row after the others trained."""
+        self.grid()
+
     def fit(self, train: Split, val: Split, n_classes: int) -> Estimator:
         grid = self.grid()
         if len(grid) > 1 and not len(val.texts):

@@ -65,6 +65,7 @@ def test_same_seed_gives_identical_metrics(tiny_suite: Path, tmp_path: Path) -> 
         (["run", "--dataset", "imbd"], "Did you mean 'imdb'"),
         (["run", "--dataset", "kaggle:/nonexistent"], "is not a folder"),
         (["run", "--model", "bert", "--pretrained", "/nonexistent-model"], "not in the local cache"),
+        (["run", "--model", "tfidf_lr", "--option", "c_grid=1,x"], "c_grid must be numbers"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(args: list[str], message: str, tmp_path: Path) -> None:

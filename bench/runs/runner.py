@@ -166,11 +166,11 @@ class Runner:
         for run in runs:
             spec = MODELS.get(run.model)(run)
             self.dataset(run)
+            spec.check()  # what the model itself needs (an hf: folder that is a model, say)
             if isinstance(spec, EstimatorSpec):
                 continue
             if run.init == "pretrained" and spec.default_pretrained:
                 resolve_pretrained(run.pretrained or spec.default_pretrained)
-            spec.check()  # what the model itself needs (an hf: folder that is a model, say)
             device = pick_device(run.device)
             if device.type == "cpu" or torch.cuda.is_available():
                 resolve_precision(run.precision, device)
