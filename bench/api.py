@@ -20,7 +20,7 @@ import pandas as pd
 from rich.console import Console
 
 from bench.config import load_suite
-from bench.reporting.write import make_report
+from bench.reporting.write import write_report
 from bench.results import RESULT_COLUMNS, frame_with_schema
 from bench.runs.console import results_table
 from bench.runs.distributed import is_main
@@ -73,7 +73,7 @@ def report(
 ) -> Path | None:
     """Compare results folders as `bench report` does (default: the newest under reports/); the file
     written, or None for the terminal table. See bench.reporting.data for what the report holds."""
-    return make_report([Path(p) for p in paths], format, Path(out) if out else None, cost, target)
+    return write_report([Path(p) for p in paths], format, Path(out) if out else None, cost, target)
 
 
 def run_command(request: RunRequest, quiet: bool = False) -> int:

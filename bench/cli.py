@@ -27,6 +27,26 @@ class BenchGroup(click.Group):
             ctx.exit(2)
 
 
+class ReportFormat(click.ParamType):
+    """--format's choices: the registered report formats, loaded when the option is read or shown
+    (so `bench --help` does not import the renderers)."""
+
+    name = "format"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        from bench.reporting.formats import load_formats
+
+        return "[" + "|".join(load_formats().names()) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from bench.reporting.formats import load_formats
+
+        try:
+            return load_formats().canonical(value)
+        except BenchError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
 @click.pass_context
@@ -175,7 +195,7 @@ def ls(what: str) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv", "markdown", "html"]),
+    type=ReportFormat(),
     default="table",
     show_default=True,
     help="table prints to the terminal; the others write one file.",

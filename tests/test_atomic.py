@@ -14,7 +14,7 @@ import torch
 
 from bench import atomic
 from bench.reporting import plots
-from bench.reporting.write import make_report
+from bench.reporting.write import write_report
 from bench.results import RESULT_COLUMNS, write_csv, write_json
 from bench.runs import tokcache
 from bench.runs.checkpoint import WEIGHTS, save_checkpoint
@@ -45,7 +45,7 @@ def test_files_take_the_mode_the_umask_allows(
     write_json(tmp_path / "env.json", {"python": "3"})
     written = [tmp_path / "results.csv", tmp_path / "env.json"]
     for fmt, name in (("markdown", "report.md"), ("html", "report.html")):
-        target = make_report([folder], fmt, tmp_path / name)
+        target = write_report([folder], fmt, tmp_path / name)
         assert target is not None
         written.append(target)
     tokens = tokcache.Tokens([[1, 2], [3]], np.array([False, True]), hit=False)

@@ -28,7 +28,7 @@ from statsmodels.stats.proportion import proportion_confint
 from bench.cli import main
 from bench.reporting.data import build, load, newest_folder
 from bench.reporting.render_text import to_csv, to_markdown
-from bench.reporting.write import make_report
+from bench.reporting.write import write_report
 from bench.stats.budgets import expected_max
 from bench.stats.cost import Replicates, compare_cost
 from bench.stats.paired import compare_accuracy, holm
@@ -225,7 +225,7 @@ def test_budget_curve_of_a_sweep() -> None:
 def test_a_folder_of_sweep_trials_alone_reports_in_every_format(tmp_path: Path) -> None:
     sweep = shutil.copytree(SWEEP, tmp_path / "sweep")
     for fmt_name in ("markdown", "csv", "html"):
-        assert make_report([sweep], fmt_name) is not None
+        assert write_report([sweep], fmt_name) is not None
     md = (sweep / "report.md").read_text(encoding="utf-8")
     assert "## Runs" not in md
     assert "| len-lr | 1 | encoder | max_len=128, lr=0.0001 | 50.0 | 60.0 | 0.125 | 0.125 | – | ok |" in md
@@ -243,13 +243,13 @@ def test_failed_run_renders_with_its_error(folders: tuple[Path, Path]) -> None:
     md = to_markdown(build([basic]))
     assert "| bert_bilstm | 1 ok, 1 failed |" in md
     assert "| bert_bilstm | bert_bilstm-s1 | failed | RuntimeError: CUDA out of memory." in md
-    html = make_report([basic], "html")
+    html = write_report([basic], "html")
     assert html is not None and "CUDA out of memory" in html.read_text(encoding="utf-8")
 
 
 def test_every_plot_is_written_and_readable(folders: tuple[Path, Path]) -> None:
     basic, sweep = folders
-    out = make_report([basic, sweep], "html", cost="params")
+    out = write_report([basic, sweep], "html", cost="params")
     assert out == basic / "report.html"
     plots = basic / "plots"
     names = {p.stem for p in plots.glob("*.png")}

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bench.reporting.data import Report
+from bench.reporting.formats import report_format
 from bench.reporting.layout import sections
 from bench.stats.metrics import confusion_matrix
 
@@ -89,6 +90,7 @@ def image_html(name: str, png: Path) -> str:
     )
 
 
+@report_format("html", extension="html")
 def to_html(rep: Report, figures: dict[str, Path]) -> str:
     title = "Report: " + ", ".join(f.name for f in rep.loaded.folders)
     refs = {i for i, r in enumerate(rep.entries["reference"]) if r} if not rep.entries.empty else set()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 from rich.table import Table
 
 from bench.reporting.data import METRICS, TARGET_METRICS, Report
+from bench.reporting.formats import report_format
 from bench.reporting.layout import sections
 from bench.stats.verdicts import VERDICT_COLUMNS
 
@@ -22,14 +24,16 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join([line(headers), "|" + "---|" * len(headers), *(line(r) for r in rows)])
 
 
-def to_markdown(rep: Report) -> str:
+@report_format("markdown", extension="md")
+def to_markdown(rep: Report, figures: dict[str, Path] | None = None) -> str:
     parts = [f"# Report: {', '.join(str(f.name) for f in rep.loaded.folders)}"]
     for title, note, (headers, rows) in sections(rep, with_ci=True):
         parts += [f"## {title}", *([note] if note else []), markdown_table(headers, rows)]
     return "\n\n".join(parts) + "\n"
 
 
-def to_csv(rep: Report) -> str:
+@report_format("csv", extension="csv")
+def to_csv(rep: Report, figures: dict[str, Path] | None = None) -> str:
     """One file, a `level` column telling its parts apart: `model` and `reference` rows (mean, std and
     t interval per metric; with on_front and dominated_by), every merged `run`, every `pair` (the
     verdict columns) and the sweeps' `budget` curves."""
@@ -53,7 +57,8 @@ def to_csv(rep: Report) -> str:
     return str(out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
 
 
-def to_rich(rep: Report) -> list[Table]:
+@report_format("table")
+def to_rich(rep: Report, figures: dict[str, Path] | None = None) -> list[Table]:
     tables = []
     for title, note, (headers, rows) in sections(rep, with_ci=False):
         table = Table(title=title, caption=note or None, caption_justify="left", show_header=bool(headers))

@@ -8,38 +8,33 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import atomic
-from bench.errors import BenchError
 from bench.reporting import plots
 from bench.reporting.data import build
-from bench.reporting.render_html import to_html
-from bench.reporting.render_text import to_csv, to_markdown, to_rich
-
-FORMATS = ("table", "csv", "markdown", "html")
-EXTENSIONS = {"csv": "csv", "markdown": "md", "html": "html"}
+from bench.reporting.formats import load_formats
 
 
-def make_report(
+def write_report(
     folders: Sequence[Path],
     fmt_name: str = "table",
     out: Path | None = None,
     cost: str = "time",
     target: float | None = None,
 ) -> Path | None:
-    """Build the report, write its plots beside it and render it; the file written (None: table)."""
-    if fmt_name not in FORMATS:
-        raise BenchError(f"--format must be one of {', '.join(FORMATS)}, not {fmt_name!r}.")
+    """Build the report, write its plots beside it and render it; the file written (None: printed)."""
+    fmt = load_formats().get(fmt_name)  # an unknown name: a BenchError with did-you-mean
     rep = build(folders, cost, target)
     err = Console(stderr=True)
-    if fmt_name == "table":
+    if fmt.extension is None:
         plot_dir = out or rep.loaded.folders[0]
         figures = plots.write_all(rep, plot_dir / "plots")
-        for table in to_rich(rep):
-            Console().print(table)
+        for renderable in fmt.render(rep, figures):
+            Console().print(renderable)
         err.print(f"wrote {len(figures)} plots to {plot_dir / 'plots'}")
         return None
-    file = out or rep.loaded.folders[0] / f"report.{EXTENSIONS[fmt_name]}"
+    file = out or rep.loaded.folders[0] / f"report.{fmt.extension}"
     figures = plots.write_all(rep, file.parent / "plots")
-    renderers = {"csv": to_csv, "markdown": to_markdown, "html": lambda r: to_html(r, figures)}
-    atomic.write_text(file, renderers[fmt_name](rep))
+    text = fmt.render(rep, figures)
+    assert isinstance(text, str), f"format {fmt.name} writes a file, so its renderer returns text"
+    atomic.write_text(file, text)
     err.print(f"wrote {file} and {len(figures)} plots to {file.parent / 'plots'}")
     return file

@@ -1,0 +1,50 @@
+"""The report formats: one registry, one decorator on each renderer; `bench report --format` reads it.
+
+A new format is one function in one file:
+
+    @report_format("json", extension="json")
+    def to_json(rep: Report, figures: dict[str, Path]) -> str: ...
+
+A format with no extension prints to the terminal (its renderer returns rich renderables).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.registry import Registry
+
+# The modules whose renderers register themselves; listed once, here, and imported on first use.
+RENDERER_MODULES = ("bench.reporting.render_text", "bench.reporting.render_html")
+
+Render = Callable[[Any, dict[str, Path]], "str | Sequence[Any]"]
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    render: Render  # (report, {figure name: png}) -> the file's text, or renderables to print
+    extension: str | None  # the file's; None: printed to the terminal, plots beside the first folder
+
+
+FORMATS: Registry[Format] = Registry("report format")
+
+
+def report_format(name: str, extension: str | None = None) -> Callable[[Render], Render]:
+    """Decorator: registers a renderer as the format `name`."""
+
+    def decorate(render: Render) -> Render:
+        FORMATS.register(name)(Format(name, render, extension))
+        return render
+
+    return decorate
+
+
+def load_formats() -> Registry[Format]:
+    for module in RENDERER_MODULES:
+        importlib.import_module(module)
+    return FORMATS
