@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from bench.config import RunConfig
+from bench.costs.flops import train_flops_per_sample
 from bench.data import Split
 from bench.errors import BenchError
 from bench.registry import Registry
@@ -136,7 +137,16 @@ class ModelSpec(Spec):
 
     @abstractmethod
     def shape(self, network: nn.Module) -> Shape:
-        """The network's dimensions, for the FLOPs estimate."""
+        """The network's dimensions, for the default FLOPs estimate and the parameter check."""
+
+    def train_flops_per_sample(self, network: nn.Module, tokens: float) -> float | None:
+        """Training FLOPs for one review of `tokens` non-padding tokens. The default is the
+        transformer formula (plus a BiLSTM term) on `shape()`; a network of another family (a CNN,
+        say) overrides this with its own formula and its source, or returns None for no estimate."""
+        s = self.shape(network)
+        return train_flops_per_sample(
+            s.n_dense_params, s.n_layers, s.d_model, tokens, s.lstm_input, s.lstm_hidden
+        )
 
 
 class Estimator(Protocol):

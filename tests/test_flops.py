@@ -83,3 +83,46 @@ def test_mfu():
     assert mfu(1e12, 1.0, None, "fp32") is None  # CPU: never a guess
     assert mfu(1e12, 1.0, "Mystery GPU", "fp32") is None
     assert mfu(1e12, 0.0, "NVIDIA H100 80GB HBM3", "bf16") is None
+
+
+def test_a_model_owns_its_flops_formula() -> None:
+    """The default is the transformer formula on the model's shape; a model of another family
+    overrides `train_flops_per_sample` and never has to fake transformer layers."""
+    import dataclasses
+
+    from torch import nn
+
+    from bench.config import RunConfig
+    from bench.modeling import MODELS, ModelSpec, Shape, load_models
+
+    load_models()
+    bert = MODELS.get("bert_bilstm")(RunConfig(model="bert_bilstm"))
+    network = bert.paper_network()
+    shape = bert.shape(network)
+    expected = (
+        transformer_train_flops_per_token(shape.n_dense_params, shape.n_layers, shape.d_model, 100)
+        + lstm_train_flops_per_token(shape.lstm_input, shape.lstm_hidden)
+    ) * 100
+    assert bert.train_flops_per_sample(network, 100) == pytest.approx(expected)
+
+    @dataclasses.dataclass(frozen=True)
+    class ConvParams:
+        kernel: int = 3
+
+    class Conv(ModelSpec):  # a CNN: 2·k·c_in·c_out multiply-adds per position, times 3 to train
+        Params = ConvParams
+
+        def build_tokenizer(self, train_texts):  # type: ignore[no-untyped-def]
+            raise AssertionError("not needed")
+
+        def build_network(self, n_classes, tokenizer):  # type: ignore[no-untyped-def]
+            return nn.Conv1d(16, 32, 3)
+
+        def shape(self, network: nn.Module) -> Shape:
+            raise AssertionError("a CNN has no transformer shape")
+
+        def train_flops_per_sample(self, network: nn.Module, tokens: float) -> float:
+            return 3 * 2 * 3 * 16 * 32 * tokens
+
+    conv = Conv(RunConfig(model="encoder"))
+    assert conv.train_flops_per_sample(nn.Conv1d(16, 32, 3), 10) == 3 * 2 * 3 * 16 * 32 * 10

@@ -18,7 +18,7 @@ import torch
 
 from bench.config import RunConfig
 from bench.costs.environment import environment
-from bench.costs.flops import mfu, train_flops_per_sample
+from bench.costs.flops import mfu
 from bench.costs.nvml import gpu_info, nvml_baseline_bytes, open_nvml
 from bench.costs.trackers import LATENCY_REVIEWS, CostTracker, latency_columns
 from bench.data import DataRequest, Dataset, load_dataset
@@ -335,18 +335,11 @@ class Runner:
         train_time = sum(e["epoch_time_s"] for e in epochs)
         samples = sum(e["train_samples_per_s"] * e["epoch_time_s"] for e in epochs)
         tokens = sum(e["train_tokens_per_s"] * e["epoch_time_s"] for e in epochs)
-        shape = spec.shape(network)
-        flops = train_flops_per_sample(
-            shape.n_dense_params,
-            shape.n_layers,
-            shape.d_model,
-            tokens / samples,
-            shape.lstm_input,
-            shape.lstm_hidden,
-        )
+        flops = spec.train_flops_per_sample(network, tokens / samples)  # the model owns its formula
+        achieved = flops * samples / train_time if flops is not None else None
         row.update(
             flops_per_sample=flops,
-            mfu=mfu(flops * samples / train_time, 1.0, nvml.name() if nvml else None, row["precision"]),
+            mfu=mfu(achieved, 1.0, nvml.name() if nvml else None, row["precision"]) if achieved else None,
         )
         if run.trackers:
             row.update(self._network_latency(network, prepared, run, device, pad_to))
