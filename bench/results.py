@@ -1,4 +1,7 @@
-"""The results schema (one line per column), atomic writes, and reading run folders back."""
+"""The results schema (one line per column), writing rows and reading run folders back.
+
+`python -m bench.results > docs/results-schema.md` writes the schema's document; a test keeps the two
+equal."""
 
 from __future__ import annotations
 
@@ -294,9 +297,16 @@ def run_costs(epochs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return found
 
 
+SCHEMA_INTRO = (
+    "# Results schema\n\nEvery file that `bench run` writes, column by column. Empty cells mean *not "
+    "measured here* (the GPU columns on a CPU, say). Written by `python -m bench.results > "
+    "docs/results-schema.md` from `bench/results.py`; `tests/test_results.py` keeps the two equal.\n\n"
+)
+
+
 def schema_markdown() -> str:
-    """The schema as markdown tables, for docs/results-schema.md."""
-    parts = []
+    """The schema as markdown: the whole of docs/results-schema.md."""
+    parts = [SCHEMA_INTRO.rstrip("\n") + "\n"]
     for title, columns in (
         (RESULTS_FILE, RESULT_COLUMNS),
         (EPOCHS_FILE, EPOCH_COLUMNS),
@@ -318,3 +328,7 @@ def schema_markdown() -> str:
     )
     parts.append("")
     return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(schema_markdown(), end="")

@@ -206,7 +206,7 @@ def add_time_to_target(loaded: Loaded, target: float | None) -> None:
         at = (res["source"] == source) & (res["run_id"] == run_id)
         time = g["cumulative_train_time_s"].to_numpy(dtype=float)
         res.loc[at, "time_to_target_s"] = time_to_target(time, accuracy, target)
-        energy = pd.to_numeric(_col(g, "energy_j"), errors="coerce").to_numpy(dtype=float)
+        energy = pd.to_numeric(_col(g, axis_column("energy").name), errors="coerce").to_numpy(dtype=float)
         if np.isfinite(energy).all():
             res.loc[at, "energy_to_target_j"] = time_to_target(np.cumsum(energy), accuracy, target)
 
