@@ -3,7 +3,9 @@ and report, bench.sweep.driver, bench.listing); the only logic here turns a Benc
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -61,39 +63,26 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-RUN_OVERRIDES = [
-    (
-        "--dataset",
-        str,
-        "Dataset: imdb, kaggle:DIR, or tsv:, csv:, jsonl: or parquet:PATH "
-        "(PATH?text=COL&label=COL&test=PATH&val=PATH).",
-    ),
-    ("--epochs", int, "Training epochs."),
-    ("--max-steps", int, "Cap on optimizer steps per epoch (for cost-only runs)."),
-    ("--max-train", int, "Training reviews to use (a stratified sample)."),
-    ("--max-test", int, "Test reviews to use (a stratified sample)."),
-    ("--val-share", float, "Share of the training reviews held out for validation [default: 0.1]."),
-    ("--max-len", int, "Tokens per review, special tokens included."),
-    ("--lr", float, "Peak learning rate."),
-    ("--batch-size", int, "Reviews per step."),
-    ("--seed", int, "Seed of initialisation and data order."),
-    ("--device", click.Choice(["auto", "cpu", "cuda"]), "auto picks CUDA when present."),
-    ("--pretrained", str, "A local BERT-family folder, or a hub name already in the local cache."),
-    ("--init", click.Choice(["pretrained", "random"]), "random: same shapes, no weights (cost-only)."),
-    (
-        "--precision",
-        click.Choice(["auto", "fp32", "tf32", "bf16", "fp16"]),
-        "auto: bf16 autocast where the GPU has it, else fp32. fp16 and tf32 need a GPU.",
-    ),
-    ("--bucket/--no-bucket", bool, "Batch reviews of similar length together (less padding)."),
-    ("--compile/--no-compile", bool, "torch.compile the network (pays off on long GPU runs)."),
-    ("--cache-dir", str, "Tokenization cache folder [default: .bench-cache]; '' turns it off."),
-]
-
-
 def run_override_options(func: Any) -> Any:
-    for flag, kind, text in reversed(RUN_OVERRIDES):
-        func = click.option(flag, type=kind, default=None, help=text)(func)
+    """One option per run setting that RunConfig marks as a flag (bench.config.flag): its name,
+    type, choices and help come from there, and None means "the suite's value"."""
+    from bench.config import RunConfig
+
+    hints = typing.get_type_hints(RunConfig)
+    for f in reversed(dataclasses.fields(RunConfig)):
+        if "help" not in f.metadata:
+            continue
+        name = f.name.replace("_", "-")
+        kind = next(a for a in typing.get_args(hints[f.name]) or (hints[f.name],) if a is not type(None))
+        shown = {True: "on", False: "off", "": "''"}.get(f.default, f.default)
+        text = f.metadata["help"] + ("" if f.default is None else f" [default: the suite's, else {shown}]")
+        if kind is bool:
+            func = click.option(f"--{name}/--no-{name}", f.name, default=None, help=text)(func)
+        else:
+            choices = f.metadata["choices"]
+            func = click.option(
+                f"--{name}", f.name, type=click.Choice(choices) if choices else kind, default=None, help=text
+            )(func)
     return func
 
 

@@ -25,37 +25,53 @@ INITS = ("pretrained", "random")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16", "fp16")
 
 
+def flag(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A run setting that the command line sets too (`--max-len`, `--bucket/--no-bucket`): its
+    default, and the help text and choices that `bench run` and `bench sweep` show."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything one model run needs. Suites set these per model; the CLI overrides them."""
 
     model: str
     suite: str = "custom"
-    dataset: str = "imdb"
+    dataset: str = flag(
+        "imdb",
+        "Dataset: imdb, kaggle:DIR, or tsv:, csv:, jsonl: or parquet:PATH "
+        "(PATH?text=COL&label=COL&test=PATH&val=PATH).",
+    )
     data_seed: int = 0  # fixes the train/test split, so seed repeats share their test items
-    max_train: int | None = 2000
-    max_test: int | None = 500
-    val_share: float = 0.1  # of the training rows, held out to choose the epoch (and a model's own settings)
+    max_train: int | None = flag(2000, "Training reviews to use (a stratified sample).")
+    max_test: int | None = flag(500, "Test reviews to use (a stratified sample).")
+    # Held out of the training rows to choose the epoch (and a model's own settings).
+    val_share: float = flag(0.1, "Share of the training reviews held out for validation.")
     select: str = "best-val"  # the epoch a run reports: best validation accuracy, or the last
-    max_len: int = 128  # tokens per review, special tokens included
-    lr: float = 1e-4
-    batch_size: int = 32
-    epochs: int = 1
-    max_steps: int | None = None  # cap on optimizer steps per epoch (cost-only runs); None: all
-    seed: int = 0
-    device: str = "auto"
+    max_len: int = flag(128, "Tokens per review, special tokens included.")
+    lr: float = flag(1e-4, "Peak learning rate.")
+    batch_size: int = flag(32, "Reviews per step.")
+    epochs: int = flag(1, "Training epochs.")
+    max_steps: int | None = flag(None, "Cap on optimizer steps per epoch (for cost-only runs).")
+    seed: int = flag(0, "Seed of initialisation and data order.")
+    device: str = flag("auto", "auto picks CUDA when present.", DEVICES)
     warmup_ratio: float = 0.0
     weight_decay: float = 0.01
     grad_clip: float | None = 1.0
     label_smoothing: float = 0.0
-    init: str = "pretrained"  # "random" builds the same shapes without weights: a cost-only run
-    pretrained: str | None = None  # a local directory or a hub name in the local cache
+    # "random" builds the same shapes without weights: a cost-only run.
+    init: str = flag("pretrained", "random: same shapes, no weights (cost-only).", INITS)
+    pretrained: str | None = flag(
+        None, "A local BERT-family folder, or a hub name already in the local cache."
+    )
     paper_quirks: bool = False  # reproduce the paper's two quirks (see README)
     trackers: bool = True
-    precision: str = "auto"  # fp32, tf32, bf16 or fp16; auto: bf16 where the GPU has it, else fp32
-    compile: bool = False  # torch.compile the network (pays a compile before the first steps)
-    bucket: bool = False  # batch reviews of similar length together; the order still follows seed
-    cache_dir: str = ".bench-cache"  # where tokenizations are cached; "" turns the cache off
+    precision: str = flag(
+        "auto", "auto: bf16 autocast where the GPU has it, else fp32. fp16 and tf32 need a GPU.", PRECISIONS
+    )
+    compile: bool = flag(False, "torch.compile the network (pays off on long GPU runs).")
+    bucket: bool = flag(False, "Batch reviews of similar length together (less padding).")
+    cache_dir: str = flag(".bench-cache", "Tokenization cache folder; '' turns it off.")
     options: Mapping[str, OptionValue] = field(default_factory=dict)  # the model's own params
 
     def validate(self) -> RunConfig:

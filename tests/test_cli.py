@@ -81,3 +81,22 @@ def test_pretrained_folder_that_is_not_a_model(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--model", "bert", "--pretrained", str(tmp_path / "weights")])
     assert result.exit_code == 2
     assert "is not a model folder" in result.output
+
+
+def test_run_flags_come_from_run_config() -> None:
+    """Every RunConfig field marked as a flag is an option of `bench run` and `bench sweep`, with
+    its help and choices; no other run setting is."""
+    import dataclasses
+
+    from bench.config import RunConfig
+
+    flagged = {f.name: f for f in dataclasses.fields(RunConfig) if "help" in f.metadata}
+    assert {"max_len", "dataset", "device", "bucket"} <= set(flagged)
+    for command in ("run", "sweep"):
+        params = {p.name: p for p in main.commands[command].params}
+        for name, field in flagged.items():
+            assert name in params, f"bench {command} lacks --{name.replace('_', '-')}"
+            assert field.metadata["help"] in (params[name].help or "")
+            if field.metadata["choices"]:
+                assert list(params[name].type.choices) == list(field.metadata["choices"])
+        assert "warmup_ratio" not in params  # a suite setting, not a flag
