@@ -1,4 +1,4 @@
-"""A classical baseline: TF-IDF of word 1-2-grams and logistic regression, C chosen on validation."""
+"""The classical model to beat: TF-IDF of word 1-2-grams and logistic regression, C chosen on validation."""
 
 from __future__ import annotations
 
