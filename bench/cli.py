@@ -132,6 +132,13 @@ model_option = click.option(
     "from their last finished epoch. Other options are taken from the folder.",
 )
 @click.option("--keep-checkpoints", is_flag=True, help="Keep each run's last-epoch checkpoint.")
+@click.option(
+    "--margin",
+    type=float,
+    default=None,
+    help="Smallest accuracy gain, in points, worth a higher cost, for the verdicts printed at the end "
+    "[default: the suite's margin, else 1.0].",
+)
 def run(
     suite_name: str,
     models: tuple[str, ...],
@@ -143,6 +150,7 @@ def run(
     quiet: bool,
     resume: Path | None,
     keep_checkpoints: bool,
+    margin: float | None,
     options: tuple[str, ...],
     **overrides: Any,
 ) -> None:
@@ -158,7 +166,9 @@ def run(
     request = RunRequest(
         suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints
     )
-    sys.exit(run_command(request, quiet))
+    if margin is not None and not margin >= 0:
+        raise BenchError(f"--margin is a gain in accuracy points, zero or more, not {margin}.")
+    sys.exit(run_command(request, quiet, margin))
 
 
 @main.command("ls")

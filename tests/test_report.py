@@ -380,3 +380,42 @@ def test_three_seeds_from_the_cli_give_their_student_t_interval(tiny_suite: Path
     (encoder,) = csv[(csv["level"] == "model") & (csv["model"] == "encoder")].to_dict("records")
     assert encoder["test_accuracy_ci_low"] == pytest.approx(max(low, 0.0))
     assert encoder["test_accuracy_ci_high"] == pytest.approx(min(high, 1.0))
+
+
+def test_margin_and_cost_noise_flags_reach_the_verdicts(tmp_path: Path) -> None:
+    folder = quick_like(tmp_path / "quick")
+    _cost_repeats(folder, 1.3, 1.053)
+    out = tmp_path / "r.csv"
+    args = ["report", str(folder), "--format", "csv", "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, "--margin", "5"])
+    assert result.exit_code == 0, result.output
+    pairs = pd.read_csv(out).query("level == 'pair'")
+    assert pairs["margin"].tolist() == [5.0] and pairs["verdict"].tolist() == ["not worth it"]
+    bad = CliRunner().invoke(main, [*args, "--margin", "-1"])
+    assert bad.exit_code == 2 and "--margin is a gain in accuracy points" in bad.output
+    # Without cost repeats a single run a side is judged against the assumed noise given.
+    (folder / "cost_repeats.csv").unlink()
+    result = CliRunner().invoke(main, [*args, "--cost-noise", "0.01"])
+    assert result.exit_code == 0, result.output
+    pair = pd.read_csv(out).query("level == 'pair'").iloc[0]
+    assert pair["cost_noise"] == 0.01 and bool(pair["cost_significant"]) is True  # 1.05x beyond 1% noise
+    assert "run-to-run noise of 1%, assumed, not measured" in pair["sentence"]
+
+
+def test_suite_margin_sets_the_end_of_run_verdicts(tmp_path: Path) -> None:
+    from bench.api import end_of_run_verdicts
+    from bench.config import load_suite
+
+    suite = tmp_path / "s.toml"
+    suite.write_text("margin = 5.0\n[models.bert]\n[models.bert_bilstm]\n", encoding="utf-8")
+    assert load_suite(str(suite)).margin == 5.0
+    suite_bad = tmp_path / "bad.toml"
+    suite_bad.write_text('margin = "big"\n[models.bert]\n', encoding="utf-8")
+    with pytest.raises(BenchError, match="'margin' is a gain"):
+        load_suite(str(suite_bad))
+    folder = quick_like(tmp_path / "quick")
+    _cost_repeats(folder, 1.3, 1.053)
+    (sentence,) = end_of_run_verdicts(folder, None, str(suite))
+    assert sentence.endswith("below the 5-point margin.")
+    (sentence,) = end_of_run_verdicts(folder, 1.0, str(suite))  # --margin wins over the suite
+    assert "inconclusive" in sentence
