@@ -20,12 +20,16 @@ import pandas as pd
 from rich.console import Console
 
 from bench.config import load_suite
+from bench.errors import BenchError
+from bench.reporting.data import build
 from bench.reporting.write import write_report
 from bench.results import RESULT_COLUMNS, frame_with_schema
 from bench.runs.console import results_table
 from bench.runs.distributed import is_main
 from bench.runs.interrupts import exit_code
 from bench.runs.session import RunRequest, default_out, run_session
+from bench.stats.cost import DEFAULT_COST_NOISE
+from bench.stats.verdicts import DEFAULT_MARGIN
 
 
 def run(
@@ -70,14 +74,35 @@ def report(
     out: str | Path | None = None,
     cost: str = "time",
     target: float | None = None,
+    margin: float = DEFAULT_MARGIN,
+    cost_noise: float = DEFAULT_COST_NOISE,
 ) -> Path | None:
     """Compare results folders as `bench report` does (default: the newest under reports/); the file
-    written, or None for the terminal table. See bench.reporting.data for what the report holds."""
-    return write_report([Path(p) for p in paths], format, Path(out) if out else None, cost, target)
+    written, or None for the terminal table. `margin`: the smallest gain (points) worth a higher
+    cost; `cost_noise`: run-to-run relative sd assumed for a model with one run. See
+    bench.reporting.data for what the report holds."""
+    folders = [Path(p) for p in paths]
+    return write_report(folders, format, Path(out) if out else None, cost, target, margin, cost_noise)
 
 
-def run_command(request: RunRequest, quiet: bool = False) -> int:
-    """`bench run`: `run`, then its table; the exit code (1: a run failed; 130/143: interrupted)."""
+def end_of_run_verdicts(folder: Path, margin: float | None, suite: str) -> list[str]:
+    """The verdict sentences of a finished folder (bench.reporting.data), at `margin` points, else
+    the suite's margin, else the report's default; none with fewer than two models to compare."""
+    if margin is None:
+        try:
+            margin = load_suite(suite).margin
+        except BenchError:  # a resumed folder's suite file may have moved: the default then
+            margin = None
+    try:
+        rep = build([folder], margin=DEFAULT_MARGIN if margin is None else margin)
+    except BenchError as exc:
+        return [f"No verdicts: {exc}"]
+    return [str(s) for s in rep.pairs["sentence"]]
+
+
+def run_command(request: RunRequest, quiet: bool = False, margin: float | None = None) -> int:
+    """`bench run`: `run`, then its table and the verdict of each pair of models (at `margin`
+    points, default the suite's); the exit code (1: a run failed; 130/143: interrupted)."""
     if request.resume is None and request.out is None:  # named now, so an interruption can name it
         request = dataclasses.replace(request, out=default_out(load_suite(request.suite).name))
     folder = request.resume or request.out
@@ -102,7 +127,14 @@ def run_command(request: RunRequest, quiet: bool = False) -> int:
         return exit_code(exc)
     rows = [{str(k): None if pd.isna(v) else v for k, v in r.items()} for r in frame.to_dict("records")]
     title = "resumed" if request.resume else load_suite(request.suite).name
-    Console(quiet=not is_main()).print(results_table(rows, f"{title}: {folder}"))
+    console = Console(quiet=not is_main())
+    console.print(results_table(rows, f"{title}: {folder}"))
+    if folder is not None and len({row["model"] for row in rows if row["status"] == "ok"}) > 1:
+        sentences = end_of_run_verdicts(folder, margin, request.suite)
+        if sentences:
+            console.print("Is it worth it? (bench report for the tables and plots)")
+            for sentence in sentences:
+                console.print(f"- {sentence}", markup=False, highlight=False)
     if any(row["status"] != "ok" for row in rows):
         print("bench: some runs failed; see the status and error columns.", file=sys.stderr)
         return 1

@@ -141,6 +141,13 @@ model_option = click.option(
     "from their last finished epoch. Other options are taken from the folder.",
 )
 @click.option("--keep-checkpoints", is_flag=True, help="Keep each run's last-epoch checkpoint.")
+@click.option(
+    "--margin",
+    type=float,
+    default=None,
+    help="Smallest accuracy gain, in points, worth a higher cost, for the verdicts printed at the end "
+    "[default: the suite's margin, else 1.0].",
+)
 def run(
     suite_name: str,
     models: tuple[str, ...],
@@ -152,6 +159,7 @@ def run(
     quiet: bool,
     resume: Path | None,
     keep_checkpoints: bool,
+    margin: float | None,
     options: tuple[str, ...],
     **overrides: Any,
 ) -> None:
@@ -167,7 +175,9 @@ def run(
     request = RunRequest(
         suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints
     )
-    sys.exit(run_command(request, quiet))
+    if margin is not None and not margin >= 0:
+        raise BenchError(f"--margin is a gain in accuracy points, zero or more, not {margin}.")
+    sys.exit(run_command(request, quiet, margin))
 
 
 @main.command("ls")
@@ -208,14 +218,38 @@ def ls(what: str) -> None:
     default=None,
     help="Validation accuracy of time to target, e.g. 0.8 [default: 95% of the best in the report].",
 )
-def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str, target: float | None) -> None:
+@click.option(
+    "--margin",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Smallest accuracy gain, in points, worth a higher cost: a costlier model whose gain is shown "
+    "below it is not worth it.",
+)
+@click.option(
+    "--cost-noise",
+    type=float,
+    default=0.10,
+    show_default=True,
+    help="Run-to-run relative sd of a cost, assumed for a model with a single run (no seeds or cost "
+    "repeats to measure it); 0.10 from two quick-suite runs on a 2-core CPU.",
+)
+def report(
+    folders: tuple[Path, ...],
+    fmt: str,
+    out: Path | None,
+    cost: str,
+    target: float | None,
+    margin: float,
+    cost_noise: float,
+) -> None:
     """Is the bigger model worth it? A verdict for every pair, the runs, the front and plots.
 
     FOLDERS default to the newest folder under reports/.
     """
-    from bench.api import report as make_report
+    from bench.api import report as write_report
 
-    make_report(folders, fmt, out, cost, target)
+    write_report(folders, fmt, out, cost, target, margin, cost_noise)
 
 
 @main.command()

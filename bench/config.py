@@ -119,6 +119,7 @@ class SuiteConfig:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # the [run] table
     sweep: Mapping[str, Any] = field(default_factory=dict)  # search spaces, read by bench.sweep.driver
     source: str = ""
+    margin: float | None = None  # points: the smallest gain worth a higher cost (None: the report's 1.0)
 
     def models(self) -> list[str]:
         return [run.model for run in self.runs]
@@ -190,7 +191,10 @@ def load_suite(name_or_path: str) -> SuiteConfig:
 
 
 def parse_suite(raw: Mapping[str, Any], name: str, source: str) -> SuiteConfig:
-    _check_keys(source, raw, {"name", "description", "run", "models", "sweep"})
+    _check_keys(source, raw, {"name", "description", "margin", "run", "models", "sweep"})
+    margin = raw.get("margin")
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int | float) or margin < 0):
+        raise BenchError(f"{source}: 'margin' is a gain in accuracy points, zero or more, not {margin!r}.")
     defaults = dict(raw.get("run", {}))
     _check_keys(f"{source} [run]", defaults, SUITE_RUN_KEYS)
     defaults = {k: coerce(k, v, f"{source} [run]") for k, v in defaults.items()}
@@ -216,6 +220,7 @@ def parse_suite(raw: Mapping[str, Any], name: str, source: str) -> SuiteConfig:
         defaults=defaults,
         sweep=dict(sweep),
         source=source,
+        margin=None if margin is None else float(margin),
     )
 
 

@@ -11,6 +11,8 @@ from bench import atomic
 from bench.reporting import plots
 from bench.reporting.data import build
 from bench.reporting.formats import load_formats
+from bench.stats.cost import DEFAULT_COST_NOISE
+from bench.stats.verdicts import DEFAULT_MARGIN
 
 
 def write_report(
@@ -19,10 +21,12 @@ def write_report(
     out: Path | None = None,
     cost: str = "time",
     target: float | None = None,
+    margin: float = DEFAULT_MARGIN,
+    cost_noise: float = DEFAULT_COST_NOISE,
 ) -> Path | None:
     """Build the report, write its plots beside it and render it; the file written (None: printed)."""
     fmt = load_formats().get(fmt_name)  # an unknown name: a BenchError with did-you-mean
-    rep = build(folders, cost, target)
+    rep = build(folders, cost, target, margin, cost_noise)
     err = Console(stderr=True)
     if fmt.extension is None:
         plot_dir = out or rep.loaded.folders[0]
