@@ -29,6 +29,7 @@ from bench.results import (
     EPOCHS_FILE,
     PREDICTIONS_FILE,
     RESULTS_FILE,
+    STEPS_FILE,
     CostColumn,
     axis_column,
     axis_value,
@@ -43,6 +44,7 @@ from bench.stats.paired import compare_accuracy, holm
 from bench.stats.verdicts import VERDICT_COLUMNS, pair_verdicts, verdict_front
 
 ALPHA = 0.05
+DECISIONS_FILE = "decisions.csv"  # written by `bench run --until-decided`: each pair at every look
 TARGET_SHARE = 0.95  # time to target: by default 95% of the best validation accuracy in the report
 
 
@@ -101,6 +103,8 @@ class Loaded:
     results: pd.DataFrame
     epochs: pd.DataFrame
     predictions: pd.DataFrame  # `split` is test or val (files from before validation: test)
+    steps: pd.DataFrame = field(default_factory=pd.DataFrame)  # training loss per timed chunk
+    decisions: pd.DataFrame = field(default_factory=pd.DataFrame)  # `--until-decided`'s looks
 
 
 @dataclass
@@ -141,7 +145,9 @@ def load(folders: Sequence[Path]) -> Loaded:
     """Read and merge folders. A model found in several folders gets one entry per folder."""
     if not folders:
         folders = [newest_folder()]
-    frames: dict[str, list[pd.DataFrame]] = {"results": [], "epochs": [], "predictions": []}
+    frames: dict[str, list[pd.DataFrame]] = {
+        "results": [], "epochs": [], "predictions": [], "steps": [], "decisions": []
+    }  # fmt: skip
     for folder in folders:
         if not folder.is_dir():
             raise BenchError(f"no such results folder: {folder}")
@@ -150,14 +156,16 @@ def load(folders: Sequence[Path]) -> Loaded:
             ("results", RESULTS_FILE),
             ("epochs", EPOCHS_FILE),
             ("predictions", PREDICTIONS_FILE),
+            ("steps", STEPS_FILE),
+            ("decisions", DECISIONS_FILE),
         ):
             df = run.read(name)
             df.insert(0, "source", folder.name)
             frames[key].append(df)
-    res, ep, pred = (
+    res, ep, pred, steps, decisions = (
         # Leave out empty frames (a folder without predictions): concat would turn the labels into floats.
         pd.concat([f for f in frames[k] if len(f)] or [pd.DataFrame()], ignore_index=True)
-        for k in ("results", "epochs", "predictions")
+        for k in ("results", "epochs", "predictions", "steps", "decisions")
     )
     if res.empty:
         raise BenchError(f"{folders[0]}/{RESULTS_FILE} holds no runs.")
@@ -178,10 +186,10 @@ def load(folders: Sequence[Path]) -> Loaded:
         res[metric.key] = pd.to_numeric(pd.Series([axis_value(r, axis) for r in rows], dtype=object))
 
     entry_of = res.set_index(["source", "run_id"])["entry"]
-    for df in (ep, pred):
+    for df in (ep, pred, steps):
         if not df.empty:
             df["entry"] = [entry_of.get((s, r)) for s, r in zip(df["source"], df["run_id"])]
-    return Loaded(list(folders), res, ep, pred)
+    return Loaded(list(folders), res, ep, pred, steps, decisions)
 
 
 def default_target(loaded: Loaded) -> float | None:
