@@ -70,10 +70,12 @@ def report(
     out: str | Path | None = None,
     cost: str = "time",
     target: float | None = None,
+    wide: bool = False,
 ) -> Path | None:
     """Compare results folders as `bench report` does (default: the newest under reports/); the file
-    written, or None for the terminal table. See bench.reporting.data for what the report holds."""
-    return make_report([Path(p) for p in paths], format, Path(out) if out else None, cost, target)
+    written, or None for the terminal table (`wide`: every column, however wide). See
+    bench.reporting.data for what the report holds."""
+    return make_report([Path(p) for p in paths], format, Path(out) if out else None, cost, target, wide)
 
 
 def run_command(request: RunRequest, quiet: bool = False) -> int:

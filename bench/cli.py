@@ -199,14 +199,22 @@ def ls(what: str) -> None:
     default=None,
     help="Validation accuracy of time to target, e.g. 0.8 [default: 95% of the best in the report].",
 )
-def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str, target: float | None) -> None:
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="table: every column, however wide the lines [default: columns that do not fit the terminal "
+    "are left out, and named under their table].",
+)
+def report(
+    folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str, target: float | None, wide: bool
+) -> None:
     """Is the bigger model worth it? A verdict for every pair, the runs, the front and plots.
 
     FOLDERS default to the newest folder under reports/.
     """
     from bench.api import report as make_report
 
-    make_report(folders, fmt, out, cost, target)
+    make_report(folders, fmt, out, cost, target, wide)
 
 
 @main.command()

@@ -35,7 +35,7 @@ figure.verdicts img { max-width: min(100%, 60rem); }
 figcaption { font-size: 0.8rem; color: #555; }
 .cm td { width: 3.5rem; text-align: center; }
 """
-NUMERIC = re.compile(r"^[-+−≈\d.,\[]")  # a cell that starts like a number
+NUMERIC = re.compile(r"^[-+−≈\d.,\[][^A-Za-z]*([A-Za-z][^A-Za-z]*)?$")  # numbers, maybe with a unit
 # Figures drawn under "Is it worth it?" rather than among the plots.
 VERDICT_FIGURES = ("pairs", "decisions")
 

@@ -1,11 +1,10 @@
-"""Text renderers of a built report: markdown, CSV and the terminal's rich tables."""
+"""Text renderers of a built report: markdown and CSV (the terminal's tables: render_terminal)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import pandas as pd
-from rich.table import Table
 
 from bench.reporting.data import METRICS, TARGET_METRICS, Report
 from bench.reporting.layout import sections
@@ -51,15 +50,3 @@ def to_csv(rep: Report) -> str:
     first = [c for c in keep + ["reference", "device", "seeds", "n_ok", "n_failed"] if c in out.columns]
     out = out[first + [c for c in out.columns if c not in first]]
     return str(out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
-
-
-def to_rich(rep: Report) -> list[Table]:
-    tables = []
-    for title, note, (headers, rows) in sections(rep, with_ci=False):
-        table = Table(title=title, caption=note or None, caption_justify="left", show_header=bool(headers))
-        for i, h in enumerate(headers or [""]):
-            table.add_column(h, justify="left" if i < 4 else "right", overflow="fold")
-        for r in rows:
-            table.add_row(*r)
-        tables.append(table)
-    return tables

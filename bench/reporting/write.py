@@ -12,7 +12,8 @@ from bench.errors import BenchError
 from bench.reporting import plots
 from bench.reporting.data import build
 from bench.reporting.render_html import to_html
-from bench.reporting.render_text import to_csv, to_markdown, to_rich
+from bench.reporting.render_terminal import terminal_report
+from bench.reporting.render_text import to_csv, to_markdown
 
 FORMATS = ("table", "csv", "markdown", "html")
 EXTENSIONS = {"csv": "csv", "markdown": "md", "html": "html"}
@@ -24,8 +25,10 @@ def make_report(
     out: Path | None = None,
     cost: str = "time",
     target: float | None = None,
+    wide: bool = False,
 ) -> Path | None:
-    """Build the report, write its plots beside it and render it; the file written (None: table)."""
+    """Build the report, write its plots beside it and render it; the file written (None: table,
+    fitted to the terminal's width, or with every column with `wide`)."""
     if fmt_name not in FORMATS:
         raise BenchError(f"--format must be one of {', '.join(FORMATS)}, not {fmt_name!r}.")
     rep = build(folders, cost, target)
@@ -33,8 +36,12 @@ def make_report(
     if fmt_name == "table":
         plot_dir = out or rep.loaded.folders[0]
         figures = plots.write_all(rep, plot_dir / "plots")
-        for table in to_rich(rep):
-            Console().print(table)
+        console = Console()
+        parts, width = terminal_report(rep, console.width, wide)
+        if width > console.width:  # --wide: whole lines, which the terminal may wrap
+            console = Console(width=width)
+        for part in parts:
+            console.print(part)
         err.print(f"wrote {len(figures)} plots to {plot_dir / 'plots'}")
         return None
     file = out or rep.loaded.folders[0] / f"report.{EXTENSIONS[fmt_name]}"
