@@ -11,6 +11,7 @@ library and Debian's `chromium`. Without it the test skips, except under CI=true
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import io
 import json
@@ -59,8 +60,8 @@ class Browser:
             os.dup2(child_in, 3)
             os.dup2(child_out, 4)
 
-        args = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                "--remote-debugging-pipe", f"--user-data-dir={profile}", "--no-first-run", "about:blank"]  # fmt: skip
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"]
+        args = [executable, *flags, "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"]
         self.proc = subprocess.Popen(
             args, pass_fds=(3, 4), preexec_fn=place_fds, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -133,10 +134,8 @@ class Browser:
         return np.asarray(mpimg.imread(io.BytesIO(base64.b64decode(shot["data"])), format="png"))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.call("Browser.close", timeout=10)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -162,11 +161,12 @@ def decisions_csv(folder: Path) -> None:
         (2, 2, 2, 0.04, -0.12, 0.20, "inconclusive"),
         (3, 3, 3, 0.08, 0.02, 0.14, "worth it"),
     ]
+    cost = {"cost_ratio": 9.5, "cost_ci_low": 5.2, "cost_ci_high": 17.6}
     pd.DataFrame(
         [
             {"look": look, "model_a": "encoder", "model_b": "bert", "seeds_a": sa, "seeds_b": sb,
-             "n_items": 10, "acc_diff": d, "acc_diff_ci_low": lo, "acc_diff_ci_high": hi, "cost_ratio": 9.5,
-             "cost_ci_low": 5.2, "cost_ci_high": 17.6, "verdict": v, "lever": "seeds", "elapsed_s": 60.0 * look}
+             "n_items": 10, "acc_diff": d, "acc_diff_ci_low": lo, "acc_diff_ci_high": hi, **cost,
+             "verdict": v, "lever": "seeds", "elapsed_s": 60.0 * look}
             for look, sa, sb, d, lo, hi, v in rows
         ]
     ).to_csv(folder / "decisions.csv", index=False)  # fmt: skip
@@ -181,7 +181,8 @@ PROBE = """(() => {
     scrollWidth: document.documentElement.scrollWidth,
     images: [...document.images].map(i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth,
                                              shown: i.getBoundingClientRect().right <= width + 1})),
-    overflowing: text.filter(e => e.getBoundingClientRect().right > width + 1).map(e => e.textContent.slice(0, 60)),
+    overflowing: text.filter(e => e.getBoundingClientRect().right > width + 1)
+                     .map(e => e.textContent.slice(0, 60)),
     text: document.body.innerText,
     firstFigure: (document.querySelector('h2 + figure img') || {}).alt || '',
   };
