@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 VERDICT_COLORS = {"worth it": "#1a7f37", "not worth it": "#cf222e", "inconclusive": "#6e7781"}
+MARGIN_COLOR = "#bf8700"
 OTHER_COLORS = ["#0969da", "#8250df", "#bf8700", "#1b7c83"]  # verdicts this table does not name
 
 
@@ -60,18 +61,16 @@ def _draw_margins(ax: Axes, margins: list[float | None], ys: np.ndarray, vertica
     known = [m for m in margins if m is not None]
     if not known:
         return False
-    style = {"color": "#bf8700", "linestyle": "--", "linewidth": 1.2}
     if len(set(known)) == 1 and len(known) == len(margins):
         for sign in (-1, 1):
-            (ax.axvline if vertical else ax.axhline)(sign * known[0], **style)
+            line = ax.axvline if vertical else ax.axhline
+            line(sign * known[0], color=MARGIN_COLOR, linestyle="--", linewidth=1.2)
         return True
     for m, y in zip(margins, ys):
         if m is not None:
             for sign in (-1, 1):
-                if vertical:
-                    ax.vlines(sign * m, y - 0.4, y + 0.4, **style)
-                else:
-                    ax.hlines(sign * m, y - 0.4, y + 0.4, **style)
+                segment = ax.vlines if vertical else ax.hlines
+                segment(sign * m, y - 0.4, y + 0.4, colors=MARGIN_COLOR, linestyles="--", linewidth=1.2)
     return True
 
 
@@ -83,7 +82,9 @@ def pairs_plot(pairs: pd.DataFrame) -> Figure:
     )
     ys = np.arange(n)[::-1].astype(float)  # the first pair on top
     colors = verdict_colors(pairs["verdict"])
-    margins = [margin_points(v) for v in pairs["margin"]] if "margin" in pairs else [None] * n
+    margins: list[float | None] = (
+        [margin_points(v) for v in pairs["margin"]] if "margin" in pairs else [None] * n
+    )
     for y, (_, r) in zip(ys, pairs.iterrows()):
         color = colors[str(r["verdict"])]
         diff, low, high = (100 * float(r[k]) for k in ("acc_diff", "acc_diff_ci_low", "acc_diff_ci_high"))
@@ -108,7 +109,7 @@ def pairs_plot(pairs: pd.DataFrame) -> Figure:
     cost_ax.grid(axis="x", alpha=0.3, which="both")
     handles = [Line2D([], [], marker="o", linestyle="", color=c, label=v) for v, c in colors.items()]
     if has_margin:
-        handles.append(Line2D([], [], color="#bf8700", linestyle="--", label="± margin"))
+        handles.append(Line2D([], [], color=MARGIN_COLOR, linestyle="--", label="± margin"))
     height = fig.get_figheight()
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.suptitle("Is it worth it? B is the costlier model of each pair", fontsize=10)
@@ -152,7 +153,7 @@ def decisions_plot(decisions: pd.DataFrame, margins: Mapping[tuple[str, str], fl
         ax.set_visible(False)
     handles = [Line2D([], [], marker="o", linestyle="", color=c, label=v) for v, c in colors.items()]
     if has_margin:
-        handles.append(Line2D([], [], color="#bf8700", linestyle="--", label="± margin"))
+        handles.append(Line2D([], [], color=MARGIN_COLOR, linestyle="--", label="± margin"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.suptitle("The decision path: each pair's 95% interval at every look", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 1))

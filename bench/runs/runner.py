@@ -127,7 +127,7 @@ def pooled_step_times(epochs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def step_rows(row: dict[str, Any], stats: EpochStats, steps_before: int) -> list[dict[str, Any]]:
     """The epoch's rows of steps.csv: each timed chunk's mean loss, at the run's step count."""
-    tags = {k: row[k] for k in ("study", "trial") if k in row}
+    tags: dict[str, Any] = {k: row[k] for k in ("study", "trial") if k in row}
     return [
         {"run_id": row["run_id"], "model": row["model"], "seed": row["seed"], "epoch": stats.epoch,
          "chunk": i + 1, "step": steps_before + end, "train_loss": loss, "step_time_s": time, **tags}
