@@ -1,8 +1,9 @@
 """The report's data: results folders loaded, runs aggregated over seeds, every pair of models judged.
 
 Everything here reads results files only (see bench/results.py); nothing reaches back into training.
-The renderers (render_text, render_html, plots) import this module and layout, never each other;
-`bench.reporting.write` builds a report and hands it to one.
+The renderers (render_text, render_terminal, render_html, plots) import this module and layout, never
+each other (plots draws with the figure modules curves and verdict_plots); `bench.reporting.write`
+builds a report and hands it to one.
 
 Nothing here chooses on the test split: a sweep's best trial is the best on validation, and the
 target of time-to-target is a validation accuracy. Test accuracy is read to report and to compare.
