@@ -75,7 +75,7 @@ def by_step(epochs: pd.DataFrame, steps: pd.DataFrame, entry: str) -> Figure:
     ends = _at_epoch_ends(epochs, steps)
     n_epochs = int(ends["epoch"].nunique())
     panels = 2 if n_epochs > 1 else 1
-    fig, axes = plt.subplots(1, panels, figsize=(9 if panels == 2 else 6.5, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, panels, figsize=(9 if panels == 2 else 6.5, 3.4), squeeze=False, sharex=True)
     loss_ax = axes[0][0]
     _band(loss_ax, steps, "step", "train_loss", "training loss (mean of each timed chunk)", COLORS[0], "-")
     for what, name, color, style in (
@@ -91,7 +91,7 @@ def by_step(epochs: pd.DataFrame, steps: pd.DataFrame, entry: str) -> Figure:
     if panels == 2:
         acc_ax = axes[0][1]
         for what, name, color, style in (
-            ("train", "training", COLORS[0], "-"),
+            ("train", "training (over the epoch)", COLORS[0], "-"),
             ("val", "validation", COLORS[2], "-."),
             ("test", "test", COLORS[1], "--"),
         ):
