@@ -123,17 +123,19 @@ def to_html(rep: Report, figures: dict[str, Path]) -> str:
     title = "Report: " + ", ".join(f.name for f in rep.loaded.folders)
     refs = {i for i, r in enumerate(rep.entries["reference"]) if r} if not rep.entries.empty else set()
     body = [f"<h1>{html.escape(title)}</h1>"]
+    shown: list[str] = []  # the verdicts' figures, drawn under their section
     for name, note, (headers, rows) in sections(rep, with_ci=True):
         body.append(f"<h2>{html.escape(name)}</h2>")
         if name == "Is it worth it?":
-            body += [image_html(f, figures[f], "verdicts") for f in VERDICT_FIGURES if f in figures]
+            shown = [f for f in VERDICT_FIGURES if f in figures]
+            body += [image_html(f, figures[f], "verdicts") for f in shown]
         if note:
             body.append(f'<p class="note">{html.escape(note)}</p>')
         body.append(table_html(headers, rows, refs if name == "Runs" else None))
     cms = confusion_html(rep)
     if cms:
         body += ["<h2>Confusion matrices</h2>", '<p class="note">Summed over seeds.</p>', cms]
-    plots = {name: png for name, png in figures.items() if name not in VERDICT_FIGURES}
+    plots = {name: png for name, png in figures.items() if name not in shown}
     if plots:
         body.append("<h2>Plots</h2>")
         body += ['<div class="plots">', *(image_html(name, png) for name, png in plots.items()), "</div>"]
