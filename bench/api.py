@@ -76,13 +76,15 @@ def report(
     target: float | None = None,
     margin: float = DEFAULT_MARGIN,
     cost_noise: float = DEFAULT_COST_NOISE,
+    wide: bool = False,
 ) -> Path | None:
     """Compare results folders as `bench report` does (default: the newest under reports/); the file
     written, or None for the terminal table. `margin`: the smallest gain (points) worth a higher
-    cost; `cost_noise`: run-to-run relative sd assumed for a model with one run. See
+    cost; `cost_noise`: run-to-run relative sd assumed for a model with one run; `wide`: the terminal
+    table with every column, however wide. See
     bench.reporting.data for what the report holds."""
     folders = [Path(p) for p in paths]
-    return write_report(folders, format, Path(out) if out else None, cost, target, margin, cost_noise)
+    return write_report(folders, format, Path(out) if out else None, cost, target, margin, cost_noise, wide)
 
 
 def end_of_run_verdicts(folder: Path, margin: float | None, suite: str) -> list[str]:

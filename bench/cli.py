@@ -234,6 +234,12 @@ def ls(what: str) -> None:
     help="Run-to-run relative sd of a cost, assumed for a model with a single run (no seeds or cost "
     "repeats to measure it); 0.10 from two quick-suite runs on a 2-core CPU.",
 )
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="table: every column, however wide the lines [default: columns that do not fit the terminal "
+    "are left out, and named under their table].",
+)
 def report(
     folders: tuple[Path, ...],
     fmt: str,
@@ -242,6 +248,7 @@ def report(
     target: float | None,
     margin: float,
     cost_noise: float,
+    wide: bool,
 ) -> None:
     """Is the bigger model worth it? A verdict for every pair, the runs, the front and plots.
 
@@ -249,7 +256,7 @@ def report(
     """
     from bench.api import report as write_report
 
-    write_report(folders, fmt, out, cost, target, margin, cost_noise)
+    write_report(folders, fmt, out, cost, target, margin, cost_noise, wide)
 
 
 @main.command()

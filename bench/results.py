@@ -249,6 +249,22 @@ RESULTS_FILE, EPOCHS_FILE, PREDICTIONS_FILE, ENV_FILE = (
     "env.json",
 )
 
+# steps.csv: one row per timed chunk of a network's epoch (about ten an epoch; none for an estimator),
+# what the report draws a run of few epochs by.
+STEP_COLUMNS = [
+    Column("run_id", "the run (see results.csv)"),
+    Column("model", "model name, as in results.csv"),
+    Column("seed", "run seed"),
+    Column("epoch", "epoch number, from 1"),
+    Column("chunk", "the chunk within the epoch, from 1"),
+    Column("step", "optimizer steps of the run done at the chunk's end, over all epochs"),
+    Column("train_loss", "mean training loss over the chunk's reviews"),
+    Column("step_time_s", "mean training seconds per step over the chunk"),
+    Column("study", "Optuna study name, for sweep trials"),
+    Column("trial", "Optuna trial number, for sweep trials"),
+]
+STEPS_FILE = "steps.csv"
+
 
 def frame_with_schema(rows: Iterable[Mapping[str, Any]], columns: list[Column]) -> pd.DataFrame:
     """Rows as a frame: schema columns first and in order, any extra columns after them."""
@@ -268,7 +284,7 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 @dataclass
 class RunFolder:
-    """A results folder: results.csv, epochs.csv, predictions.csv and env.json."""
+    """A results folder: results.csv, epochs.csv, predictions.csv, steps.csv and env.json."""
 
     path: Path
 
@@ -314,6 +330,7 @@ def schema_markdown() -> str:
         (RESULTS_FILE, RESULT_COLUMNS),
         (EPOCHS_FILE, EPOCH_COLUMNS),
         (PREDICTIONS_FILE, PREDICTION_COLUMNS),
+        (STEPS_FILE, STEP_COLUMNS),
     ):
         parts.append(f"## `{title}`\n\n| column | meaning |\n|---|---|")
         parts.extend(f"| `{c.name}` | {c.doc} |" for c in columns)

@@ -16,21 +16,29 @@ import math
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
+import matplotlib.colors as mcolors
 import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from matplotlib.container import ErrorbarContainer
 from scipy import stats as sps
 from statsmodels.stats.proportion import proportion_confint
 
 from bench.cli import main
 from bench.errors import BenchError
+from bench.reporting import plots
+from bench.reporting.curves import training_curves
 from bench.reporting.data import build, load, newest_folder
 from bench.reporting.render_text import to_csv, to_markdown
 from bench.reporting.replicates import load_cost_repeats
+from bench.reporting.verdict_plots import VERDICT_COLORS, decisions_plot, pairs_plot
 from bench.reporting.write import write_report
+from bench.results import STEP_COLUMNS
 from bench.stats.budgets import expected_max
 from bench.stats.cost import compare_cost
 from bench.stats.paired import compare_accuracy, holm
@@ -300,6 +308,7 @@ def test_every_plot_is_written_and_readable(folders: tuple[Path, Path]) -> None:
     plots = basic / "plots"
     names = {p.stem for p in plots.glob("*.png")}
     assert names == {
+        "pairs",
         "curves-encoder",
         "curves-bert",
         "curves-bert_bilstm",
@@ -316,6 +325,8 @@ def test_every_plot_is_written_and_readable(folders: tuple[Path, Path]) -> None:
         assert "<svg" in svg.read_text(encoding="utf-8")[:2000]
     page = out.read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == len(names)
+    # The verdicts' picture comes first, under "Is it worth it?", before the sentences.
+    assert page.index("<h2>Is it worth it?</h2>") < page.index('alt="For each pair') < page.index("<li>")
     assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page  # offline
     assert "Confusion matrices" in page and "<table" in page
 
@@ -419,3 +430,145 @@ def test_suite_margin_sets_the_end_of_run_verdicts(tmp_path: Path) -> None:
     assert sentence.endswith("below the 5-point margin.")
     (sentence,) = end_of_run_verdicts(folder, 1.0, str(suite))  # --margin wins over the suite
     assert "inconclusive" in sentence
+
+
+def decisions_by_hand(folder: Path) -> pd.DataFrame:
+    """decisions.csv of `--until-decided` written by hand: encoder vs bert over three looks, its interval
+    narrowing until it lies above the margin; encoder vs bert_bilstm decided at its second look."""
+    rows = [
+        ("encoder", "bert", 1, -0.05, -0.30, 0.20, "inconclusive"),
+        ("encoder", "bert", 2, 0.04, -0.12, 0.20, "inconclusive"),
+        ("encoder", "bert", 3, 0.08, 0.03, 0.13, "worth it"),
+        ("encoder", "bert_bilstm", 1, -0.02, -0.25, 0.21, "inconclusive"),
+        ("encoder", "bert_bilstm", 2, -0.10, -0.18, -0.02, "not worth it"),
+    ]
+    frame = pd.DataFrame(
+        [
+            {"look": look, "model_a": a, "model_b": b, "seeds_a": look, "seeds_b": look, "n_items": 10,
+             "acc_diff": d, "acc_diff_ci_low": lo, "acc_diff_ci_high": hi, "cost_ratio": 9.5,
+             "cost_ci_low": 5.2, "cost_ci_high": 17.6, "verdict": v, "lever": "seeds",
+             "elapsed_s": 60.0 * look}
+            for a, b, look, d, lo, hi, v in rows
+        ]
+    )  # fmt: skip
+    frame.to_csv(folder / "decisions.csv", index=False)
+    return frame
+
+
+def errorbars(ax: Any) -> list[tuple[str, float, float, float]]:
+    """Each error bar of `ax` as (colour, centre, low, high) along its bar's direction."""
+    found = []
+    for container in ax.containers:
+        if not isinstance(container, ErrorbarContainer):
+            continue
+        (x,), (y,) = container.lines[0].get_data()
+        segment = container.lines[2][0].get_segments()[0]
+        horizontal = segment[0][1] == segment[1][1]
+        centre, ends = (x, segment[:, 0]) if horizontal else (y, segment[:, 1])
+        found.append(
+            (mcolors.to_hex(container.lines[0].get_color()), float(centre), *map(float, sorted(ends)))
+        )
+    return found
+
+
+def rules(ax: Any, at: str) -> list[float]:
+    """Where `ax` has lines across it (axvline: `at` x; axhline: `at` y)."""
+    found = []
+    for line in ax.lines:
+        x, y = line.get_xdata(), line.get_ydata()
+        values, across = (x, y) if at == "x" else (y, x)
+        if len(values) == 2 and values[0] == values[1] and list(across) == [0, 1]:
+            found.append(float(values[0]))
+    return found
+
+
+def test_pairs_plot_draws_each_interval_the_margin_and_the_verdict(folders: tuple[Path, Path]) -> None:
+    basic, _ = folders
+    pairs = build([basic]).pairs.assign(margin=2.0)  # the margin column, in accuracy points
+    fig = pairs_plot(pairs)
+    acc_ax, cost_ax = fig.axes
+    bars = errorbars(acc_ax)
+    assert len(bars) == len(pairs)
+    for (_, r), (color, centre, low, high) in zip(pairs.iterrows(), bars):
+        assert color == VERDICT_COLORS[r["verdict"]]
+        assert (centre, low, high) == pytest.approx(
+            (100 * r["acc_diff"], 100 * r["acc_diff_ci_low"], 100 * r["acc_diff_ci_high"])
+        )
+    assert sorted(rules(acc_ax, "x")) == [-2.0, 0.0, 2.0]  # ± the margin, and no difference
+    ratios = errorbars(cost_ax)
+    assert [(c, lo, hi) for c, _, lo, hi in ratios] == [
+        (VERDICT_COLORS[r["verdict"]], pytest.approx(r["cost_ci_low"]), pytest.approx(r["cost_ci_high"]))
+        for _, r in pairs.iterrows()
+    ]
+    on_top_first = sorted(
+        zip(acc_ax.get_yticks(), (t.get_text() for t in acc_ax.get_yticklabels())), reverse=True
+    )
+    assert [label for _, label in on_top_first] == [
+        f"{b} vs {a}" for a, b in zip(pairs["model_a"], pairs["model_b"])
+    ]
+    plt.close(fig)
+    no_margin = pairs_plot(build([basic]).pairs)  # no margin column: no margin lines
+    assert rules(no_margin.axes[0], "x") == [0.0]
+    plt.close(no_margin)
+
+
+def test_decisions_plot_draws_every_look_of_every_pair(folders: tuple[Path, Path]) -> None:
+    basic, _ = folders
+    frame = decisions_by_hand(basic)
+    rep = build([basic])
+    assert len(rep.loaded.decisions) == len(frame)
+    fig = decisions_plot(rep.loaded.decisions, {("encoder", "bert"): 2.0})
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["bert vs encoder", "bert_bilstm vs encoder"]
+    for ax, (_, g) in zip(axes, frame.groupby("model_b", sort=False)):
+        bars = errorbars(ax)
+        assert [b[2:] for b in bars] == [
+            pytest.approx((100 * lo, 100 * hi)) for lo, hi in zip(g["acc_diff_ci_low"], g["acc_diff_ci_high"])
+        ]
+        assert [b[0] for b in bars] == [VERDICT_COLORS[v] for v in g["verdict"]]
+    assert sorted(rules(axes[0], "y")) == [-2.0, 0.0, 2.0]
+    assert rules(axes[1], "y") == [0.0]  # no margin known for this pair
+    plt.close(fig)
+    written = plots.write_all(rep, basic / "plots")
+    assert {"pairs", "decisions"} <= set(written)
+    for name in ("pairs", "decisions"):
+        assert mpimg.imread(written[name]).std() > 0 and (basic / "plots" / f"{name}.svg").is_file()
+
+
+def test_a_run_of_one_epoch_is_drawn_by_step_and_seeds_give_cost_intervals(
+    tiny_suite: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "one-epoch"
+    args = ["run", "--suite", str(tiny_suite), "--model", "encoder", "--model", "tfidf_lr", "--epochs", "1"]
+    assert CliRunner().invoke(main, [*args, "--repeats", "2", "--out", str(out), "-q"]).exit_code == 0
+    steps = pd.read_csv(out / "steps.csv")
+    assert list(steps.columns) == [c.name for c in STEP_COLUMNS]
+    assert set(steps["model"]) == {"encoder"}  # an estimator's one fit has no steps
+    results = pd.read_csv(out / "results.csv").set_index("run_id")
+    epochs = pd.read_csv(out / "epochs.csv").set_index("run_id")
+    for run_id, g in steps.groupby("run_id"):
+        n_steps, n_train = int(epochs.loc[run_id, "train_steps"]), int(results.loc[run_id, "n_train"])
+        assert g["step"].tolist() == list(range(1, n_steps + 1))  # under ten steps: a chunk each
+        # Each chunk's mean loss, weighted by its batch's reviews, gives the epoch's mean loss.
+        sizes = [16] * (n_steps - 1) + [n_train - 16 * (n_steps - 1)]
+        assert np.average(g["train_loss"], weights=sizes) == pytest.approx(epochs.loc[run_id, "train_loss"])
+        assert g["step_time_s"].mean() == pytest.approx(epochs.loc[run_id, "step_time_s_mean"])
+    rep = build([out])
+    ep, st = rep.loaded.epochs, rep.loaded.steps
+    assert training_curves(ep[ep["entry"] == "tfidf_lr"], st[st["entry"] == "tfidf_lr"], "tfidf_lr") is None
+    fig = training_curves(ep[ep["entry"] == "encoder"], st[st["entry"] == "encoder"], "encoder")
+    assert fig is not None
+    for ax in fig.axes:  # no plot is a single point per series
+        assert max(len(ln.get_xdata()) for ln in ax.lines) >= n_steps
+        assert ax.get_xlabel() == "optimizer step"
+    plt.close(fig)
+    fig = plots.cost_plot(rep)
+    bars = {c.get_label(): c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)}
+    for model in ("encoder", "tfidf_lr"):  # two seeds: an interval on both axes
+        assert bars[model].has_xerr and bars[model].has_yerr
+    plt.close(fig)
+    fig = plots.cost_plot(build([BASIC]))
+    bars = {c.get_label(): c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)}
+    assert bars["bert"].has_xerr and bars["bert"].has_yerr
+    assert not bars["bert_bilstm"].has_xerr and not bars["bert_bilstm"].has_yerr  # one seed ok: none
+    plt.close(fig)

@@ -1,8 +1,9 @@
 """The report's data: results folders loaded, runs aggregated over seeds, every pair of models judged.
 
 Everything here reads results files only (see bench/results.py); nothing reaches back into training.
-The renderers (render_text, render_html, plots) import this module and layout, never each other;
-`bench.reporting.write` builds a report and hands it to one.
+The renderers (render_text, render_terminal, render_html, plots) import this module and layout, never
+each other (plots draws with the figure modules curves and verdict_plots); `bench.reporting.write`
+builds a report and hands it to one.
 
 Nothing here chooses on the test split: a sweep's best trial is the best on validation, and the
 target of time-to-target is a validation accuracy. Test accuracy is read to report and to compare.
@@ -31,6 +32,7 @@ from bench.results import (
     EPOCHS_FILE,
     PREDICTIONS_FILE,
     RESULTS_FILE,
+    STEPS_FILE,
     CostColumn,
     axis_column,
     axis_value,
@@ -45,6 +47,7 @@ from bench.stats.paired import compare_accuracy, holm
 from bench.stats.verdicts import DEFAULT_MARGIN, VERDICT_COLUMNS, pair_verdicts, verdict_front
 
 ALPHA = 0.05
+DECISIONS_FILE = "decisions.csv"  # written by `bench run --until-decided`: each pair at every look
 TARGET_SHARE = 0.95  # time to target: by default 95% of the best validation accuracy in the report
 
 
@@ -104,6 +107,8 @@ class Loaded:
     epochs: pd.DataFrame
     predictions: pd.DataFrame  # `split` is test or val (files from before validation: test)
     cost_repeats: pd.DataFrame = field(default_factory=pd.DataFrame)  # cost_repeats.csv, with `source`
+    steps: pd.DataFrame = field(default_factory=pd.DataFrame)  # training loss per timed chunk
+    decisions: pd.DataFrame = field(default_factory=pd.DataFrame)  # `--until-decided`'s looks
 
 
 @dataclass
@@ -146,7 +151,9 @@ def load(folders: Sequence[Path]) -> Loaded:
     """Read and merge folders. A model found in several folders gets one entry per folder."""
     if not folders:
         folders = [newest_folder()]
-    frames: dict[str, list[pd.DataFrame]] = {"results": [], "epochs": [], "predictions": []}
+    frames: dict[str, list[pd.DataFrame]] = {
+        "results": [], "epochs": [], "predictions": [], "steps": [], "decisions": []
+    }  # fmt: skip
     repeats = []
     for folder in folders:
         if not folder.is_dir():
@@ -156,15 +163,17 @@ def load(folders: Sequence[Path]) -> Loaded:
             ("results", RESULTS_FILE),
             ("epochs", EPOCHS_FILE),
             ("predictions", PREDICTIONS_FILE),
+            ("steps", STEPS_FILE),
+            ("decisions", DECISIONS_FILE),
         ):
             df = run.read(name)
             df.insert(0, "source", folder.name)
             frames[key].append(df)
         repeats.append(load_cost_repeats(folder).assign(source=folder.name))
-    res, ep, pred = (
+    res, ep, pred, steps, decisions = (
         # Leave out empty frames (a folder without predictions): concat would turn the labels into floats.
         pd.concat([f for f in frames[k] if len(f)] or [pd.DataFrame()], ignore_index=True)
-        for k in ("results", "epochs", "predictions")
+        for k in ("results", "epochs", "predictions", "steps", "decisions")
     )
     if res.empty:
         raise BenchError(f"{folders[0]}/{RESULTS_FILE} holds no runs.")
@@ -185,13 +194,12 @@ def load(folders: Sequence[Path]) -> Loaded:
         res[metric.key] = pd.to_numeric(pd.Series([axis_value(r, axis) for r in rows], dtype=object))
 
     entry_of = res.set_index(["source", "run_id"])["entry"]
-    for df in (ep, pred):
+    for df in (ep, pred, steps):
         if not df.empty:
             df["entry"] = [entry_of.get((s, r)) for s, r in zip(df["source"], df["run_id"])]
     timed = [r for r in repeats if len(r)]
-    return Loaded(
-        list(folders), res, ep, pred, pd.concat(timed, ignore_index=True) if timed else pd.DataFrame()
-    )
+    repeats_frame = pd.concat(timed, ignore_index=True) if timed else pd.DataFrame()
+    return Loaded(list(folders), res, ep, pred, repeats_frame, steps, decisions)
 
 
 def default_target(loaded: Loaded) -> float | None:

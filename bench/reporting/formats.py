@@ -3,9 +3,9 @@
 A new format is one function in one file:
 
     @report_format("json", extension="json")
-    def to_json(rep: Report, figures: dict[str, Path]) -> str: ...
+    def to_json(rep: Report, figures: dict[str, Path], options: RenderOptions) -> str: ...
 
-A format with no extension prints to the terminal (its renderer returns rich renderables).
+A format with no extension prints to the terminal: its renderer returns `Printed`.
 """
 
 from __future__ import annotations
@@ -19,15 +19,34 @@ from typing import Any
 from bench.registry import Registry
 
 # The modules whose renderers register themselves; listed once, here, and imported on first use.
-RENDERER_MODULES = ("bench.reporting.render_text", "bench.reporting.render_html")
+RENDERER_MODULES = (
+    "bench.reporting.render_text",
+    "bench.reporting.render_html",
+    "bench.reporting.render_terminal",
+)
 
-Render = Callable[[Any, dict[str, Path]], "str | Sequence[Any]"]
+
+@dataclass(frozen=True)
+class RenderOptions:
+    width: int = 80  # the terminal's columns, for a format that prints
+    wide: bool = False  # every column of a printed table, however wide the lines
+
+
+@dataclass(frozen=True)
+class Printed:
+    """What a terminal format hands back: renderables, and the width to print them at."""
+
+    parts: Sequence[Any]
+    width: int
+
+
+Render = Callable[[Any, dict[str, Path], RenderOptions], "str | Printed"]
 
 
 @dataclass(frozen=True)
 class Format:
     name: str
-    render: Render  # (report, {figure name: png}) -> the file's text, or renderables to print
+    render: Render  # (report, {figure name: png}, options) -> the file's text, or what to print
     extension: str | None  # the file's; None: printed to the terminal, plots beside the first folder
 
 

@@ -3,7 +3,7 @@
 `sections` turns a built report (bench/reporting/data.py) into its parts in order ("Is it worth it?",
 runs, pairs, front, sweep, budget, failures), each a header row and rows of text cells; a section with
 no headers is a list of sentences. The markdown, terminal and HTML renderers draw these and add
-nothing of their own.
+nothing of their own (the terminal fits them to its width: footnotes, columns left out).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Report figures with matplotlib's Agg backend: training curves, accuracy against cost, sweeps.
+"""Report figures with matplotlib's Agg backend: the verdicts, training curves, accuracy against cost,
+sweeps (the figures themselves in bench.reporting.curves and verdict_plots for the first two).
 
 Each figure is written as PNG and SVG; `write_all` returns the PNG paths by figure name.
 """
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -17,15 +17,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from bench.reporting.curves import COLORS, training_curves  # noqa: E402
 from bench.reporting.data import PAPER_DEVICE, PAPER_TASK, Report  # noqa: E402
+from bench.reporting.verdict_plots import decisions_plot, margin_points, pairs_plot  # noqa: E402
 from bench.results import COSTS  # noqa: E402
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
-COLORS: list[str] = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
 def slug(text: str) -> str:
@@ -42,37 +38,17 @@ def save(fig: Figure, folder: Path, name: str) -> Path:
     return png
 
 
-def _band(ax: Axes, df: pd.DataFrame, column: str, label: str, color: object, style: str) -> None:
-    """Mean over seeds by epoch, with the min-max range shaded when there are several seeds."""
-    stats = df.groupby("epoch")[column].agg(["mean", "min", "max"])
-    if stats["mean"].isna().all():
-        return
-    ax.plot(stats.index, stats["mean"], style, color=color, label=label, marker="o", markersize=3)
-    if df["run_id"].nunique() > 1:
-        ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.15, linewidth=0)
-
-
-def training_curves(epochs: pd.DataFrame, entry: str) -> Figure:
-    """Like the paper's Figs 5-7: loss and accuracy by epoch, training, validation and test."""
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, what in ((loss_ax, "loss"), (acc_ax, "accuracy")):
-        _band(ax, epochs, f"train_{what}", f"training {what}", COLORS[0], "-")
-        if f"val_{what}" in epochs:
-            _band(ax, epochs, f"val_{what}", f"validation {what}", COLORS[2], "-.")
-        _band(ax, epochs, f"test_{what}", f"test {what}", COLORS[1], "--")
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(what)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    seeds = epochs["run_id"].nunique()
-    fig.suptitle(f"{entry}: training curves ({seeds} seed{'s' if seeds != 1 else ''}; band: min-max)")
-    fig.tight_layout()
-    return fig
+def _interval(row: pd.Series, key: str, at: float) -> np.ndarray | None:
+    """An error bar around `at` from an entry's 95% t interval of `key`; none from one seed."""
+    low, high = row.get(f"{key}_ci_low"), row.get(f"{key}_ci_high")
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return None
+    return np.array([[max(at - low, 0.0)], [max(high - at, 0.0)]])
 
 
 def cost_plot(rep: Report) -> Figure:
-    """Mean test accuracy against cost, with each front; 95% t intervals where there are seeds."""
+    """Mean test accuracy against cost, with each front; with two or more seeds, each point carries
+    its 95% t interval on both axes."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     entries = rep.entries.set_index("entry")
     styles = ["-", "--", ":"]
@@ -81,10 +57,11 @@ def cost_plot(rep: Report) -> Figure:
         label = f"front ({COSTS[str(group)].label})" if rep.front["group"].nunique() > 1 else "front"
         ax.plot(on["cost"], on["accuracy"], styles[g % 3], color="black", linewidth=1, alpha=0.5, label=label)
     for i, (_, r) in enumerate(rep.front.iterrows()):
-        low, high = (entries.loc[r["model"], f"test_accuracy_{k}"] for k in ("ci_low", "ci_high"))
-        err = np.array([[r["accuracy"] - low], [high - r["accuracy"]]]) if np.isfinite(low) else None
+        row = entries.loc[r["model"]]
+        err = _interval(row, "test_accuracy", r["accuracy"])
+        xerr = _interval(row, f"axis_{rep.cost}", r["cost"])  # seeds' t interval of the cost
         ax.errorbar(
-            r["cost"], r["accuracy"], yerr=err, fmt="o" if r["on_front"] else "x",
+            r["cost"], r["accuracy"], yerr=err, xerr=xerr, fmt="o" if r["on_front"] else "x",
             color=COLORS[i % len(COLORS)], capsize=3, markersize=7, label=r["model"],
         )  # fmt: skip
     for _, r in rep.entries[rep.entries["reference"] == "majority"].iterrows():
@@ -162,12 +139,25 @@ def sweep_plot(sweep: pd.DataFrame, x: str) -> Figure:
 def write_all(rep: Report, folder: Path) -> dict[str, Path]:
     """Every figure the report has data for, as `folder/<name>.png` and `.svg`."""
     written: dict[str, Path] = {}
+    if not rep.pairs.empty:
+        written["pairs"] = save(pairs_plot(rep.pairs), folder, "pairs")
+    decisions = rep.loaded.decisions
+    if not decisions.empty and decisions.groupby(["model_a", "model_b"])["look"].nunique().max() > 1:
+        margins = {
+            (str(r["model_a"]), str(r["model_b"])): margin_points(r.get("margin"))
+            for _, r in rep.pairs.iterrows()
+        }
+        written["decisions"] = save(decisions_plot(decisions, margins), folder, "decisions")
     ep = rep.loaded.epochs
     if not ep.empty and "entry" in ep:
         ours = ep[ep["entry"].isin(set(rep.entries["entry"]))]
+        steps = rep.loaded.steps
         for entry, g in ours.groupby("entry", sort=False):
-            name = f"curves-{slug(str(entry))}"
-            written[name] = save(training_curves(g, str(entry)), folder, name)
+            mine = steps[steps["entry"] == entry] if "entry" in steps else steps
+            fig = training_curves(g, mine, str(entry))
+            if fig is not None:  # none where every series would be one point
+                name = f"curves-{slug(str(entry))}"
+                written[name] = save(fig, folder, name)
     if not rep.front.empty:
         written[f"cost-{rep.cost}"] = save(cost_plot(rep), folder, f"cost-{rep.cost}")
     if not rep.budget.empty:

@@ -1,4 +1,4 @@
-"""Text renderers of a built report: markdown, CSV and the terminal's rich tables."""
+"""Text renderers of a built report: markdown and CSV (the terminal's tables: render_terminal)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from rich.table import Table
 
 from bench.reporting.data import METRICS, TARGET_METRICS, Report
-from bench.reporting.formats import report_format
+from bench.reporting.formats import RenderOptions, report_format
 from bench.reporting.layout import sections
 from bench.stats.verdicts import VERDICT_COLUMNS
 
@@ -25,7 +24,9 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 
 
 @report_format("markdown", extension="md")
-def to_markdown(rep: Report, figures: dict[str, Path] | None = None) -> str:
+def to_markdown(
+    rep: Report, figures: dict[str, Path] | None = None, options: RenderOptions | None = None
+) -> str:
     parts = [f"# Report: {', '.join(str(f.name) for f in rep.loaded.folders)}"]
     for title, note, (headers, rows) in sections(rep, with_ci=True):
         parts += [f"## {title}", *([note] if note else []), markdown_table(headers, rows)]
@@ -33,7 +34,7 @@ def to_markdown(rep: Report, figures: dict[str, Path] | None = None) -> str:
 
 
 @report_format("csv", extension="csv")
-def to_csv(rep: Report, figures: dict[str, Path] | None = None) -> str:
+def to_csv(rep: Report, figures: dict[str, Path] | None = None, options: RenderOptions | None = None) -> str:
     """One file, a `level` column telling its parts apart: `model` and `reference` rows (mean, std and
     t interval per metric; with on_front and dominated_by), every merged `run`, every `pair` (the
     verdict columns) and the sweeps' `budget` curves."""
@@ -55,16 +56,3 @@ def to_csv(rep: Report, figures: dict[str, Path] | None = None) -> str:
     first = [c for c in keep + ["reference", "device", "seeds", "n_ok", "n_failed"] if c in out.columns]
     out = out[first + [c for c in out.columns if c not in first]]
     return str(out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
-
-
-@report_format("table")
-def to_rich(rep: Report, figures: dict[str, Path] | None = None) -> list[Table]:
-    tables = []
-    for title, note, (headers, rows) in sections(rep, with_ci=False):
-        table = Table(title=title, caption=note or None, caption_justify="left", show_header=bool(headers))
-        for i, h in enumerate(headers or [""]):
-            table.add_column(h, justify="left" if i < 4 else "right", overflow="fold")
-        for r in rows:
-            table.add_row(*r)
-        tables.append(table)
-    return tables

@@ -10,7 +10,7 @@ from rich.console import Console
 from bench import atomic
 from bench.reporting import plots
 from bench.reporting.data import build
-from bench.reporting.formats import load_formats
+from bench.reporting.formats import Printed, RenderOptions, load_formats
 from bench.stats.cost import DEFAULT_COST_NOISE
 from bench.stats.verdicts import DEFAULT_MARGIN
 
@@ -23,21 +23,27 @@ def write_report(
     target: float | None = None,
     margin: float = DEFAULT_MARGIN,
     cost_noise: float = DEFAULT_COST_NOISE,
+    wide: bool = False,
 ) -> Path | None:
-    """Build the report, write its plots beside it and render it; the file written (None: printed)."""
+    """Build the report, write its plots beside it and render it; the file written (None: printed,
+    fitted to the terminal's width, or with every column with `wide`)."""
     fmt = load_formats().get(fmt_name)  # an unknown name: a BenchError with did-you-mean
     rep = build(folders, cost, target, margin, cost_noise)
     err = Console(stderr=True)
+    options = RenderOptions(Console().width, wide)
     if fmt.extension is None:
         plot_dir = out or rep.loaded.folders[0]
         figures = plots.write_all(rep, plot_dir / "plots")
-        for renderable in fmt.render(rep, figures):
-            Console().print(renderable)
+        printed = fmt.render(rep, figures, options)
+        assert isinstance(printed, Printed), f"format {fmt.name} prints, so its renderer returns Printed"
+        console = Console(width=max(printed.width, options.width))  # --wide: whole lines, maybe wrapped
+        for part in printed.parts:
+            console.print(part)
         err.print(f"wrote {len(figures)} plots to {plot_dir / 'plots'}")
         return None
     file = out or rep.loaded.folders[0] / f"report.{fmt.extension}"
     figures = plots.write_all(rep, file.parent / "plots")
-    text = fmt.render(rep, figures)
+    text = fmt.render(rep, figures, options)
     assert isinstance(text, str), f"format {fmt.name} writes a file, so its renderer returns text"
     atomic.write_text(file, text)
     err.print(f"wrote {file} and {len(figures)} plots to {file.parent / 'plots'}")

@@ -40,6 +40,8 @@ from bench.results import (
     PREDICTIONS_FILE,
     RESULT_COLUMNS,
     RESULTS_FILE,
+    STEP_COLUMNS,
+    STEPS_FILE,
     run_costs,
     write_csv,
     write_json,
@@ -123,6 +125,16 @@ def pooled_step_times(epochs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"step_time_s_mean": mean, "step_time_s_sd": sd, "step_time_chunks": n}
 
 
+def step_rows(row: dict[str, Any], stats: EpochStats, steps_before: int) -> list[dict[str, Any]]:
+    """The epoch's rows of steps.csv: each timed chunk's mean loss, at the run's step count."""
+    tags: dict[str, Any] = {k: row[k] for k in ("study", "trial") if k in row}
+    return [
+        {"run_id": row["run_id"], "model": row["model"], "seed": row["seed"], "epoch": stats.epoch,
+         "chunk": i + 1, "step": steps_before + end, "train_loss": loss, "step_time_s": time, **tags}
+        for i, (end, loss, time) in enumerate(zip(stats.chunk_ends, stats.chunk_losses, stats.step_times_s))
+    ]  # fmt: skip
+
+
 class Runner:
     """Owns one results folder. `run(...)` trains one RunConfig and appends its rows to the files."""
 
@@ -144,6 +156,7 @@ class Runner:
         self.results: list[dict[str, Any]] = []
         self.epochs: list[dict[str, Any]] = []
         self.predictions: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any]] = []
         self._datasets: dict[tuple[Any, ...], Dataset] = {}
         self.main = distributed.is_main()  # under torchrun only rank 0 writes files
         load_models()
@@ -262,9 +275,14 @@ class Runner:
         self, row: dict[str, Any], run: RunConfig, stats: EpochStats, selection: Selection | None
     ) -> Selection:
         """Record an epoch's row and say so; the selection, updated if this epoch is selected."""
+        done = sum(int(e.get("train_steps") or 0) for e in self.epochs if e["run_id"] == row["run_id"])
+        kept = [s for s in self.steps if s["run_id"] != row["run_id"] or s["epoch"] < stats.epoch]
+        self.steps = kept + step_rows(row, stats, done)
         self.epochs.append(self._epoch_row(row, stats))
         if self.main:
             write_csv(self.out / EPOCHS_FILE, self.epochs, EPOCH_COLUMNS)
+            if self.steps:
+                write_csv(self.out / STEPS_FILE, self.steps, STEP_COLUMNS)
         val = f"val acc {stats.val.accuracy:.3f} | " if stats.val else ""
         self.log(
             f"{row['run_id']} epoch {stats.epoch}/{run.epochs}: "
@@ -499,6 +517,7 @@ class Runner:
             (RESULTS_FILE, "results"),
             (EPOCHS_FILE, "epochs"),
             (PREDICTIONS_FILE, "predictions"),
+            (STEPS_FILE, "steps"),
         ):
             file = self.out / name
             if file.is_file() and file.stat().st_size:

@@ -70,6 +70,8 @@ class EpochStats:
     val: EvalOutput | None = None  # None without a validation split
     train_steps: int = 0  # optimizer steps taken
     step_times_s: list[float] = field(default_factory=list)  # mean seconds per step of each chunk
+    chunk_losses: list[float] = field(default_factory=list)  # mean training loss of each chunk
+    chunk_ends: list[int] = field(default_factory=list)  # the epoch's steps done at each chunk's end
     cost: dict[str, Any] = field(default_factory=dict)  # tracker columns for the epoch
 
 
@@ -339,6 +341,10 @@ def train_epoch(
     progress.start(f"{run.model} epoch {epoch}/{run.epochs}", state.steps_per_epoch + n_eval)
     chunk = max(1, math.ceil(state.steps_per_epoch / TIME_CHUNKS))
     step_times: list[float] = []
+    # Running loss sums and sample counts at each chunk's end, summed over ranks with the rest.
+    chunk_losses: list[torch.Tensor] = []
+    chunk_samples: list[int] = []
+    chunk_ends: list[int] = []
     with tracker:
         start = time.perf_counter()
         chunk_start, chunk_steps = start, 0
@@ -361,6 +367,9 @@ def train_epoch(
                 synchronize(device)  # one sync per chunk: a step time that is the device's, not the queue's
                 now = time.perf_counter()
                 step_times.append((now - chunk_start) / chunk_steps)
+                chunk_losses.append(loss_sum.clone())
+                chunk_samples.append(samples)
+                chunk_ends.append(step + 1)
                 chunk_start, chunk_steps = now, 0
             progress.advance()
             raise_pending()  # a signal whose exception a finalizer swallowed
@@ -374,9 +383,17 @@ def train_epoch(
         test = evaluate(state.eval_net, state.test, device, state.n_classes, progress, state.precision)
         eval_time = time.perf_counter() - start - train_time
     progress.stop()
-    loss_sum, correct, tokens, total_samples = distributed.all_sum(
-        loss_sum, correct, tokens, torch.tensor(samples, device=device)
+    k = len(chunk_losses)
+    loss_sum, correct, tokens, total_samples, *chunks = distributed.all_sum(
+        loss_sum,
+        correct,
+        tokens,
+        torch.tensor(samples, device=device),
+        *chunk_losses,
+        *(torch.tensor(n, device=device) for n in chunk_samples),
     )
+    chunk_loss = np.diff([0.0, *(float(t) for t in chunks[:k])])
+    chunk_n = np.diff([0, *(int(t) for t in chunks[k:])])
     return EpochStats(
         epoch=epoch,
         train_loss=float(loss_sum) / int(total_samples),
@@ -389,6 +406,8 @@ def train_epoch(
         val=val,
         train_steps=len(global_sizes[: state.steps_per_epoch]),
         step_times_s=step_times,
+        chunk_losses=[float(x) for x in chunk_loss / np.maximum(chunk_n, 1)],
+        chunk_ends=chunk_ends,
         cost=epoch_costs(tracker),
     )
 

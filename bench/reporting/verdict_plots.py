@@ -1,0 +1,160 @@
+"""Pictures of the verdicts: every pair's accuracy difference and cost ratio, and `--until-decided`'s path.
+
+`pairs_plot` draws the report's pair rows (bench.stats.verdicts.VERDICT_COLUMNS): per pair, the accuracy
+difference B - A in points with its 95% interval, the margin where the rows carry one (a `margin`
+column, in accuracy points), the verdict as the colour, and beside it the cost ratio B / A with its
+interval. `decisions_plot` draws decisions.csv: each pair's interval at every look, against the margin.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and in CI; must precede pyplot
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+VERDICT_COLORS = {"worth it": "#1a7f37", "not worth it": "#cf222e", "inconclusive": "#6e7781"}
+MARGIN_COLOR = "#bf8700"
+OTHER_COLORS = ["#0969da", "#8250df", "#bf8700", "#1b7c83"]  # verdicts this table does not name
+
+
+def verdict_colors(verdicts: pd.Series) -> dict[str, str]:
+    """A colour for every verdict present: the known three fixed, any other from a palette of its own."""
+    found = [str(v) for v in dict.fromkeys(verdicts)]
+    others = iter(OTHER_COLORS * (1 + len(found) // len(OTHER_COLORS)))
+    return {v: VERDICT_COLORS.get(v) or next(others) for v in found}
+
+
+def margin_points(value: object) -> float | None:
+    """The margin of a row in accuracy points, or None where it has none."""
+    try:
+        m = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return m if math.isfinite(m) and m > 0 else None
+
+
+def _count(seeds: object) -> str:
+    """A look's seeds as a count: a number as it is, a list of seeds ("0 1 2") by its length."""
+    text = str(seeds).strip()
+    return text if text.isdigit() else str(len(text.replace(",", " ").split()))
+
+
+def pair_label(a: object, b: object) -> str:
+    return f"{b} vs {a}"
+
+
+def _draw_margins(ax: Axes, margins: list[float | None], ys: np.ndarray, vertical: bool) -> bool:
+    """± the margin: one line across the axes when every row has the same, else a segment per row."""
+    known = [m for m in margins if m is not None]
+    if not known:
+        return False
+    if len(set(known)) == 1 and len(known) == len(margins):
+        for sign in (-1, 1):
+            line = ax.axvline if vertical else ax.axhline
+            line(sign * known[0], color=MARGIN_COLOR, linestyle="--", linewidth=1.2)
+        return True
+    for m, y in zip(margins, ys):
+        if m is not None:
+            for sign in (-1, 1):
+                segment = ax.vlines if vertical else ax.hlines
+                segment(sign * m, y - 0.4, y + 0.4, colors=MARGIN_COLOR, linestyles="--", linewidth=1.2)
+    return True
+
+
+def pairs_plot(pairs: pd.DataFrame) -> Figure:
+    """Per pair, the accuracy difference with its interval and the margin, and the cost ratio beside it."""
+    n = len(pairs)
+    fig, (acc_ax, cost_ax) = plt.subplots(
+        1, 2, figsize=(9.5, 1.4 + 0.55 * n), sharey=True, gridspec_kw={"width_ratios": [3, 2]}
+    )
+    ys = np.arange(n)[::-1].astype(float)  # the first pair on top
+    colors = verdict_colors(pairs["verdict"])
+    margins: list[float | None] = (
+        [margin_points(v) for v in pairs["margin"]] if "margin" in pairs else [None] * n
+    )
+    for y, (_, r) in zip(ys, pairs.iterrows()):
+        color = colors[str(r["verdict"])]
+        diff, low, high = (100 * float(r[k]) for k in ("acc_diff", "acc_diff_ci_low", "acc_diff_ci_high"))
+        acc_ax.errorbar(diff, y, xerr=[[diff - low], [high - diff]], fmt="o", color=color, capsize=4,
+                        markersize=7, elinewidth=2)  # fmt: skip
+        ratio, c_low, c_high = (float(r[k]) for k in ("cost_ratio", "cost_ci_low", "cost_ci_high"))
+        if math.isfinite(c_low) and math.isfinite(c_high) and c_low > 0:
+            cost_ax.errorbar(ratio, y, xerr=[[ratio - c_low], [c_high - ratio]], fmt="s", color=color,
+                             capsize=4, markersize=6, elinewidth=2)  # fmt: skip
+        else:  # one replicate: no interval, drawn hollow
+            cost_ax.plot(ratio, y, "s", markerfacecolor="white", markeredgecolor=color, markersize=6)
+    acc_ax.axvline(0, color="black", linewidth=0.8)
+    has_margin = _draw_margins(acc_ax, margins, ys, vertical=True)
+    acc_ax.set_yticks(ys, [pair_label(a, b) for a, b in zip(pairs["model_a"], pairs["model_b"])])
+    acc_ax.set_ylim(-0.7, n - 0.3)
+    acc_ax.set_xlabel("accuracy B − A, points (95% CI)")
+    acc_ax.grid(axis="x", alpha=0.3)
+    cost_ax.axvline(1, color="black", linewidth=0.8)
+    cost_ax.set_xscale("log")
+    noun = str(pairs["cost"].iloc[0]) if "cost" in pairs and n else "cost"
+    cost_ax.set_xlabel(f"{noun}, B / A (95% CI; hollow: no interval)")
+    cost_ax.grid(axis="x", alpha=0.3, which="both")
+    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=v) for v, c in colors.items()]
+    if has_margin:
+        handles.append(Line2D([], [], color=MARGIN_COLOR, linestyle="--", label="± margin"))
+    height = fig.get_figheight()
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.suptitle("Is it worth it? B is the costlier model of each pair", fontsize=10)
+    fig.tight_layout(rect=(0, 0.4 / height, 1, 1))
+    return fig
+
+
+def decisions_plot(decisions: pd.DataFrame, margins: Mapping[tuple[str, str], float | None]) -> Figure:
+    """Each pair's accuracy interval at every look of `--until-decided`, against the margin."""
+    groups = list(decisions.groupby(["model_a", "model_b"], sort=False))
+    n = len(groups)
+    cols = min(n, 2)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.0 * rows), squeeze=False)
+    colors = verdict_colors(decisions["verdict"])
+    has_margin = False
+    for ax, ((a, b), g) in zip(axes.flat, groups):
+        g = g.sort_values("look")
+        looks = g["look"].to_numpy(dtype=float)
+        diff, low, high = (
+            100 * g[k].to_numpy(dtype=float) for k in ("acc_diff", "acc_diff_ci_low", "acc_diff_ci_high")
+        )
+        ax.plot(looks, diff, "-", color="#aaaaaa", linewidth=1, zorder=1)
+        for x, d, lo, hi, v in zip(looks, diff, low, high, g["verdict"]):
+            ax.errorbar(x, d, yerr=[[d - lo], [hi - d]], fmt="o", color=colors[str(v)], capsize=4,
+                        markersize=5, elinewidth=2, zorder=2)  # fmt: skip
+        ax.axhline(0, color="black", linewidth=0.8)
+        margin = margins.get((str(a), str(b)))
+        if margin is None and "margin" in g:
+            margin = margin_points(g["margin"].iloc[-1])
+        has_margin |= _draw_margins(ax, [margin], looks, vertical=False)
+        seeds = [
+            f"{int(x)}\n{_count(sa)}+{_count(sb)}" for x, sa, sb in zip(looks, g["seeds_a"], g["seeds_b"])
+        ]
+        ax.set_xticks(looks, seeds, fontsize=7)
+        ax.set_xlabel("look (seeds of A + B)", fontsize=8)
+        ax.set_ylabel("accuracy B − A, points", fontsize=8)
+        ax.set_title(pair_label(a, b), fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=v) for v, c in colors.items()]
+    if has_margin:
+        handles.append(Line2D([], [], color=MARGIN_COLOR, linestyle="--", label="± margin"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.suptitle("The decision path: each pair's 95% interval at every look", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
