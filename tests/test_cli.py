@@ -40,6 +40,7 @@ def test_run_end_to_end_writes_results(tiny_suite: Path, tmp_path: Path) -> None
     env = (out / "env.json").read_text()
     assert '"torch"' in env and '"command"' in env
     assert "encoder" in output and "bert_bilstm" in output and "majority class" in output  # the table
+    assert "Is it worth it?" in output and "training time of" in output  # the end-of-run verdicts
 
 
 def test_same_seed_gives_identical_metrics(tiny_suite: Path, tmp_path: Path) -> None:

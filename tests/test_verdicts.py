@@ -129,9 +129,9 @@ def test_inconclusive_says_what_could_not_be_seen() -> None:
     row = pair_verdicts(["a", "b"], {"a": CHEAP, "b": LIKE_CHEAP}, comps).iloc[0]
     assert row["verdict"] == INCONCLUSIVE
     assert (
-        "is 1.0 points more accurate (\u22121.2 to +3.2; adjusted p = 0.40): inconclusive; its gain is at most"
-        " +2.8 points (one-sided, Holm-adjusted), not below the 1-point margin; a difference under 4.1 points"
-        " could not have been detected with 500 test items; about " in row["sentence"]
+        "is 1.0 points more accurate (\u22121.2 to +3.2; adjusted p = 0.40): inconclusive; its gain is at"
+        " most +2.8 points (one-sided, Holm-adjusted), not below the 1-point margin; a difference under 4.1"
+        " points could not have been detected with 500 test items; about " in row["sentence"]
     )
     # One seed each: only more items decide. At the spread observed (SE 1.12 points at 500 items),
     # the gain of 1 point is significant at SE 1 / 1.96 = 0.51: 500 (1.12 / 0.51)^2 = 2,415 items.

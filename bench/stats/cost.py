@@ -111,9 +111,11 @@ def compare_cost(
     measured = [r for r in (a, b) if r.n >= 2]
     if len(measured) < 2 and noise is None:
         return CostComparison(ratio, math.nan, math.nan, None, COST_DELTA_LOG, na, nb, confidence)
-    var = sum(r.std**2 / (r.n * r.mean**2) if r.n >= 2 else noise**2 / r.n for r in (a, b))  # type: ignore[operator]
     assumed = len(measured) < 2
-    method, used = (COST_ASSUMED, float(noise)) if assumed else (COST_DELTA_LOG, math.nan)  # type: ignore[arg-type]
+    sd = float(noise) if noise is not None else math.nan
+    # var(log mean): measured s^2 / (n m^2), or the assumed noise^2 / n for a single run.
+    var = sum(r.std**2 / (r.n * r.mean**2) if r.n >= 2 else sd**2 / r.n for r in (a, b))
+    method, used = (COST_ASSUMED, sd) if assumed else (COST_DELTA_LOG, math.nan)
     if var == 0.0:
         # Replicates that agree exactly: the ratio is as known as it gets.
         return CostComparison(ratio, ratio, ratio, ratio != 1.0, method, na, nb, confidence, used)

@@ -19,7 +19,7 @@ from scipy import stats as sps
 from scipy.optimize import brentq
 
 
-def _cp_upper(k: np.ndarray, m: np.ndarray, level: float | np.ndarray) -> np.ndarray:
+def _cp_upper(k: np.ndarray, m: np.ndarray | int, level: float | np.ndarray) -> np.ndarray:
     """One-sided Clopper-Pearson upper bound of a binomial share with k of m, error `level`."""
     k, m = np.broadcast_arrays(np.asarray(k, float), np.asarray(m, float))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -27,7 +27,7 @@ def _cp_upper(k: np.ndarray, m: np.ndarray, level: float | np.ndarray) -> np.nda
     return np.where(k >= m, 1.0, out)
 
 
-def _cp_lower(k: np.ndarray, m: np.ndarray, level: float | np.ndarray) -> np.ndarray:
+def _cp_lower(k: np.ndarray, m: np.ndarray | int, level: float | np.ndarray) -> np.ndarray:
     k, m = np.broadcast_arrays(np.asarray(k, float), np.asarray(m, float))
     with np.errstate(invalid="ignore", divide="ignore"):
         out = sps.beta.ppf(level, np.maximum(k, 1e-300), m - k + 1.0)
