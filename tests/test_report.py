@@ -488,8 +488,12 @@ def test_pairs_plot_draws_each_interval_the_margin_and_the_verdict(folders: tupl
     fig = pairs_plot(pairs)
     acc_ax, cost_ax = fig.axes
     bars = errorbars(acc_ax)
-    assert len(bars) == len(pairs)
-    for (_, r), (color, centre, low, high) in zip(pairs.iterrows(), bars):
+    compared = pairs[pairs["acc_diff_ci_low"].notna()]  # one seed against two is refused: no interval
+    assert 0 < len(compared) < len(pairs)
+    assert len(bars) == len(compared)
+    hollow = [line for line in acc_ax.lines if line.get_markerfacecolor() == "white"]
+    assert len(hollow) == len(pairs) - len(compared)
+    for (_, r), (color, centre, low, high) in zip(compared.iterrows(), bars):
         assert color == VERDICT_COLORS[r["verdict"]]
         assert (centre, low, high) == pytest.approx(
             (100 * r["acc_diff"], 100 * r["acc_diff_ci_low"], 100 * r["acc_diff_ci_high"])
@@ -507,7 +511,7 @@ def test_pairs_plot_draws_each_interval_the_margin_and_the_verdict(folders: tupl
         f"{b} vs {a}" for a, b in zip(pairs["model_a"], pairs["model_b"])
     ]
     plt.close(fig)
-    no_margin = pairs_plot(build([basic]).pairs)  # no margin column: no margin lines
+    no_margin = pairs_plot(build([basic]).pairs.drop(columns="margin"))  # no margin column: no lines
     assert rules(no_margin.axes[0], "x") == [0.0]
     plt.close(no_margin)
 

@@ -88,8 +88,11 @@ def pairs_plot(pairs: pd.DataFrame) -> Figure:
     for y, (_, r) in zip(ys, pairs.iterrows()):
         color = colors[str(r["verdict"])]
         diff, low, high = (100 * float(r[k]) for k in ("acc_diff", "acc_diff_ci_low", "acc_diff_ci_high"))
-        acc_ax.errorbar(diff, y, xerr=[[diff - low], [high - diff]], fmt="o", color=color, capsize=4,
-                        markersize=7, elinewidth=2)  # fmt: skip
+        if math.isfinite(low) and math.isfinite(high):
+            acc_ax.errorbar(diff, y, xerr=[[diff - low], [high - diff]], fmt="o", color=color, capsize=4,
+                            markersize=7, elinewidth=2)  # fmt: skip
+        else:  # a pair the statistics refuse to compare (one seed against two): no interval, hollow
+            acc_ax.plot(diff, y, "o", markerfacecolor="white", markeredgecolor=color, markersize=7)
         ratio, c_low, c_high = (float(r[k]) for k in ("cost_ratio", "cost_ci_low", "cost_ci_high"))
         if math.isfinite(c_low) and math.isfinite(c_high) and c_low > 0:
             cost_ax.errorbar(ratio, y, xerr=[[ratio - c_low], [c_high - ratio]], fmt="s", color=color,
@@ -100,7 +103,7 @@ def pairs_plot(pairs: pd.DataFrame) -> Figure:
     has_margin = _draw_margins(acc_ax, margins, ys, vertical=True)
     acc_ax.set_yticks(ys, [pair_label(a, b) for a, b in zip(pairs["model_a"], pairs["model_b"])])
     acc_ax.set_ylim(-0.7, n - 0.3)
-    acc_ax.set_xlabel("accuracy B − A, points (95% CI)")
+    acc_ax.set_xlabel("accuracy B − A, points (95% CI; hollow: no interval)")
     acc_ax.grid(axis="x", alpha=0.3)
     cost_ax.axvline(1, color="black", linewidth=0.8)
     cost_ax.set_xscale("log")
