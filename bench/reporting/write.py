@@ -9,7 +9,7 @@ from rich.console import Console
 
 from bench import atomic
 from bench.errors import BenchError
-from bench.reporting import plots
+from bench.reporting import max_len, plots
 from bench.reporting.data import build
 from bench.reporting.render_html import to_html
 from bench.reporting.render_text import to_csv, to_markdown, to_rich
@@ -33,12 +33,14 @@ def make_report(
     if fmt_name == "table":
         plot_dir = out or rep.loaded.folders[0]
         figures = plots.write_all(rep, plot_dir / "plots")
+        figures.update(max_len.figure(rep, plot_dir / "plots"))
         for table in to_rich(rep):
             Console().print(table)
         err.print(f"wrote {len(figures)} plots to {plot_dir / 'plots'}")
         return None
     file = out or rep.loaded.folders[0] / f"report.{EXTENSIONS[fmt_name]}"
     figures = plots.write_all(rep, file.parent / "plots")
+    figures.update(max_len.figure(rep, file.parent / "plots"))
     renderers = {"csv": to_csv, "markdown": to_markdown, "html": lambda r: to_html(r, figures)}
     atomic.write_text(file, renderers[fmt_name](rep))
     err.print(f"wrote {file} and {len(figures)} plots to {file.parent / 'plots'}")
