@@ -4,6 +4,7 @@ trials of two studies of one model kept apart in a report."""
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from bench.config import SweepSettings, load_suite
 from bench.errors import BenchError
 from bench.reporting import max_len
 from bench.reporting.data import aggregate, build, judge, load
-from bench.sweep.across import plan
+from bench.sweep.across import Overall, Plan, plan
 from bench.sweep.search_space import resolve_spaces
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +64,22 @@ def test_a_suites_grid_points_serve_the_grid_sampler_and_its_range_the_others() 
     bad = {**suite.sweep, "max_len": {"low": 16, "high": 64, "grid": []}}
     with pytest.raises(BenchError, match="grid must be a non-empty list"):
         resolve_spaces(["max_len"], type(suite)(suite.name, "", suite.runs, sweep=bad), "encoder", grid=True)
+
+
+def test_time_left_is_each_models_remaining_trials_at_its_own_mean() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    suite = load_suite(str(ACROSS))
+    the_plan = Plan(suite, ("a", "b"), ("s-a", "s-b"), (), SweepSettings(("max_len",), trials=3), Path())
+    overall = Overall(the_plan, storage)
+    assert overall() == "2 models · time left: after the first trial"
+    study = optuna.create_study(storage=storage, study_name="s-a")
+    start = datetime.datetime(2026, 1, 1)
+    for seconds in (10, 20):
+        trial = optuna.trial.create_trial(value=0.5, state=TrialState.COMPLETE)
+        trial.datetime_start, trial.datetime_complete = start, start + datetime.timedelta(seconds=seconds)
+        study.add_trial(trial)
+    # a: one trial left at its mean of 15 s; b: not begun, three trials at the mean of all, 15 s.
+    assert overall() == "4 trial(s) left in all · about 60 s left"
 
 
 # --- a whole sweep across models, two workers on one storage -----------------------------------
