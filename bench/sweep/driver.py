@@ -214,10 +214,10 @@ class _AfterTrial:
         )
         acc, cut = trial.user_attrs.get("val_accuracy"), trial.user_attrs.get("truncated_train_share")
         done, info = status_line(study, self.total)
-        label = f"{self.part.label} " if self.part else ""
+        label, overall = (f"{self.part.label} ", f" · {self.part.overall()}") if self.part else ("", "")
         self.console.print(
             f"{label}trial {trial.number} {trial.state.name}: {params} · val acc {fmt(acc, 'pct')}% · "
-            f"train cut {fmt(cut, 'pct')}% · {info}"
+            f"train cut {fmt(cut, 'pct')}% · {info}{overall}"
         )
         self.display.show(done, info)
         write_outputs(study, self.out, self.part.studies if self.part else ())
