@@ -185,3 +185,25 @@ def test_trials_of_two_studies_of_one_model_are_two_entries(tmp_path: Path) -> N
     assert set(both.predictions["entry"]) == {"encoder t0 [first]", "encoder t0 [second]"}
     rep = build([tmp_path / "first", tmp_path / "second"])
     assert len(rep.sweep) == 2 and rep.sweep["is_best"].tolist() == [True, True]  # each its study's best
+
+
+# --- tox's min environment ----------------------------------------------------------------------
+def test_min_env_pins_every_lower_bound_of_pyproject_but_torch(tmp_path: Path) -> None:
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader(
+        "pip_install_lowest", str(ROOT / "scripts" / "pip-install-lowest")
+    )
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\ndependencies = ["torch>=2.4,<2.14", "pandas>=2.0", "Scikit_Learn >= 1.3", "plain"]\n'
+        '[project.optional-dependencies]\na = ["psycopg[binary]>=3.1.4", "pytest>=8"]\nb = ["pytest>=8.1"]\n'
+    )
+    pins = module.lowest_pins(pyproject)
+    assert pins == {"pandas": "2.0", "scikit-learn": "1.3", "psycopg": "3.1.4", "pytest": "8.1"}
+    assert "torch" not in module.lowest_pins() and module.lowest_pins()["optuna"] == "4.9"
