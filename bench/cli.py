@@ -260,7 +260,13 @@ def report(
 
 
 @main.command()
-@click.option("--model", required=True, help="The model to sweep (see `bench ls models`; hf:PATH too).")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Sweep only this model (repeatable; see `bench ls models`; hf:PATH too) [default: every model "
+    "of the suite, one study each over the same grid].",
+)
 @click.option(
     "--suite",
     "suite_name",
@@ -279,9 +285,10 @@ def report(
 )
 @click.option(
     "--trials",
-    default=10,
-    show_default=True,
-    help="Finished trials the study should hold, all workers together.",
+    type=int,
+    default=None,
+    help="Finished trials each study should hold, all workers together [default: 10; across models "
+    "with the grid sampler, every grid point].",
 )
 @click.option("--study", "study_name", default=None, help="Study name [default: <suite>-<model>-<params>].")
 @click.option(
@@ -308,7 +315,7 @@ def report(
     "--sampler",
     type=click.Choice(["tpe", "random", "grid", "nsga2"]),
     default=None,
-    help="[default: tpe, or nsga2 for pareto]",
+    help="[default: tpe for one model, grid across models, nsga2 for pareto]",
 )
 @click.option("--timeout", type=float, default=None, help="Stop starting trials after this many seconds.")
 @click.option("--no-prune", is_flag=True, help="Turn off the median pruner.")
@@ -322,10 +329,10 @@ def report(
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress display and no per-trial lines.")
 def sweep(
-    model: str,
+    models: tuple[str, ...],
     suite_name: str,
     params: tuple[str, ...],
-    trials: int,
+    trials: int | None,
     study_name: str | None,
     storage: str | None,
     objective: str,
@@ -338,14 +345,30 @@ def sweep(
     options: tuple[str, ...],
     **overrides: Any,
 ) -> None:
-    """Optuna sweep of one model's settings; each trial is one ordinary run. Resumable."""
+    """Optuna sweep of a model's settings; each trial is one ordinary run. Resumable.
+
+    With no --model (or several), every model of the suite gets its own study over the same grid
+    points, in one folder that `bench report` answers across: `bench sweep --param max_len`.
+    """
     from bench.config import SweepSettings
+    from bench.sweep.across import across_command
     from bench.sweep.driver import sweep_command
 
     settings = SweepSettings(
-        params, trials, study_name, storage, objective, costs, sampler, timeout, not no_prune
+        params,
+        10 if trials is None else trials,
+        study_name,
+        storage,
+        objective,
+        costs,
+        sampler,
+        timeout,
+        not no_prune,
     )
-    sys.exit(sweep_command(suite_name, model, overrides, settings, out, quiet, options))
+    if len(models) == 1:
+        sys.exit(sweep_command(suite_name, models[0], overrides, settings, out, quiet, options))
+    given = trials is not None
+    sys.exit(across_command(suite_name, models, overrides, settings, given, out, quiet, options))
 
 
 if __name__ == "__main__":

@@ -184,9 +184,11 @@ def load(folders: Sequence[Path]) -> Loaded:
     res["sweep"] = _col(res, "study").notna() | trial.notna()
     per_model_sources = res[~res["sweep"]].groupby("model")["source"].nunique()
     many = set(per_model_sources[per_model_sources > 1].index)
+    study = _col(res, "study").astype(object).where(_col(res, "study").notna(), "")
+    by_model = {m: g for m, g in res.groupby("model", sort=False)}
     res["entry"] = [
-        f"{m} t{int(t)}" if pd.notna(t) else (f"{m} [{s}]" if m in many else str(m))
-        for m, s, t in zip(res["model"], res["source"], trial)
+        trial_entry(m, s, st, int(t), by_model[m]) if pd.notna(t) else (f"{m} [{s}]" if m in many else str(m))
+        for m, s, st, t in zip(res["model"], res["source"], study, trial)
     ]
     res["task"] = [task_of(r) for r in res.to_dict("records")]
     rows = res.to_dict("records")
@@ -200,6 +202,17 @@ def load(folders: Sequence[Path]) -> Loaded:
     timed = [r for r in repeats if len(r)]
     repeats_frame = pd.concat(timed, ignore_index=True) if timed else pd.DataFrame()
     return Loaded(list(folders), res, ep, pred, repeats_frame, steps, decisions)
+
+
+def trial_entry(model: str, source: str, study: str, trial: int, rows: pd.DataFrame) -> str:
+    """A sweep trial's entry: `bert t0`, with its study (or folder and study) where the model's
+    trials come from several studies, so that two studies' trial 0 stay two entries."""
+    trials = rows[_col(rows, "trial").notna()]
+    keys = set(zip(trials["source"], _col(trials, "study").fillna("")))
+    if len(keys) <= 1:
+        return f"{model} t{trial}"
+    by_study = len({k[1] for k in keys}) == len(keys)
+    return f"{model} t{trial} [{study if by_study else f'{source}/{study}'.rstrip('/')}]"
 
 
 def default_target(loaded: Loaded) -> float | None:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bench.formatting import fmt
+from bench.reporting import max_len
 from bench.reporting.data import METRICS, PAPER_DEVICE, TARGET_METRICS, Metric, Report
 from bench.results import COSTS
 from bench.stats.majority import HINT
@@ -216,6 +217,7 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
             "chose the best: optimistic). The best trial's test accuracy is read once, for the report."
         )
         out.append(("Sweep", note, sweep_grid(rep)))
+    out += max_len.sections(rep)  # a sweep of max_len across models: the paper's question
     if not rep.budget.empty:
         note = "Expected best validation accuracy after n trials (Dodge et al. 2019), with a bootstrap band."
         out.append(("Budget", note, budget_grid(rep)))

@@ -8,11 +8,16 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import atomic
-from bench.reporting import plots
-from bench.reporting.data import build
+from bench.reporting import max_len, plots
+from bench.reporting.data import Report, build
 from bench.reporting.formats import Printed, RenderOptions, load_formats
 from bench.stats.cost import DEFAULT_COST_NOISE
 from bench.stats.verdicts import DEFAULT_MARGIN
+
+
+def write_figures(rep: Report, folder: Path) -> dict[str, Path]:
+    """Every figure of the report, the answer across max_len of a sweep folder's included."""
+    return {**plots.write_all(rep, folder), **max_len.figure(rep, folder)}
 
 
 def write_report(
@@ -33,7 +38,7 @@ def write_report(
     options = RenderOptions(Console().width, wide)
     if fmt.extension is None:
         plot_dir = out or rep.loaded.folders[0]
-        figures = plots.write_all(rep, plot_dir / "plots")
+        figures = write_figures(rep, plot_dir / "plots")
         printed = fmt.render(rep, figures, options)
         assert isinstance(printed, Printed), f"format {fmt.name} prints, so its renderer returns Printed"
         console = Console(width=max(printed.width, options.width))  # --wide: whole lines, maybe wrapped
@@ -42,7 +47,7 @@ def write_report(
         err.print(f"wrote {len(figures)} plots to {plot_dir / 'plots'}")
         return None
     file = out or rep.loaded.folders[0] / f"report.{fmt.extension}"
-    figures = plots.write_all(rep, file.parent / "plots")
+    figures = write_figures(rep, file.parent / "plots")
     text = fmt.render(rep, figures, options)
     assert isinstance(text, str), f"format {fmt.name} writes a file, so its renderer returns text"
     atomic.write_text(file, text)

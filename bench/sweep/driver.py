@@ -6,8 +6,8 @@ import dataclasses
 import math
 import numbers
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,8 @@ class Objective:
                 trial.study.stop()
             raise TrialSkipped(reason)
         w = self.worker
-        trial.set_user_attr("worker", {"host": w.host, "pid": w.pid, "start": w.start, "folder": w.folder})
+        folder = self.runner.out.name  # the worker's folder (of this study, in a sweep across models)
+        trial.set_user_attr("worker", {"host": w.host, "pid": w.pid, "start": w.start, "folder": folder})
         run = trial_run(self.base, self.spaces, {s.name: s.suggest(trial) for s in self.spaces})
         hook = None if self.costs else pruning_hook(trial, run.epochs)  # Optuna prunes single objectives only
         tags = {"study": self.study_name, "trial": trial.number}
@@ -168,6 +169,15 @@ def cost_value(summary: Mapping[str, Any], cost: str) -> float:
 
 
 # --- the sweep ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Part:
+    """One model's study within a sweep across models (bench.sweep.across); all share one OUT."""
+
+    label: str  # the model, as the display and each trial's line name it
+    studies: Sequence[str]  # every study of the sweep: trials.csv holds them all
+    overall: Callable[[], str] = field(default=lambda: "")  # the whole sweep's progress and time left
+
+
 @dataclass
 class SweepOutcome:
     study: optuna.Study
@@ -192,6 +202,7 @@ class _AfterTrial:
     out: Path
     console: Console
     display: SweepProgress
+    part: Part | None = None
     failures: int = 0
     gave_up: bool = False
 
@@ -203,12 +214,13 @@ class _AfterTrial:
         )
         acc, cut = trial.user_attrs.get("val_accuracy"), trial.user_attrs.get("truncated_train_share")
         done, info = status_line(study, self.total)
+        label, overall = (f"{self.part.label} ", f" · {self.part.overall()}") if self.part else ("", "")
         self.console.print(
-            f"trial {trial.number} {trial.state.name}: {params} · val acc {fmt(acc, 'pct')}% · "
-            f"train cut {fmt(cut, 'pct')}% · {info}"
+            f"{label}trial {trial.number} {trial.state.name}: {params} · val acc {fmt(acc, 'pct')}% · "
+            f"train cut {fmt(cut, 'pct')}% · {info}{overall}"
         )
         self.display.show(done, info)
-        write_outputs(study, self.out)
+        write_outputs(study, self.out, self.part.studies if self.part else ())
         self.failures = self.failures + 1 if trial.state == TrialState.FAIL else 0
         if self.failures >= MAX_CONSECUTIVE_FAILURES:
             self.gave_up = True
@@ -244,6 +256,7 @@ def run_sweep(
     out: Path | None = None,
     console: Console | None = None,
     pruner: optuna.pruners.BasePruner | None = None,  # default: median, or none with prune=False
+    part: Part | None = None,  # one model's study of a sweep across models
 ) -> SweepOutcome:
     """Run this worker's share of the study until it holds `settings.trials` finished trials."""
     _check_settings(settings)
@@ -253,10 +266,10 @@ def run_sweep(
             "(the test split is read for the report, never to choose)."
         )
     console = console or Console(stderr=True)
-    spaces = resolve_spaces(settings.params, suite, base.model)
     multi = settings.objective == "pareto"
     costs = tuple(dict.fromkeys(settings.costs or ("time",))) if multi else ()
     sampler_name = settings.sampler or ("nsga2" if multi else "tpe")
+    spaces = resolve_spaces(settings.params, suite, base.model, grid=sampler_name == "grid")
     sampler = make_sampler(sampler_name, spaces, settings.trials, base.seed)
     model_name = MODELS.get(base.model)(base).display_name.replace("/", "-")  # hf:org/name: one folder
     name = settings.study or default_study_name(suite.name, model_name, spaces, multi)
@@ -265,9 +278,9 @@ def run_sweep(
     worker = Worker.this()
     grid_size = math.prod(len(s.values()) for s in spaces) if sampler_name == "grid" else 0
     total = min(settings.trials, grid_size or settings.trials)
-    display = SweepProgress(console, total)
+    display = SweepProgress(console, total, part.label if part else "trials", part.overall if part else None)
     runner = Runner(
-        out / worker.folder,
+        out / (worker.folder + (f"-{model_name}" if part else "")),  # a folder per study: one writer each
         progress=display,
         log=console.print,
         resume_hint="the same bench sweep command (the trial is queued again)",
@@ -303,7 +316,7 @@ def run_sweep(
     if multi and settings.prune:
         console.print("Pruning is off: Optuna prunes single-objective studies only.")
 
-    after = _AfterTrial(total, storage, worker, out, console, display)
+    after = _AfterTrial(total, storage, worker, out, console, display, part)
     try:
         if complete + pruned + running < total:
             spaces_text = [str(s) for s in spaces]
@@ -316,7 +329,7 @@ def run_sweep(
                 display.show(*status_line(study, total))
                 study.optimize(objective, timeout=settings.timeout, catch=(TrialFailed,), callbacks=[after])
     finally:  # also when interrupted, so trials.csv shows what is done
-        trials, front = write_outputs(study, out)
+        trials, front = write_outputs(study, out, part.studies if part else ())
     return SweepOutcome(study, out, runner.out, trials, front, after.gave_up)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import optuna
@@ -35,7 +35,14 @@ class SweepProgress:
     It is the runner's ProgressSink too, because rich allows one live display at a time.
     """
 
-    def __init__(self, console: Console, total: int) -> None:
+    def __init__(
+        self,
+        console: Console,
+        total: int,
+        label: str = "trials",  # the model, in a sweep across models
+        overall: Callable[[], str] | None = None,  # the whole sweep's progress and time left
+    ) -> None:
+        self._overall = overall
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -45,7 +52,7 @@ class SweepProgress:
             console=console,
             transient=True,
         )
-        self._trials = self._progress.add_task("trials", total=total, info="")
+        self._trials = self._progress.add_task(label, total=total, info="")
         self._epoch: TaskID | None = None
 
     def __enter__(self) -> SweepProgress:
@@ -56,7 +63,8 @@ class SweepProgress:
         self._progress.stop()
 
     def show(self, done: int, info: str) -> None:
-        self._progress.update(self._trials, completed=done, info=info)
+        overall = self._overall() if self._overall else ""
+        self._progress.update(self._trials, completed=done, info=f"{info} · {overall}" if overall else info)
 
     def start(self, description: str, total: int) -> None:
         self.stop()
@@ -105,16 +113,32 @@ def merge_workers(out: Path) -> None:
             atomic.write_text(out / name, frame.to_csv(index=False))
 
 
-def write_outputs(study: optuna.Study, out: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """trials.csv, and pareto.csv (only the non-dominated trials) for a multi-objective study."""
+def write_outputs(
+    study: optuna.Study, out: Path, studies: Sequence[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """trials.csv, and pareto.csv (only the non-dominated trials) for a multi-objective study; this
+    study's frames. `studies`: every study of a sweep across models, in this study's storage: the
+    files hold those begun so far, with a `study` column."""
     frame = trials_frame(study)
-    atomic.write_text(out / "trials.csv", frame.to_csv(index=False))
+    front = None if len(study.directions) == 1 or frame.empty else _front(study, frame)
+    frames, fronts = [frame], [front]
+    if studies:
+        begun = set(optuna.get_all_study_names(study._storage))
+        others = {n: optuna.load_study(study_name=n, storage=study._storage) for n in studies if n in begun}
+        others[study.study_name] = study
+        frames = [trials_frame(s).assign(study=n) for n, s in others.items()]
+        fronts = [None if len(s.directions) == 1 or f.empty else _front(s, f) for (n, s), f in
+                  zip(others.items(), frames)]  # fmt: skip
+    atomic.write_text(out / "trials.csv", pd.concat(frames, ignore_index=True).to_csv(index=False))
     merge_workers(out)
-    if len(study.directions) == 1 or frame.empty:
-        return frame, None
-    front = frame[frame["trial"].isin({t.number for t in study.best_trials})]
-    atomic.write_text(out / "pareto.csv", front.to_csv(index=False))
+    if front is not None:
+        shown = pd.concat([f for f in fronts if f is not None], ignore_index=True)
+        atomic.write_text(out / "pareto.csv", shown.to_csv(index=False))
     return frame, front
+
+
+def _front(study: optuna.Study, frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["trial"].isin({t.number for t in study.best_trials})]
 
 
 def trials_table(frame: pd.DataFrame, params: Sequence[str], title: str) -> Table:

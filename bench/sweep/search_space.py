@@ -93,10 +93,11 @@ def _spec_table(name: str, spec: str | Mapping[str, Any], kind: str) -> dict[str
     """An inline spec (LOW:HIGH, LOW:HIGH:STEP, LOW:HIGH:log, A,B,C) as the TOML table it stands for;
     each value read by bench.modeling.parse_value, as --option values are."""
     if not isinstance(spec, str):
-        unknown = set(spec) - {"low", "high", "step", "log", "choices"}
+        unknown = set(spec) - {"low", "high", "step", "log", "choices", "grid"}
         if unknown:
             raise BenchError(
-                f"[sweep.{name}]: unknown key(s) {sorted(unknown)}; use low, high, step, log or choices."
+                f"[sweep.{name}]: unknown key(s) {sorted(unknown)}; use low, high, step, log, choices "
+                "or grid."
             )
         return dict(spec)
     if ":" not in spec:
@@ -117,11 +118,19 @@ def _spec_table(name: str, spec: str | Mapping[str, Any], kind: str) -> dict[str
     return table
 
 
-def parse_space(name: str, spec: str | Mapping[str, Any], model: str) -> Space:
-    """One search space from the suite's [sweep.NAME] table or an inline --param NAME=SPEC."""
+def parse_space(name: str, spec: str | Mapping[str, Any], model: str, grid: bool = False) -> Space:
+    """One search space from the suite's [sweep.NAME] table or an inline --param NAME=SPEC.
+
+    A table's `grid` list is the points a grid sampler takes (`grid`: True) instead of every value of
+    the range, so that a suite can give a short grid next to a wide range for the other samplers."""
     kind, option = _kind(name, model)
     table = _spec_table(name, spec, kind)
     where = f"--param {name}"
+    points = table.pop("grid", None)
+    if points is not None and (not isinstance(points, list) or not points):
+        raise BenchError(f"[sweep.{name}]: grid must be a non-empty list of values.")
+    if grid and points is not None:
+        table = {"choices": points}
     try:
         if "choices" in table:
             if set(table) != {"choices"} or not isinstance(table["choices"], list) or not table["choices"]:
@@ -143,8 +152,9 @@ def parse_space(name: str, spec: str | Mapping[str, Any], model: str) -> Space:
         raise BenchError(f"{where}: {exc}") from None
 
 
-def resolve_spaces(specs: Sequence[str], suite: SuiteConfig, model: str) -> list[Space]:
-    """The spaces named by --param, from inline specs or else the suite's [sweep] table."""
+def resolve_spaces(specs: Sequence[str], suite: SuiteConfig, model: str, grid: bool = False) -> list[Space]:
+    """The spaces named by --param, from inline specs or else the suite's [sweep] table (its `grid`
+    points where `grid` is True: the sampler is a grid)."""
     load_models()
     spaces: dict[str, Space] = {}
     for text in specs:
@@ -155,7 +165,7 @@ def resolve_spaces(specs: Sequence[str], suite: SuiteConfig, model: str) -> list
         if has_spec:
             spaces[name] = parse_space(name, inline, model)
         elif name in suite.sweep:
-            spaces[name] = parse_space(name, suite.sweep[name], model)
+            spaces[name] = parse_space(name, suite.sweep[name], model, grid)
         else:
             declared = ", ".join(suite.sweep) or "none"
             raise BenchError(
