@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,14 @@ def shared_kaggle() -> Path:
     return SHARED_KAGGLE
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _out_of_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Module and session fixtures, set up before any test's own folder, run outside the checkout too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("session-cwd"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _working_folder_of_its_own(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
@@ -36,9 +45,20 @@ def _working_folder_of_its_own(
 
 
 # --- the checkout is left as it was found --------------------------------------------------------
-# Folders that tools, not tests, write into (and the virtualenv, too large to walk).
+# Folders that tools, not tests, write into (pytest-benchmark's storage is made at start-up), and
+# the virtualenv, too large to walk.
 _BEFORE = pytest.StashKey[set[str]]()
-TOOL_FOLDERS = {".git", ".venv", "venv", ".tox", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+TOOL_FOLDERS = {
+    ".git",
+    ".venv",
+    "venv",
+    ".tox",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".benchmarks",
+}
 
 
 def checkout_paths(root: Path = ROOT) -> set[str]:
