@@ -86,5 +86,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         message = f"the tests changed the checkout: added {added[:10]}, removed {removed[:10]}"
         if reporter is not None:
-            reporter.write_line(f"ERROR: {message}", red=True)
+            reporter.ensure_newline()
+            reporter.write_sep("=", f"ERROR: {message}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
