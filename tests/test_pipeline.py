@@ -6,6 +6,7 @@ import dataclasses
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -248,20 +249,24 @@ def test_fp16_on_the_cpu_is_refused_before_training(tiny_suite: Path, tmp_path: 
     assert not (tmp_path / "o" / "results.csv").exists()
 
 
-SCALER_STEP = ["scale", "unscale_", "step", "update"]  # unscaled before the clip and the step
+SCALER_STEP = ["scale", "unscale_", "clip", "step", "update"]  # unscaled before the clip and the step
 
 
 def spy_on_scaler(scaler: torch.amp.GradScaler, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the scaler's methods in the order the loop calls them."""
+    """The names of the scaler's methods, and "clip" for the gradient clipping, in the order the
+    loop calls them."""
     calls: list[str] = []
-    for name in SCALER_STEP:
-        real = getattr(scaler, name)
 
-        def spy(*args: object, _name: str = name, _real=real, **kwargs: object) -> object:
-            calls.append(_name)
-            return _real(*args, **kwargs)
+    def spy(name: str, real: Any) -> Any:
+        def called(*args: object, **kwargs: object) -> object:
+            calls.append(name)
+            return real(*args, **kwargs)
 
-        monkeypatch.setattr(scaler, name, spy)
+        return called
+
+    for name in ("scale", "unscale_", "step", "update"):
+        monkeypatch.setattr(scaler, name, spy(name, getattr(scaler, name)))
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy("clip", torch.nn.utils.clip_grad_norm_))
     return calls
 
 
@@ -280,7 +285,8 @@ def test_a_grad_scaler_scales_every_step_and_unscales_before_the_clip(tiny, monk
         if scaled:
             state.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
             calls = spy_on_scaler(state.scaler, monkeypatch)
-        return state, calls, train_epoch(state, 1).train_loss
+        loss = train_epoch(state, 1).train_loss
+        return state, list(calls), loss
 
     state, calls, loss = trained(scaled=True)
     plain, _, plain_loss = trained(scaled=False)
