@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.ci import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SUITE = ROOT / "tests" / "data" / "tiny.toml"
@@ -18,5 +22,70 @@ def tiny_suite() -> Path:
 @pytest.fixture
 def shared_kaggle() -> Path:
     if not SHARED_KAGGLE.is_file():
-        pytest.skip(f"needs the shared Kaggle sample at {SHARED_KAGGLE}")
+        unavailable(f"needs the shared Kaggle sample at {SHARED_KAGGLE}")
     return SHARED_KAGGLE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _out_of_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Module and session fixtures, set up before any test's own folder, run outside the checkout too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("session-cwd"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _working_folder_of_its_own(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test runs in an empty folder of its own, as do the commands it starts: what lands in the
+    working folder by default (the tokenization cache `.bench-cache`, `reports/`) never reaches the
+    checkout, and nothing carries over from one test to the next."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+# --- the checkout is left as it was found --------------------------------------------------------
+# Folders that tools, not tests, write into (pytest-benchmark's storage is made at start-up), and
+# the virtualenv, too large to walk.
+_BEFORE = pytest.StashKey[set[str]]()
+TOOL_FOLDERS = {
+    ".git",
+    ".venv",
+    "venv",
+    ".tox",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".benchmarks",
+}
+
+
+def checkout_paths(root: Path = ROOT) -> set[str]:
+    """Every file and folder of the checkout, relative, less the tools' own."""
+    found: set[str] = set()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in TOOL_FOLDERS and not d.endswith(".egg-info")]
+        base = Path(folder).relative_to(root)
+        found.update(str(base / name) for name in (*dirs, *files))
+    return found
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_BEFORE] = checkout_paths()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session when a test left a file in the checkout, or took one away."""
+    before = session.config.stash.get(_BEFORE, None)
+    if before is None:
+        return
+    after = checkout_paths()
+    added, removed = sorted(after - before), sorted(before - after)
+    if added or removed:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"the tests changed the checkout: added {added[:10]}, removed {removed[:10]}"
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_sep("=", f"ERROR: {message}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

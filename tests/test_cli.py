@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -101,3 +104,37 @@ def test_run_flags_come_from_run_config() -> None:
             if field.metadata["choices"]:
                 assert list(params[name].type.choices) == list(field.metadata["choices"])
         assert "warmup_ratio" not in params  # a suite setting, not a flag
+
+
+ROOT = Path(__file__).resolve().parents[1]
+# python3 as CI's script calls it: `-m venv .venv` makes a .venv whose pip succeeds and whose python
+# (pytest) exits with the code in PYTEST_EXIT; the script's own lines run for real.
+FAKE_PYTHON3 = """#!/usr/bin/env bash
+[ "$1 $2 $3" = "-m venv .venv" ] || exit 99
+mkdir -p .venv/bin
+printf '#!/usr/bin/env bash\\nexit 0\\n' > .venv/bin/pip
+printf '#!/usr/bin/env bash\\necho "$CI $*" > ran\\nexit %s\\n' "$PYTEST_EXIT" > .venv/bin/python
+chmod +x .venv/bin/pip .venv/bin/python
+"""
+
+
+def test_ci_runs_the_readme_test_command_and_fails_on_no_tests(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = readme.split("Run the tests:", 1)[1].strip().splitlines()[0].strip()
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert command in script.splitlines()  # the README's command, exactly
+    checkout = tmp_path / "clone"
+    (checkout / ".ci").mkdir(parents=True)
+    shutil.copy2(ROOT / ".ci" / "run", checkout / ".ci" / "run")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(FAKE_PYTHON3)
+    (bin_dir / "python3").chmod(0o755)
+    for code in (0, 1, 5):  # 5: pytest collected no tests, which CI must not pass
+        env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTEST_EXIT": str(code)}
+        env.pop("CI", None)
+        done = subprocess.run(
+            ["bash", str(checkout / ".ci" / "run")], env=env, capture_output=True, timeout=60
+        )
+        assert done.returncode == code, done.stderr
+        assert (checkout / "ran").read_text() == "true -m pytest\n"  # under CI=true, whatever the caller set

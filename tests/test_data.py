@@ -20,6 +20,7 @@ from bench.data import (
     val_size,
 )
 from bench.errors import BenchError
+from tests.ci import need_module
 
 ALL = DataRequest(max_train=None, max_test=None, val_share=0.0)  # every row, no validation split
 
@@ -254,7 +255,7 @@ def assert_same(a: Dataset, b: Dataset) -> None:
 
 @pytest.mark.parametrize("labels", [[0, 1], [0, 1, 2], ["bad", "good"]])
 def test_jsonl_and_parquet_load_like_the_same_tsv(tmp_path: Path, labels: list) -> None:
-    pytest.importorskip("pyarrow")
+    need_module("pyarrow")
     rows = [(f'review {i}, with a comma and a "quote"', labels[i % len(labels)]) for i in range(40)]
     frame = pd.DataFrame(rows, columns=["text", "label"])
     one = write_all_formats(frame, tmp_path, "all")
@@ -323,7 +324,7 @@ def test_an_out_of_range_label_in_a_jsonl_kaggle_like_file(tmp_path: Path) -> No
 
 
 def test_skip_bad_rows_works_for_jsonl_and_parquet(tmp_path: Path) -> None:
-    pytest.importorskip("pyarrow")
+    need_module("pyarrow")
     frame = pd.DataFrame({"text": ["good", " ", "bad", None, "fine", "awful"], "label": [1, 1, 0, 0, 1, 0]})
     paths = write_all_formats(frame, tmp_path, "rows")
     request = DataRequest(None, None, skip_bad_rows=True, val_share=0.0)
@@ -333,7 +334,7 @@ def test_skip_bad_rows_works_for_jsonl_and_parquet(tmp_path: Path) -> None:
 
 
 def test_bad_parquet_rows_name_the_file_and_row(tmp_path: Path) -> None:
-    pytest.importorskip("pyarrow")
+    need_module("pyarrow")
     path = tmp_path / "r.parquet"
     pd.DataFrame({"text": ["good", "", "bad"], "label": [1, 1, 0]}).to_parquet(path)
     with pytest.raises(BenchError, match=r"r\.parquet, row 1 \(counting from 0\): empty review"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -46,11 +48,18 @@ def test_malformed_file_is_one_line_exit_2(case: str, tmp_path: Path) -> None:
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    """What a user sees with --debug: Python's traceback, down to the BenchError, not one line."""
     folder = MALFORMED / "not-utf8"
     args = ["--debug", "run", "--dataset", f"kaggle:{folder}", "--out", str(tmp_path / "o")]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code != 0
-    assert result.exception is not None and "not UTF-8" in str(result.exception)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", *args], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "Traceback (most recent call last):", result.stderr
+    assert any(line.strip().startswith('File "') and "bench" in line for line in lines)  # frames shown
+    assert lines[-1].startswith("bench.errors.BenchError: ") and "not UTF-8" in lines[-1]
+    assert not any(line.startswith("bench: error:") for line in lines)
 
 
 def test_a_utf8_byte_order_mark_and_crlf_line_ends_load() -> None:

@@ -21,6 +21,7 @@ from bench.runs import lock as lock_module
 from bench.runs.lock import LOCK_FILE, FolderLock
 
 ROOT = Path(__file__).resolve().parents[1]
+HOLDING = ROOT / "tests" / "holding.py"
 
 
 def dead_pid() -> int:
@@ -123,25 +124,27 @@ def test_bench_run_refuses_a_held_folder_and_takes_a_dead_ones(tiny_suite: Path,
 
 
 def test_two_runs_into_one_folder_lose_nothing(tiny_suite: Path, tmp_path: Path) -> None:
-    """Started together, the second is refused in one line (or, were it let in, both rows would have
-    to be there)."""
-    out = tmp_path / "out"
-
-    def start(seed: int) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "bench", "run", "--suite", str(tiny_suite), "--model", "encoder"]
-        command += ["--epochs", "1", "--seed", str(seed), "--out", str(out), "-q"]
-        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    processes = [start(0), start(1)]
-    outputs = [p.communicate(timeout=300) for p in processes]
-    codes = [p.returncode for p in processes]
+    """A second run into a folder while the first trains there (a file handshake holds the first in
+    training) is refused in one line; the first, released, finishes with its row whole."""
+    out, ready, release = tmp_path / "out", tmp_path / "ready.json", tmp_path / "release"
+    args = ["run", "--suite", str(tiny_suite), "--model", "encoder", "--epochs", "1", "--out", str(out), "-q"]
+    hold = [sys.executable, str(HOLDING), str(ready), str(release), "0", "--"]
+    first = subprocess.Popen([*hold, *args, "--seed", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), first.communicate(timeout=60)
+        assert json.loads((out / LOCK_FILE).read_text())["pid"] == first.pid  # the first holds the folder
+        second = subprocess.run(
+            [sys.executable, "-m", "bench", *args, "--seed", "1"], capture_output=True, text=True, timeout=120
+        )
+    finally:
+        release.touch()
+        first_output = first.communicate(timeout=120)
+    assert second.returncode == 2, second.stderr
+    assert second.stderr.startswith("bench: error:") and second.stderr.count("\n") == 1, second.stderr
+    assert first.returncode == 0, first_output
     rows = pd.read_csv(out / "results.csv")
-    if codes == [0, 0]:
-        assert sorted(rows["seed"]) == [0, 1]
-    else:
-        assert sorted(codes) == [0, 2], outputs
-        refused = outputs[codes.index(2)][1].decode()
-        assert refused.startswith("bench: error:") and refused.count("\n") == 1, refused
-        assert rows["seed"].tolist() == [codes.index(0)]
-        assert rows["status"].tolist() == ["ok"]
+    assert rows["seed"].tolist() == [0] and rows["status"].tolist() == ["ok"]
     assert not (out / LOCK_FILE).exists()

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from bench.runs import tokcache
 from bench.runs.batching import Collate, PlannedBatches, loader, make_loader, plan_batches
 from bench.runs.distributed import World
 from bench.runs.runner import Prepared, Runner
-from bench.runs.train import evaluate, fit, resolve_precision, seed_everything, setup, train_epoch
+from bench.runs.train import TrainState, evaluate, resolve_precision, seed_everything, setup, train_epoch
 
 CPU = torch.device("cpu")
 
@@ -222,7 +223,7 @@ def test_bf16_on_the_cpu_trains_under_autocast(tiny) -> None:
     network = prepared.spec.build_network(2, prepared.tokenizer)
     network.head.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
     bf16 = dataclasses.replace(run, precision="bf16", epochs=1)
-    (stats,) = fit(network, prepared.train, prepared.test, bf16, 2, prepared.pad_id, CPU)
+    stats = train_epoch(setup(network, prepared.train, prepared.test, bf16, 2, prepared.pad_id, CPU), 1)
     assert set(seen) == {torch.bfloat16}
     assert np.isfinite(stats.train_loss) and np.allclose(stats.test.probs.sum(axis=1), 1, atol=1e-3)
 
@@ -248,8 +249,57 @@ def test_fp16_on_the_cpu_is_refused_before_training(tiny_suite: Path, tmp_path: 
     assert not (tmp_path / "o" / "results.csv").exists()
 
 
+SCALER_STEP = ["scale", "unscale_", "clip", "step", "update"]  # unscaled before the clip and the step
+
+
+def spy_on_scaler(scaler: torch.amp.GradScaler, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the scaler's methods, and "clip" for the gradient clipping, in the order the
+    loop calls them."""
+    calls: list[str] = []
+
+    def spy(name: str, real: Any) -> Any:
+        def called(*args: object, **kwargs: object) -> object:
+            calls.append(name)
+            return real(*args, **kwargs)
+
+        return called
+
+    for name in ("scale", "unscale_", "step", "update"):
+        monkeypatch.setattr(scaler, name, spy(name, getattr(scaler, name)))
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy("clip", torch.nn.utils.clip_grad_norm_))
+    return calls
+
+
+def test_a_grad_scaler_scales_every_step_and_unscales_before_the_clip(tiny, monkeypatch) -> None:
+    """The fp16 path of the loop, on the CPU: fp16 itself needs a GPU, but a CPU GradScaler drives
+    the same calls. Scaling by a power of two and unscaling before the clip is exact, so the steps
+    match those without a scaler."""
+    run, prepared = tiny
+    run = dataclasses.replace(run, epochs=1, grad_clip=0.5)
+
+    def trained(scaled: bool) -> tuple[TrainState, list[str], float]:
+        seed_everything(0)
+        network = prepared.spec.build_network(2, prepared.tokenizer)
+        state = setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU)
+        calls: list[str] = []
+        if scaled:
+            state.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+            calls = spy_on_scaler(state.scaler, monkeypatch)
+        loss = train_epoch(state, 1).train_loss
+        return state, list(calls), loss
+
+    state, calls, loss = trained(scaled=True)
+    plain, _, plain_loss = trained(scaled=False)
+    assert calls == SCALER_STEP * state.steps_per_epoch and state.steps_per_epoch > 1
+    assert state.scaler is not None and state.scaler.get_scale() == 2.0**10  # no step overflowed
+    assert "scaler" in state.trainer_objects()  # a resumed run gets its scale back
+    assert loss == pytest.approx(plain_loss, rel=1e-5)
+    for scaled_p, plain_p in zip(state.model.parameters(), plain.model.parameters()):
+        assert torch.allclose(scaled_p, plain_p, atol=1e-6)
+
+
 @pytest.mark.gpu
-def test_fp16_on_a_gpu_uses_a_grad_scaler(tiny) -> None:
+def test_fp16_on_a_gpu_uses_a_grad_scaler(tiny, monkeypatch) -> None:
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
     run, prepared = tiny
@@ -257,5 +307,11 @@ def test_fp16_on_a_gpu_uses_a_grad_scaler(tiny) -> None:
     seed_everything(0)
     network = prepared.spec.build_network(2, prepared.tokenizer)
     gpu = torch.device("cuda")
-    (stats,) = fit(network, prepared.train, prepared.test, run, 2, prepared.pad_id, gpu)
+    state = setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, gpu)
+    assert isinstance(state.scaler, torch.amp.GradScaler) and state.scaler.is_enabled()
+    calls = spy_on_scaler(state.scaler, monkeypatch)
+    stats = train_epoch(state, 1)
+    assert calls == SCALER_STEP * state.steps_per_epoch  # every step scaled, unscaled, stepped, updated
+    # update() moved the scale off its initial 2**16 (halved on an overflow, or counted a good step)
+    assert state.scaler.get_scale() < 2.0**16 or state.scaler._get_growth_tracker() > 0
     assert np.isfinite(stats.train_loss) and torch.backends.cuda.matmul.allow_tf32

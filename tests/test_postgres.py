@@ -89,7 +89,7 @@ def sweep(out: Path, url: str, trials: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "bench", "sweep", "--suite", str(TINY), "--model", "encoder"]
     command += ["--param", "max_len", "--sampler", "grid", "--trials", str(trials), "--study", "pg"]
     command += ["--storage", url, "--out", str(out), "-q"]
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def test_a_bare_postgresql_url_gets_the_driver_the_extra_installs() -> None:

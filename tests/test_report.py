@@ -278,8 +278,15 @@ def test_budget_curve_of_a_sweep() -> None:
 
 def test_a_folder_of_sweep_trials_alone_reports_in_every_format(tmp_path: Path) -> None:
     sweep = shutil.copytree(SWEEP, tmp_path / "sweep")
-    for fmt_name in ("markdown", "csv", "html"):
-        assert write_report([sweep], fmt_name) is not None
+    for fmt_name, ext in (("markdown", "md"), ("csv", "csv"), ("html", "html")):
+        assert write_report([sweep], fmt_name) == sweep / f"report.{ext}"
+    runs = pd.read_csv(sweep / "report.csv").query("level == 'run'")
+    assert (
+        runs[["run_id", "test_accuracy"]].values.tolist()
+        == pd.read_csv(SWEEP / "results.csv")[["run_id", "test_accuracy"]].values.tolist()
+    )
+    html = (sweep / "report.html").read_text(encoding="utf-8")
+    assert "len-lr" in html and "max_len=128, lr=0.0001" in html
     md = (sweep / "report.md").read_text(encoding="utf-8")
     assert "## Runs" not in md
     assert "| len-lr | 1 | encoder | max_len=128, lr=0.0001 | 50.0 | 60.0 | 0.125 | 0.125 | – | ok |" in md

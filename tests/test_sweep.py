@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from bench.sweep.study import Worker, counted, mark_skipped, skip_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny_sweep.toml"
+HOLDING = ROOT / "tests" / "holding.py"
 QUIET = Console(quiet=True)
 
 
@@ -37,7 +39,16 @@ def sweep_args(out: Path, *extra: str) -> list[str]:
 
 def spawn(out: Path, *extra: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "bench", *sweep_args(out, *extra)]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def spawn_held(out: Path, ready: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """A sweep that stops in the first training step of its second trial (tests/holding.py) and
+    writes that trial's settings to `ready`; it is never released."""
+    hold = [sys.executable, str(HOLDING), str(ready), str(out / "never-released"), "1", "--"]
+    return subprocess.Popen(
+        [*hold, *sweep_args(out, *extra)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 def load(out: Path, name: str) -> optuna.Study:
@@ -156,37 +167,38 @@ def test_a_worker_is_dead_once_its_process_is_gone_or_its_pid_reused() -> None:
 
 
 # --- whole sweeps ------------------------------------------------------------------------------
-def wait_for_second_trial(
-    proc: subprocess.Popen[bytes], out: Path, name: str
-) -> optuna.trial.FrozenTrial | None:
-    """The running trial, once trial 0 is complete and another runs (with its worker and params set)."""
-    deadline = time.time() + 90
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-        try:
-            trials = load(out, name).get_trials(deepcopy=False)
-        except Exception:  # the study is not created yet
-            continue
-        busy = [t for t in trials if t.state == TrialState.RUNNING and "worker" in t.user_attrs and t.params]
-        if busy and any(t.state == TrialState.COMPLETE for t in trials):
-            return busy[0]
-    return None
+def wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Until `path` exists; an error with the child's output if it ends first."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"{path.name} never appeared:\n{proc.communicate()[0].decode()}")
+        time.sleep(0.05)
+
+
+def held_trial(out: Path, name: str, ready: Path) -> optuna.trial.FrozenTrial:
+    """The trial the child was held in: trial 1, after a complete trial 0, with the settings it wrote."""
+    trials = load(out, name).get_trials()
+    held = trials[1]
+    assert trials[0].state == TrialState.COMPLETE
+    assert held.params["max_len"] == json.loads(ready.read_text())["max_len"]
+    return held
 
 
 def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
-    name, grid = "resume", "--param=max_len=16,24,32"
-    # Trials of a few seconds each, so the poller sees the second one running before it ends.
-    slower = ("--max-train", "200", "--epochs", "2")
-    proc = spawn(tmp_path, grid, "--sampler", "grid", "--trials", "3", "--study", name, *slower)
+    name, grid, ready = "resume", "--param=max_len=16,24,32", tmp_path / "ready.json"
+    proc = spawn_held(tmp_path, ready, grid, "--sampler", "grid", "--trials", "3", "--study", name)
     try:
-        running = wait_for_second_trial(proc, tmp_path, name)
+        wait_for(ready, proc)  # trial 1 is in training
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)
-        output = proc.communicate()[0].decode()
-    assert running is not None, output
+        proc.communicate()
+    running = held_trial(tmp_path, name, ready)
+    assert running.state == TrialState.RUNNING  # as a SIGKILL leaves it
 
-    base, suite = tiny(max_train=200, epochs=2)
+    base, suite = tiny()
     settings = SweepSettings(("max_len",), trials=3, study=name, sampler="grid")
     outcome = run_sweep(base, suite, settings, tmp_path, QUIET)
 
@@ -207,26 +219,22 @@ def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
 
 
 def test_sigterm_fails_the_running_trial_and_enqueues_it_again(tmp_path: Path) -> None:
-    grid, slower = "--param=max_len=16,24,32", ("--max-train", "200", "--epochs", "2")
-    proc = spawn(tmp_path, grid, "--sampler", "grid", "--trials", "3", "--study", "term", *slower)
+    """SIGTERM while a trial trains (a file handshake makes sure it does): the trial fails, and the
+    same settings wait in the queue for the next call. Nothing is lost."""
+    name, grid, ready = "term", "--param=max_len=16,24,32", tmp_path / "ready.json"
+    proc = spawn_held(tmp_path, ready, grid, "--sampler", "grid", "--trials", "3", "--study", name)
     try:
-        running = wait_for_second_trial(proc, tmp_path, "term")
+        wait_for(ready, proc)  # trial 1 is in training
     finally:
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=60)[0].decode()
-    assert running is not None, output
     assert proc.returncode == 128 + signal.SIGTERM, output
-    trials = {t.number: t for t in load(tmp_path, "term").get_trials()}
-    waiting = [t for t in trials.values() if t.state == TrialState.WAITING]
-    # A signal during training fails the trial and queues it again; one that lands outside training
-    # (Optuna's own bookkeeping) waits until that is done, so the trial completes. Nothing is lost.
-    if trials[running.number].state == TrialState.FAIL:
-        assert [(t.system_attrs["failed_trial"], t.params) for t in waiting] == [
-            (running.number, running.params)
-        ]
-    else:
-        assert trials[running.number].state == TrialState.COMPLETE
-        assert waiting == []
+    running = held_trial(tmp_path, name, ready)
+    trials = load(tmp_path, name).get_trials()
+    assert running.state == TrialState.FAIL, output
+    waiting = [t for t in trials if t.state == TrialState.WAITING]
+    assert [(t.system_attrs["failed_trial"], t.params) for t in waiting] == [(running.number, running.params)]
+    assert len(trials) == 3  # trial 2 is the retry: the grid's third value was never started
 
 
 def test_two_workers_share_one_study(tmp_path: Path) -> None:

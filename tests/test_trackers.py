@@ -444,6 +444,33 @@ def test_the_run_baseline_is_read_after_freeing_cached_memory(monkeypatch):
 # ---- opening NVML ----------------------------------------------------------------------------
 
 
+def test_device_trackers_poll_the_gpu_as_the_runner_does(monkeypatch):
+    """`bench run`'s tracker set-up (a scripted NVML as the GPU's): NVML opened once, the memory
+    baseline read before the model exists, and each epoch's fresh tracker polls GPU memory and
+    energy through them. With the trackers off, or on the CPU, there is no NVML."""
+    fake = FakeNvml(used_mib=(900, 1300))
+    monkeypatch.setattr(bench_nvml, "_cuda_device_ids", lambda index: (None, None))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(trackers, "open_nvml", lambda device: open_nvml(device, module=fake))
+    gpu = torch.device("cuda", 0)
+    on = trackers.device_trackers(gpu, True)
+    assert on.nvml is not None and on.baseline_bytes == 900 * MIB and fake.initialized == 1
+    epoch_one, epoch_two = on(), on()
+    assert epoch_one is not epoch_two and epoch_one.enabled
+    assert epoch_one.gpu.nvml is on.nvml and epoch_one.energy.nvml is on.nvml
+    assert epoch_one.gpu.baseline_bytes == 900 * MIB  # not re-read per epoch, with the model on the GPU
+    on.nvml.close()
+
+    off = trackers.device_trackers(gpu, False)
+    assert off.nvml is None and not off().enabled and fake.initialized == 0
+    cpu = trackers.device_trackers(CPU, True)
+    assert cpu.nvml is None
+    with cpu() as tracker:
+        pass
+    assert tracker.record is not None
+    assert tracker.record.columns["gpu_mem_method"] is None and tracker.record.columns["peak_rss_mib"] > 0
+
+
 def test_open_nvml_is_none_on_cpu():
     assert open_nvml(CPU, module=FakeNvml()) is None
 
@@ -552,12 +579,16 @@ def test_measure_latency_rejects_no_repeats():
 
 @pytest.fixture
 def cuda_nvml():
+    """NVML on the CUDA device; a CUDA machine without it fails, for a broken `open_nvml` would
+    otherwise pass as a machine without NVML."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
     device = torch.device("cuda")
     torch.zeros(1, device=device)  # create the CUDA context outside the measured window
     torch.cuda.synchronize(device)
     nvml = open_nvml(device)
     if nvml is None:
-        pytest.skip("NVML is not available")
+        pytest.fail("torch sees a CUDA device, but open_nvml gave no NVML (see its debug log)")
     yield device, nvml
     nvml.close()
 
@@ -588,6 +619,9 @@ def test_gpu_one_gib_allocation(cuda_nvml):
 def test_gpu_energy_rises_during_matmuls(cuda_nvml):
     device, nvml = cuda_nvml
     a = torch.randn(4096, 4096, device=device)
+    torch.cuda.synchronize(device)
+    with CostTracker(device, nvml) as idle:  # the same GPU doing nothing: the baseline
+        time.sleep(3.0)
     with CostTracker(device, nvml) as tracker:
         deadline = time.perf_counter() + 3.0
         while time.perf_counter() < deadline:
@@ -598,7 +632,11 @@ def test_gpu_energy_rises_during_matmuls(cuda_nvml):
     assert record is not None
     assert record.columns["energy_method"] in ("nvml-energy-counter", "power-x-time")
     assert record.columns["energy_j"] is not None and record.columns["energy_j"] > 0
-    assert 5 < record.columns["energy_j"] / record.wall_s < 2000  # average watts of a busy GPU
+    busy_w = record.columns["energy_j"] / record.wall_s
+    assert 5 < busy_w < 2000  # average watts of a busy GPU
+    assert idle.record is not None and idle.record.columns["energy_method"] == record.columns["energy_method"]
+    idle_w = idle.record.columns["energy_j"] / idle.record.wall_s
+    assert 0 <= idle_w < busy_w / 1.2, (idle_w, busy_w)  # the matmuls drew more power than idling
     assert (
         record.columns["peak_torch_allocated_mib"] is not None
         and record.columns["peak_torch_allocated_mib"] > 0

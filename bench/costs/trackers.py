@@ -25,7 +25,7 @@ from types import TracebackType
 import numpy as np
 import torch
 
-from bench.costs.nvml import MIB, Nvml
+from bench.costs.nvml import MIB, Nvml, nvml_baseline_bytes, open_nvml
 from bench.costs.polling import PolledTracker, Poller, start_poller, stop_poller
 from bench.costs.procmem import TreeRss
 from bench.errors import BenchError, one_line
@@ -349,6 +349,27 @@ class CostTracker:
             assert part.record is not None
             columns.update(dataclasses.asdict(part.record))
         self.record = CostRecord(wall_s, columns)
+
+
+@dataclass(frozen=True)
+class DeviceTrackers:
+    """A run's cost tracking on its device; calling it makes the tracker of one epoch."""
+
+    device: torch.device
+    nvml: Nvml | None  # None on a CPU, without a driver, or with the trackers off
+    baseline_bytes: int | None  # the device's used memory before the model existed on it
+    enabled: bool
+
+    def __call__(self) -> CostTracker:
+        return CostTracker(self.device, self.nvml, self.baseline_bytes, enabled=self.enabled)
+
+
+def device_trackers(device: torch.device, enabled: bool) -> DeviceTrackers:
+    """The trackers `bench run` uses on `device`: NVML memory and power polling on a GPU, host
+    memory everywhere, the timer alone when not `enabled`. Call before the model is on the device
+    (the memory baseline is read here); close `.nvml` when the run is done."""
+    nvml = open_nvml(device) if enabled else None
+    return DeviceTrackers(device, nvml, nvml_baseline_bytes(nvml), enabled)
 
 
 def measure_latency(

@@ -19,8 +19,8 @@ import torch
 from bench.config import RunConfig
 from bench.costs.environment import environment
 from bench.costs.flops import mfu
-from bench.costs.nvml import gpu_info, nvml_baseline_bytes, open_nvml
-from bench.costs.trackers import LATENCY_REVIEWS, CostTracker, latency_columns
+from bench.costs.nvml import gpu_info, open_nvml
+from bench.costs.trackers import LATENCY_REVIEWS, CostTracker, device_trackers, latency_columns
 from bench.data import DataRequest, Dataset, load_dataset
 from bench.errors import BenchError, one_line
 from bench.modeling import (
@@ -306,8 +306,8 @@ class Runner:
         device = distributed.setup(device)  # this rank's GPU under torchrun
         prepared = self.prepare(run)
         data = prepared.dataset
-        nvml = open_nvml(device) if run.trackers else None
-        baseline = nvml_baseline_bytes(nvml)  # before the model exists on the device
+        track = device_trackers(device, run.trackers)  # before the model exists on the device
+        nvml = track.nvml
         seed_everything(run.seed)  # the network's initial weights depend on the seed alone
         network = spec.build_network(data.n_classes, prepared.tokenizer)
         total, trainable = count_params(network)
@@ -340,7 +340,6 @@ class Runner:
             saved=saved.trainer if saved else None,
         )
         for epoch in range(done + 1, run.epochs + 1):
-            track = partial(CostTracker, device, nvml, baseline, enabled=run.trackers)
             stats = train_epoch(state, epoch, self.progress, track)
             selection = self._after_epoch(row, run, stats, selection)
             if epoch < run.epochs and self.main:

@@ -7,7 +7,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -442,22 +442,3 @@ def train_step(
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def fit(
-    model: nn.Module,
-    train: Tokenized,
-    test: Tokenized,
-    run: RunConfig,
-    n_classes: int,
-    pad_id: int,
-    device: torch.device,
-    pad_to: int | None = None,
-    progress: ProgressSink | None = None,
-    track: Callable[[], CostTracker] | None = None,
-    val: Tokenized | None = None,
-) -> Iterator[EpochStats]:
-    """Train for `run.epochs` epochs from scratch, evaluating after each; yields each epoch's stats."""
-    state = setup(model, train, test, run, n_classes, pad_id, device, pad_to, val)
-    for epoch in range(1, run.epochs + 1):
-        yield train_epoch(state, epoch, progress, track)
