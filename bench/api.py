@@ -23,6 +23,7 @@ from bench.config import load_suite
 from bench.reporting.write import make_report
 from bench.results import RESULT_COLUMNS, frame_with_schema
 from bench.runs.console import results_table
+from bench.runs.decide import DecideSettings
 from bench.runs.distributed import is_main
 from bench.runs.interrupts import exit_code
 from bench.runs.session import RunRequest, default_out, run_session
@@ -76,8 +77,21 @@ def report(
     return make_report([Path(p) for p in paths], format, Path(out) if out else None, cost, target)
 
 
-def run_command(request: RunRequest, quiet: bool = False) -> int:
-    """`bench run`: `run`, then its table; the exit code (1: a run failed; 130/143: interrupted)."""
+def decide_command(folder: Path, settings: DecideSettings) -> int:
+    """`bench decide`: the loop on a finished folder; 0 also when pairs stay undecided."""
+    from bench.runs.decide_local import decide_folder
+
+    try:
+        decide_folder(folder, settings, Console())
+    except KeyboardInterrupt as exc:
+        print(f"bench: interrupted; every finished look is in {folder}/decisions.csv.", file=sys.stderr)
+        return exit_code(exc)
+    return 0
+
+
+def run_command(request: RunRequest, quiet: bool = False, deciding: DecideSettings | None = None) -> int:
+    """`bench run`: `run`, then its table, then (`deciding`) the decide loop; the exit code
+    (1: a run failed; 130/143: interrupted)."""
     if request.resume is None and request.out is None:  # named now, so an interruption can name it
         request = dataclasses.replace(request, out=default_out(load_suite(request.suite).name))
     folder = request.resume or request.out
@@ -106,4 +120,6 @@ def run_command(request: RunRequest, quiet: bool = False) -> int:
     if any(row["status"] != "ok" for row in rows):
         print("bench: some runs failed; see the status and error columns.", file=sys.stderr)
         return 1
+    if deciding is not None and folder is not None:
+        return decide_command(folder, deciding)
     return 0

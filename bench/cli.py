@@ -87,6 +87,31 @@ model_option = click.option(
 )
 
 
+def decide_options(func: Any) -> Any:
+    """The options of deciding, shared by `bench run --until-decided` and `bench decide`."""
+    for flag, kind, default, text in reversed(
+        [
+            ("--budget", str, "30m", "Seconds of training and evaluation to spend deciding: 30m, 1h, 90s."),
+            ("--max-seeds", int, 5, "Seeds of one model at most."),
+            ("--margin", float, 1.0, "The smallest gain worth its cost, in accuracy points."),
+            (
+                "--looks",
+                int,
+                5,
+                "Planned looks (the runs already there are the first); alpha is spent over them.",
+            ),
+        ]
+    ):
+        func = click.option(flag, type=kind, default=default, show_default=True, help=text)(func)
+    return func
+
+
+def decide_settings(budget: str, max_seeds: int, margin: float, looks: int) -> Any:
+    from bench.runs.decide import DecideSettings, parse_budget
+
+    return DecideSettings(parse_budget(budget), max_seeds, looks, margin=margin / 100.0)
+
+
 @main.command()
 @click.option(
     "--suite",
@@ -132,6 +157,13 @@ model_option = click.option(
     "from their last finished epoch. Other options are taken from the folder.",
 )
 @click.option("--keep-checkpoints", is_flag=True, help="Keep each run's last-epoch checkpoint.")
+@click.option(
+    "--until-decided",
+    is_flag=True,
+    help="After the runs, add test items or seeds to each inconclusive pair until it is decided or "
+    "the budget is spent (as `bench decide`); every look goes to decisions.csv.",
+)
+@decide_options
 def run(
     suite_name: str,
     models: tuple[str, ...],
@@ -143,6 +175,11 @@ def run(
     quiet: bool,
     resume: Path | None,
     keep_checkpoints: bool,
+    until_decided: bool,
+    budget: str,
+    max_seeds: int,
+    margin: float,
+    looks: int,
     options: tuple[str, ...],
     **overrides: Any,
 ) -> None:
@@ -158,7 +195,26 @@ def run(
     request = RunRequest(
         suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints
     )
-    sys.exit(run_command(request, quiet))
+    deciding = decide_settings(budget, max_seeds, margin, looks) if until_decided else None
+    sys.exit(run_command(request, quiet, deciding))
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@decide_options
+def decide(folder: Path, budget: str, max_seeds: int, margin: float, looks: int) -> None:
+    """Continue a finished results folder until its pairs are decided, as `bench run --until-decided`.
+
+    \b
+    Between looks each inconclusive pair takes the lever expected to narrow its accuracy interval
+    most per second: more test items (its runs' kept weights on the next unused test reviews) or
+    another seed of each model. Errors stay at alpha over all looks (O'Brien-Fleming-type alpha
+    spending). Every look is a row per pair in FOLDER/decisions.csv. A budget that ends with
+    pairs undecided exits 0 and says what more would decide them.
+    """
+    from bench.api import decide_command
+
+    sys.exit(decide_command(folder, decide_settings(budget, max_seeds, margin, looks)))
 
 
 @main.command("ls")

@@ -69,6 +69,7 @@ from bench.runs.train import (
     train_epoch,
     use_all_cores,
 )
+from bench.runs.weights import keep_estimator, keep_network, state_on_cpu
 from bench.stats.majority import majority_columns
 
 
@@ -134,6 +135,7 @@ class Runner:
         skip_bad_rows: bool = False,
         keep_checkpoints: bool = False,
         resume_hint: str | None = None,
+        keep_weights: bool = False,
     ) -> None:
         self.out = out
         self.resume_hint = resume_hint or f"bench run --resume {out}"  # said when interrupted
@@ -141,6 +143,7 @@ class Runner:
         self.log = log
         self.skip_bad_rows = skip_bad_rows
         self.keep_checkpoints = keep_checkpoints
+        self.keep_weights = keep_weights  # the selected epoch's, for evaluating on more test items
         self.results: list[dict[str, Any]] = []
         self.epochs: list[dict[str, Any]] = []
         self.predictions: list[dict[str, Any]] = []
@@ -321,10 +324,13 @@ class Runner:
             val=prepared.val,
             saved=saved.trainer if saved else None,
         )
+        kept = None  # the selected epoch's weights, copied to the CPU
         for epoch in range(done + 1, run.epochs + 1):
             track = partial(CostTracker, device, nvml, baseline, enabled=run.trackers)
             stats = train_epoch(state, epoch, self.progress, track)
             selection = self._after_epoch(row, run, stats, selection)
+            if self.keep_weights and selection.epoch == epoch:
+                kept = state_on_cpu(network)
             if epoch < run.epochs and self.main:
                 save_checkpoint_or_warn(folder, epoch, network, state.trainer_objects(), selection)
             if on_epoch:
@@ -350,6 +356,8 @@ class Runner:
         )
         if run.trackers:
             row.update(self._network_latency(network, prepared, run, device, pad_to))
+        if kept is not None and self.main:  # none when the selected epoch came before a resume
+            keep_network(self.out, run_id, network, kept)
         if nvml:
             nvml.close()
         return selection
@@ -374,6 +382,8 @@ class Runner:
         )
         # No epoch hook: the one fit is the whole run, and a pruner could only throw it away.
         selection = self._after_epoch(row, run, stats, None)
+        if self.keep_weights and self.main:
+            keep_estimator(self.out, row["run_id"], fitted)
         if run.trackers:
             texts = data.test.texts
             reviews = [[texts[i % len(texts)]] for i in range(LATENCY_REVIEWS)]

@@ -89,6 +89,7 @@ class RunRequest:
     resume: Path | None = None  # an interrupted folder to continue, instead of a suite
     skip_bad_rows: bool = False
     keep_checkpoints: bool = False
+    keep_weights: bool = True  # the selected epoch's, so that `bench decide` can add test items
 
 
 def run_session(request: RunRequest, console: Console) -> tuple[Path, str, list[dict[str, Any]]]:
@@ -104,7 +105,14 @@ def run_session(request: RunRequest, console: Console) -> tuple[Path, str, list[
     else:
         folder, title = request.resume, "resumed"
     progress = RichProgress(console)
-    runner = Runner(folder, progress, console.print, request.skip_bad_rows, request.keep_checkpoints)
+    runner = Runner(
+        folder,
+        progress,
+        console.print,
+        request.skip_bad_rows,
+        request.keep_checkpoints,
+        keep_weights=request.keep_weights,
+    )
     with signals_as_interrupts():
         try:
             rows = resume_suite(runner) if request.resume is not None else run_suite(runs, runner)
