@@ -336,7 +336,9 @@ class Decider:
         spread = self.spread(p, models)
         need = needed(spread, p.acc_diff, self.margin, p.b_costlier, level)
         options = []
-        if need.items is not None:
+        if need.items is not None and need.items <= p.n_items:
+            options.append(f"another look at the plan's next share of alpha with the {p.n_items:,} items")
+        elif need.items is not None:
             pool = min(self.pool(p.model_a), self.pool(p.model_b))
             more = f"about {need.items:,} test items in all"
             options.append(more + (f" (the test split has {pool:,})" if need.items > pool else ""))
