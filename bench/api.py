@@ -27,6 +27,8 @@ from bench.runs.decide import DecideSettings
 from bench.runs.distributed import is_main
 from bench.runs.interrupts import exit_code
 from bench.runs.session import RunRequest, default_out, run_session
+from bench.stats.cost import DEFAULT_COST_NOISE
+from bench.stats.verdicts import DEFAULT_MARGIN
 
 
 def run(
@@ -71,10 +73,15 @@ def report(
     out: str | Path | None = None,
     cost: str = "time",
     target: float | None = None,
+    margin: float = DEFAULT_MARGIN,
+    cost_noise: float = DEFAULT_COST_NOISE,
 ) -> Path | None:
     """Compare results folders as `bench report` does (default: the newest under reports/); the file
-    written, or None for the terminal table. See bench.reporting.data for what the report holds."""
-    return make_report([Path(p) for p in paths], format, Path(out) if out else None, cost, target)
+    written, or None for the terminal table. `margin`: the smallest gain (points) worth a higher
+    cost; `cost_noise`: run-to-run relative sd assumed for a model with one run. See
+    bench.reporting.data for what the report holds."""
+    folders = [Path(p) for p in paths]
+    return make_report(folders, format, Path(out) if out else None, cost, target, margin, cost_noise)
 
 
 def decide_command(folder: Path, settings: DecideSettings) -> int:

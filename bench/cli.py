@@ -255,14 +255,38 @@ def ls(what: str) -> None:
     default=None,
     help="Validation accuracy of time to target, e.g. 0.8 [default: 95% of the best in the report].",
 )
-def report(folders: tuple[Path, ...], fmt: str, out: Path | None, cost: str, target: float | None) -> None:
+@click.option(
+    "--margin",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Smallest accuracy gain, in points, worth a higher cost: a costlier model whose gain is shown "
+    "below it is not worth it.",
+)
+@click.option(
+    "--cost-noise",
+    type=float,
+    default=0.10,
+    show_default=True,
+    help="Run-to-run relative sd of a cost, assumed for a model with a single run (no seeds or cost "
+    "repeats to measure it); 0.10 from two quick-suite runs on a 2-core CPU.",
+)
+def report(
+    folders: tuple[Path, ...],
+    fmt: str,
+    out: Path | None,
+    cost: str,
+    target: float | None,
+    margin: float,
+    cost_noise: float,
+) -> None:
     """Is the bigger model worth it? A verdict for every pair, the runs, the front and plots.
 
     FOLDERS default to the newest folder under reports/.
     """
     from bench.api import report as make_report
 
-    make_report(folders, fmt, out, cost, target)
+    make_report(folders, fmt, out, cost, target, margin, cost_noise)
 
 
 @main.command()

@@ -162,7 +162,10 @@ RESULT_COLUMNS = [
     Column(
         "majority_accuracy", "test accuracy of always predicting the training split's most frequent class"
     ),
-    Column("p_vs_majority", "one-sided exact binomial p-value of test_accuracy against majority_accuracy"),
+    Column(
+        "p_vs_majority",
+        "one-sided exact McNemar p-value of the run against the majority predictor on the same test items",
+    ),
     Column(
         "warning",
         "why the accuracy should not be credited: predicts a single class, or not above majority (p >= 0.05); empty when neither",

@@ -94,17 +94,18 @@ def test_step_times_pool_over_epochs(scripted, tmp_path: Path) -> None:
     assert row["step_time_s_sd"] == pytest.approx(chunks.std(ddof=1))
 
 
-def test_majority_reference_and_binomial_p_by_hand() -> None:
+def test_majority_reference_and_paired_p_by_hand() -> None:
     train = np.array([0, 1, 1, 2, 1])  # class 1 is the majority
     test = np.array([1, 1, 0, 2, 1, 0, 1, 2, 1, 0])  # 5 of 10 are class 1
     preds = np.array([1, 1, 0, 2, 1, 0, 1, 2, 0, 1])  # 8 right
     assert majority_class(train) == 1
     found = majority_columns(train, test, preds)
     assert found["majority_accuracy"] == 0.5
-    # P(X >= 8) for X ~ Binomial(10, 0.5) = (45 + 10 + 1) / 1024
-    assert found["p_vs_majority"] == pytest.approx(56 / 1024)
-    assert found["p_vs_majority"] == pytest.approx(sps.binomtest(8, 10, 0.5, alternative="greater").pvalue)
-    assert found["warning"] == "not above majority (p = 0.055)"
+    # Paired with the majority predictor on the same items: only the run right on items 2, 3, 5, 7
+    # (b = 4), only the predictor on item 8 (c = 1): P(X >= 4) for X ~ Binomial(5, 1/2) = 6 / 32.
+    assert found["p_vs_majority"] == pytest.approx(6 / 32)
+    assert found["p_vs_majority"] == pytest.approx(sps.binomtest(4, 5, 0.5, alternative="greater").pvalue)
+    assert found["warning"] == "not above majority (p = 0.19)"
 
 
 def test_a_collapsed_run_is_flagged() -> None:

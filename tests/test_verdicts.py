@@ -50,6 +50,8 @@ def _comp(
         df=math.inf,
         alpha=0.05,
         power=0.8,
+        se=(high - low) / (2 * 1.959964),  # a normal test, so upper() and p_not_superior() agree with ci
+        se_seeds=0.0,
     )
 
 
@@ -61,13 +63,23 @@ def _front(models: list[str], verdicts: pd.DataFrame) -> dict[str, str | None]:
     return {m: (by or None) for m, by in zip(out["model"], out["dominated_by"])}
 
 
-def test_issue_example_not_worth_it_and_off_the_front() -> None:
+def test_issue_example_not_worth_it_at_a_two_point_margin_and_off_the_front() -> None:
     bert = np.array([3550.0, 3600.0, 3650.0, 3560.0, 3640.0])
     bilstm = bert * 1.07 + np.array([30.0, -30.0, 10.0, -10.0, 0.0])
     models = ["bert_bilstm", "bert"]
     # Given the other way round (bert_bilstm as A): the verdict reads it as bert first.
     comps = {("bert_bilstm", "bert"): _comp(0.002, 1.0, ci=(-0.015, 0.019))}
-    out = pair_verdicts(models, {"bert": bert, "bert_bilstm": bilstm}, comps)
+    costs = {"bert": bert, "bert_bilstm": bilstm}
+    # At 1 point the data cannot show the gain is below the margin: the bound is +1.2 points.
+    loose = pair_verdicts(models, costs, comps).iloc[0]
+    se = 0.034 / (2 * 1.959964)
+    assert loose["gain_upper_adjusted"] == pytest.approx(-0.002 + 1.644854 * se, abs=1e-6)
+    assert loose["verdict"] == INCONCLUSIVE and loose["margin"] == 1.0
+    assert (
+        "its gain is at most +1.2 points (one-sided, Holm-adjusted), not below the 1-point margin"
+        in (loose["sentence"])
+    )
+    out = pair_verdicts(models, costs, comps, margin=2.0)
     assert list(out.columns) == VERDICT_COLUMNS
     row = out.iloc[0]
     assert (row["model_a"], row["model_b"], row["cost"]) == ("bert", "bert_bilstm", "training time")
@@ -76,10 +88,11 @@ def test_issue_example_not_worth_it_and_off_the_front() -> None:
     assert (row["acc_diff"], row["acc_diff_ci_low"], row["acc_diff_ci_high"]) == pytest.approx(
         (-0.002, -0.019, 0.015)
     )
-    assert row["verdict"] == NOT_WORTH_IT
+    assert row["verdict"] == NOT_WORTH_IT and row["margin"] == 2.0
     assert row["sentence"] == (
         "bert_bilstm costs 1.07\u00d7 the training time of bert (95% CI 1.05\u20131.09) and is 0.2 points"
-        " less accurate (\u22121.9 to +1.5; adjusted p = 1.0): not worth it."
+        " less accurate (\u22121.9 to +1.5; adjusted p = 1.0): not worth it: its gain is at most +1.2"
+        " points (one-sided, Holm-adjusted), below the 2-point margin."
     )
     assert _front(models, out) == {"bert_bilstm": "bert", "bert": None}
 
@@ -115,27 +128,44 @@ def test_inconclusive_says_what_could_not_be_seen() -> None:
     comps = {("a", "b"): _comp(0.01, 0.4, ci=(-0.012, 0.032), mde=0.041)}
     row = pair_verdicts(["a", "b"], {"a": CHEAP, "b": LIKE_CHEAP}, comps).iloc[0]
     assert row["verdict"] == INCONCLUSIVE
+    assert (
+        "is 1.0 points more accurate (\u22121.2 to +3.2; adjusted p = 0.40): inconclusive; its gain is at most"
+        " +2.8 points (one-sided, Holm-adjusted), not below the 1-point margin; a difference under 4.1 points"
+        " could not have been detected with 500 test items; about " in row["sentence"]
+    )
+    # One seed each: only more items decide. At the spread observed (SE 1.12 points at 500 items),
+    # the gain of 1 point is significant at SE 1 / 1.96 = 0.51: 500 (1.12 / 0.51)^2 = 2,415 items.
+    se = 0.044 / (2 * 1.959964)
+    assert row["items_to_decide"] == math.ceil(500 * se**2 / (0.01 / 1.959964) ** 2)
     assert row["sentence"].endswith(
-        "is 1.0 points more accurate (\u22121.2 to +3.2; adjusted p = 0.40): inconclusive; a difference"
-        " under 4.1 points could not have been detected with 500 test items."
+        f"about {row['items_to_decide']} test items in all would decide it at the spread observed."
     )
     seeded = {("a", "b"): _comp(0.01, 0.4, seeds=(3, 3))}
     row = pair_verdicts(["a", "b"], {"a": CHEAP, "b": LIKE_CHEAP}, seeded).iloc[0]
-    assert row["sentence"].endswith("with 500 test items and 3 seeds each.")
+    assert "with 500 test items and 3 seeds of a, 3 of b; about" in row["sentence"]
 
 
-def test_dearer_not_better_is_not_worth_it_even_if_not_worse() -> None:
+def test_dearer_not_better_is_not_worth_it_only_when_the_gain_is_shown_below_the_margin() -> None:
+    # Absence of evidence is no verdict: +1 point, bound +2.7, is inconclusive at a 1-point margin.
     out = pair_verdicts(["a", "b"], {"a": CHEAP, "b": DEAR}, {("a", "b"): _comp(0.01, 0.4)})
-    assert out.iloc[0]["verdict"] == NOT_WORTH_IT
+    assert out.iloc[0]["verdict"] == INCONCLUSIVE
+    assert _front(["a", "b"], out) == {"a": None, "b": None}
+    # +0.1 point within [-0.4, +0.6]: the bound +0.52 is below the margin: not worth it.
+    tight = {("a", "b"): _comp(0.001, 0.7, ci=(-0.004, 0.006))}
+    out = pair_verdicts(["a", "b"], {"a": CHEAP, "b": DEAR}, tight)
+    assert out.iloc[0]["verdict"] == NOT_WORTH_IT and out.iloc[0]["gain_upper_adjusted"] < 0.01
     assert _front(["a", "b"], out) == {"a": None, "b": "a"}
+    # The same accuracy at no significant extra cost is not "not worth it".
+    out = pair_verdicts(["a", "b"], {"a": CHEAP, "b": LIKE_CHEAP}, tight)
+    assert out.iloc[0]["verdict"] == INCONCLUSIVE
 
 
 def test_exact_costs() -> None:
     params = {"a": [66e6], "b": [66e6], "c": [110e6]}
     comps = {
         ("a", "b"): _comp(0.004, 0.6),
-        ("a", "c"): _comp(0.002, 0.9),
-        ("b", "c"): _comp(-0.002, 0.9),
+        ("a", "c"): _comp(0.002, 0.9, ci=(-0.003, 0.007)),
+        ("b", "c"): _comp(-0.002, 0.9, ci=(-0.007, 0.003)),
     }
     out = pair_verdicts(["a", "b", "c"], params, comps, cost="parameters", exact=True)
     rows = out.set_index(["model_a", "model_b"])
@@ -172,8 +202,9 @@ def test_holm_adjustment_decides() -> None:
     comps = {("a", "b"): _comp(0.03, 0.01), ("a", "c"): _comp(0.02, 0.04), ("b", "c"): _comp(0.02, 0.03)}
     out = pair_verdicts(["a", "b", "c"], costs, comps).set_index(["model_a", "model_b"])
     assert out["p_adjusted"].tolist() == pytest.approx([0.03, 0.06, 0.06])
-    assert out["verdict"].tolist() == [WORTH_IT, NOT_WORTH_IT, NOT_WORTH_IT]
-    assert _front(["a", "b", "c"], out.reset_index()) == {"a": None, "b": None, "c": "a,b"}
+    # The other two gain +2 points [0, +4]: neither significant nor shown below the margin.
+    assert out["verdict"].tolist() == [WORTH_IT, INCONCLUSIVE, INCONCLUSIVE]
+    assert _front(["a", "b", "c"], out.reset_index()) == {"a": None, "b": None, "c": None}
 
 
 def test_p_adjusted_never_below_p() -> None:

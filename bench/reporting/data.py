@@ -22,6 +22,8 @@ import pandas as pd
 
 from bench.config import RUN_FIELDS
 from bench.errors import BenchError
+from bench.reporting.replicates import cost_replicates as cost_replicates  # re-exported
+from bench.reporting.replicates import load_cost_repeats
 from bench.results import (
     AXES,
     COST_COLUMNS,
@@ -36,11 +38,11 @@ from bench.results import (
     read_folder,
 )
 from bench.stats.budgets import budget_curve, time_to_target
-from bench.stats.cost import Replicates
+from bench.stats.cost import DEFAULT_COST_NOISE
 from bench.stats.intervals import StatsError, accuracy_interval, mean_std_ci
 from bench.stats.majority import short_warning
 from bench.stats.paired import compare_accuracy, holm
-from bench.stats.verdicts import VERDICT_COLUMNS, pair_verdicts, verdict_front
+from bench.stats.verdicts import DEFAULT_MARGIN, VERDICT_COLUMNS, pair_verdicts, verdict_front
 
 ALPHA = 0.05
 TARGET_SHARE = 0.95  # time to target: by default 95% of the best validation accuracy in the report
@@ -101,6 +103,7 @@ class Loaded:
     results: pd.DataFrame
     epochs: pd.DataFrame
     predictions: pd.DataFrame  # `split` is test or val (files from before validation: test)
+    cost_repeats: pd.DataFrame = field(default_factory=pd.DataFrame)  # cost_repeats.csv, with `source`
 
 
 @dataclass
@@ -115,6 +118,8 @@ class Report:
     budget: pd.DataFrame  # expected best validation accuracy against trials' cost (see `budget_curves`)
     failures: pd.DataFrame
     notes: list[str] = field(default_factory=list)  # what the reader must know to read the verdicts
+    margin: float = DEFAULT_MARGIN  # points: the smallest gain worth a higher cost
+    cost_noise: float = DEFAULT_COST_NOISE  # relative run-to-run sd assumed for a single run
 
 
 def newest_folder(root: Path = Path("reports")) -> Path:
@@ -142,6 +147,7 @@ def load(folders: Sequence[Path]) -> Loaded:
     if not folders:
         folders = [newest_folder()]
     frames: dict[str, list[pd.DataFrame]] = {"results": [], "epochs": [], "predictions": []}
+    repeats = []
     for folder in folders:
         if not folder.is_dir():
             raise BenchError(f"no such results folder: {folder}")
@@ -154,6 +160,7 @@ def load(folders: Sequence[Path]) -> Loaded:
             df = run.read(name)
             df.insert(0, "source", folder.name)
             frames[key].append(df)
+        repeats.append(load_cost_repeats(folder).assign(source=folder.name))
     res, ep, pred = (
         # Leave out empty frames (a folder without predictions): concat would turn the labels into floats.
         pd.concat([f for f in frames[k] if len(f)] or [pd.DataFrame()], ignore_index=True)
@@ -181,7 +188,10 @@ def load(folders: Sequence[Path]) -> Loaded:
     for df in (ep, pred):
         if not df.empty:
             df["entry"] = [entry_of.get((s, r)) for s, r in zip(df["source"], df["run_id"])]
-    return Loaded(list(folders), res, ep, pred)
+    timed = [r for r in repeats if len(r)]
+    return Loaded(
+        list(folders), res, ep, pred, pd.concat(timed, ignore_index=True) if timed else pd.DataFrame()
+    )
 
 
 def default_target(loaded: Loaded) -> float | None:
@@ -309,39 +319,28 @@ def labels_agree(loaded: Loaded, a: str, b: str) -> bool:
     return bool((both.groupby("example_id")["label"].nunique() <= 1).all())
 
 
-def cost_replicates(results: pd.DataFrame, entry: str, axis: str) -> Replicates | None:
-    """An entry's replicates on a cost axis: its seeds' values (two or more); with one seed, the
-    run's own: the chunks of its step time for time (their coefficient of variation around the
-    run's training time), else one value."""
-    ok = results[(results["entry"] == entry) & (results["status"] == "ok") & ~results["sweep"]]
-    values = pd.to_numeric(ok[f"axis_{axis}"], errors="coerce").dropna().to_numpy(dtype=float)
-    if not len(values):
-        return None
-    if len(values) >= 2 or axis_column(axis, ok["device"].iloc[0]).exact:
-        return Replicates.of(values)
-    run = ok.iloc[0]
-    if axis == "time" and pd.notna(run.get("step_time_chunks")) and run.get("step_time_chunks", 0) >= 2:
-        # The chunks' relative spread of seconds per step, carried over to the run's measured time,
-        # so that the mean is the time column the tables show.
-        spread = float(run["step_time_s_sd"]) / float(run["step_time_s_mean"])
-        return Replicates(values[0], spread * values[0], int(run["step_time_chunks"]))
-    return Replicates.of(values)
-
-
-def judge(loaded: Loaded, entries: pd.DataFrame, cost: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def judge(
+    loaded: Loaded,
+    entries: pd.DataFrame,
+    cost: str,
+    margin: float = DEFAULT_MARGIN,
+    noise: float = DEFAULT_COST_NOISE,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Every pair of our entries judged on accuracy and `cost`, and the front; notes for the reader.
 
     Accuracy: one paired comparison on the shared test items (bench.stats.compare_accuracy), Holm-
     adjusted across all pairs of the report. Cost: bench.stats.compare_cost on the replicates of
-    `cost_replicates`. Memory is GPU memory for GPU runs and host RSS for CPU runs: a report holding
-    both judges each device type apart, with a front each.
+    `cost_replicates` (seeds or cost repeats); a side with one run is judged against the assumed
+    run-to-run `noise`. `margin` (points) is the smallest gain worth a higher cost. Memory is GPU
+    memory for GPU runs and host RSS for CPU runs: a report holding both judges each device type
+    apart, with a front each.
     """
     notes: list[str] = []
     ours = entries[entries["reference"] == ""]
     names = [str(e) for e in ours["entry"] if ours.set_index("entry").loc[e, "n_ok"] > 0]
     right = correctness(loaded, names)
-    res = loaded.results
-    measured = [n for n in names if n in right and cost_replicates(res, n, cost) is not None]
+    res, repeats = loaded.results, loaded.cost_repeats
+    measured = [n for n in names if n in right and cost_replicates(res, n, cost, repeats) is not None]
     skipped = [n for n in names if n not in measured]
     if skipped:
         notes.append(
@@ -369,9 +368,18 @@ def judge(loaded: Loaded, entries: pd.DataFrame, cost: str) -> tuple[pd.DataFram
                 comparisons[(a, b)] = compare_accuracy(
                     right[a][shared].to_numpy(), right[b][shared].to_numpy(), ALPHA
                 )
-        costs = {n: reps for n in group if (reps := cost_replicates(res, n, cost)) is not None}
+        costs = {n: reps for n in group if (reps := cost_replicates(res, n, cost, repeats)) is not None}
         axis = COSTS[column]
-        table = pair_verdicts(group, costs, comparisons, cost=axis.noun, exact=axis.exact, alpha=ALPHA)
+        table = pair_verdicts(
+            group,
+            costs,
+            comparisons,
+            cost=axis.noun,
+            exact=axis.exact,
+            alpha=ALPHA,
+            margin=margin,
+            noise=noise,
+        )
         items = {frozenset(k): c.n_items for k, c in comparisons.items()}
         table["n_items"] = [items[frozenset(k)] for k in zip(table["model_a"], table["model_b"])]
         verdicts.append(table.assign(group=column))
@@ -463,7 +471,17 @@ def budget_curves(sweep: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def build(folders: Sequence[Path], cost: str = "time", target: float | None = None) -> Report:
+def build(
+    folders: Sequence[Path],
+    cost: str = "time",
+    target: float | None = None,
+    margin: float = DEFAULT_MARGIN,
+    cost_noise: float = DEFAULT_COST_NOISE,
+) -> Report:
+    if not (margin >= 0 and math.isfinite(margin)):
+        raise BenchError(f"--margin is a gain in accuracy points, zero or more, not {margin}.")
+    if not (0 < cost_noise < 1):
+        raise BenchError(f"--cost-noise is a relative sd in (0, 1), e.g. 0.1, not {cost_noise}.")
     if cost not in AXES:
         raise BenchError(f"--cost must be one of {', '.join(AXES)}, not {cost!r}.")
     if target is not None and not 0 < target <= 1:
@@ -473,7 +491,7 @@ def build(folders: Sequence[Path], cost: str = "time", target: float | None = No
     add_time_to_target(loaded, target)
     entries = aggregate(loaded.results)
     try:
-        pairs, front, notes = judge(loaded, entries, cost)
+        pairs, front, notes = judge(loaded, entries, cost, margin, cost_noise)
     except StatsError as exc:
         raise BenchError(f"cannot compare these runs: {exc}") from None
     res = loaded.results
@@ -484,4 +502,17 @@ def build(folders: Sequence[Path], cost: str = "time", target: float | None = No
     )
     if front.empty and len(entries[entries["reference"] == ""]) > 1:
         notes.append(f"No front: fewer than two runs measured {cost} with predictions to compare.")
-    return Report(loaded, entries, pairs, front, cost, target, sweep, budget_curves(sweep), failures, notes)
+    return Report(
+        loaded,
+        entries,
+        pairs,
+        front,
+        cost,
+        target,
+        sweep,
+        budget_curves(sweep),
+        failures,
+        notes,
+        margin,
+        cost_noise,
+    )

@@ -97,6 +97,7 @@ def pairs_grid(rep: Report) -> Grid:
         "p",
         "p (Holm)",
         "detectable, points",
+        "gain at most (Holm), points",
         "verdict",
     ]
     rows = []
@@ -108,7 +109,8 @@ def pairs_grid(rep: Report) -> Grid:
         accuracy = f"{signed_points(r['acc_diff'])} [{low}, {high}]"
         p_values = [fmt(r["p_value"], "p"), fmt(r["p_adjusted"], "p")]
         cells = [r["model_a"], r["model_b"], str(int(r["n_items"])), ratio, accuracy, *p_values]
-        rows.append([*cells, f"{100 * r['mde']:.1f}", r["verdict"]])
+        mde = f"{100 * r['mde']:.1f}" if math.isfinite(r["mde"]) else "–"
+        rows.append([*cells, mde, signed_points(r["gain_upper_adjusted"]), r["verdict"]])
     return headers, rows
 
 
@@ -169,9 +171,10 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
     if not rep.pairs.empty:
         note = (
             "Each pair, cheaper model first. Worth it: the costlier model is significantly more accurate "
-            "(p < 0.05 after Holm's adjustment across all pairs). Not worth it: it is significantly "
-            "costlier and not significantly more accurate, or significantly less accurate. Inconclusive: "
-            "neither, with the smallest difference the test could have detected."
+            "(p < 0.05 after Holm's adjustment across all pairs). Not worth it: it is significantly less "
+            f"accurate, or it is costlier and its gain is shown below the {rep.margin:g}-point margin "
+            "(its Holm-adjusted one-sided upper bound). Inconclusive: neither, with the gain's bounds "
+            "and what would decide it."
         )
         out.append(("Is it worth it?", note, ([], [[s] for s in rep.pairs["sentence"]])))
     if rep.notes:
@@ -195,14 +198,16 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
         note = (
             "Accuracy: exact McNemar with one seed each, else a t test over seeds and test items "
             "(bench.stats.compare_accuracy); detectable: the difference found with 80% power at 0.05. "
-            "Cost: ratio of means, its interval from the replicates (seeds; with one seed, the run's "
-            "chunks of step time); parameters and FLOPs are exact."
+            "Cost: ratio of means, its interval from independent replicates (seeds or cost repeats); "
+            f"a side with a single run is judged against an assumed {100 * rep.cost_noise:g}% "
+            "run-to-run noise; parameters and FLOPs are exact."
         )
         out.append(("Pairs", note, pairs_grid(rep)))
     if not rep.front.empty:
         note = (
-            "A model is off the front when another dominates it: costs significantly less and is not "
-            "significantly less accurate, or is significantly more accurate at no significantly higher cost."
+            "A model is off the front when another dominates it, by the verdicts' rule: the other is "
+            "cheaper and this one is not worth it, or the other is significantly more accurate at no "
+            "significantly higher cost."
         )
         out.append(("Front", note, front_grid(rep)))
     if not rep.sweep.empty:

@@ -13,6 +13,8 @@ from bench.reporting import plots
 from bench.reporting.data import build
 from bench.reporting.render_html import to_html
 from bench.reporting.render_text import to_csv, to_markdown, to_rich
+from bench.stats.cost import DEFAULT_COST_NOISE
+from bench.stats.verdicts import DEFAULT_MARGIN
 
 FORMATS = ("table", "csv", "markdown", "html")
 EXTENSIONS = {"csv": "csv", "markdown": "md", "html": "html"}
@@ -24,11 +26,13 @@ def make_report(
     out: Path | None = None,
     cost: str = "time",
     target: float | None = None,
+    margin: float = DEFAULT_MARGIN,
+    cost_noise: float = DEFAULT_COST_NOISE,
 ) -> Path | None:
     """Build the report, write its plots beside it and render it; the file written (None: table)."""
     if fmt_name not in FORMATS:
         raise BenchError(f"--format must be one of {', '.join(FORMATS)}, not {fmt_name!r}.")
-    rep = build(folders, cost, target)
+    rep = build(folders, cost, target, margin, cost_noise)
     err = Console(stderr=True)
     if fmt_name == "table":
         plot_dir = out or rep.loaded.folders[0]

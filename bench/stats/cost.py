@@ -11,11 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import stdtrit
+from scipy.special import ndtri, stdtrit
 
 from bench.stats.intervals import StatsError, check_level
 
-COST_DELTA_LOG = "delta method on log means, Welch-Satterthwaite df"
+COST_DELTA_LOG = "delta method on log means, Hsu's df"
+COST_ASSUMED = "delta method on log means, run-to-run noise assumed"
+# Relative sd of one run's cost from one run to the next, assumed where a side has a single run.
+# On a 2-core CPU the quick suite's bert_bilstm/bert time ratio was 1.02 in one run and 0.86 in
+# another: |log(1.02 / 0.86)| = 0.171 is one draw of a difference of two log ratios, sd 2 sigma,
+# and E|N(0, 4 sigma^2)| = 1.60 sigma gives sigma = 0.107.
+DEFAULT_COST_NOISE = 0.10
 COST_EXACT = "exact"
 
 
@@ -24,7 +30,8 @@ class CostComparison:
     """Cost of B relative to A: ratio = mean(B) / mean(A), with a `confidence` interval.
 
     significant: the interval excludes 1 (measured costs), the costs differ (exact costs), or
-    None when unknown (fewer than 2 replicates on a side: no spread to judge by).
+    None when unknown (fewer than 2 replicates on a side and no noise assumed). noise: the relative
+    run-to-run sd assumed for a side with a single replicate (NaN when every spread was measured).
     """
 
     ratio: float
@@ -35,6 +42,7 @@ class CostComparison:
     n_a: int
     n_b: int
     confidence: float
+    noise: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -74,17 +82,24 @@ def compare_cost(
     reps_b: Replicates | npt.ArrayLike,
     exact: bool = False,
     confidence: float = 0.95,
+    noise: float | None = None,
 ) -> CostComparison:
     """How much more (or less) B costs than A: ratio = mean(reps_b) / mean(reps_a).
 
-    Replicates are repeated measurements of one cost: per-seed training times, per-epoch step times,
-    latency repeats. Measured costs: delta method on the log of each mean, var(log m) = s^2 / (n m^2),
-    with a Welch-Satterthwaite t, so CI = ratio * exp(+-t SE); fewer than 2 replicates on a side
-    give a NaN interval and significant = None. Exact costs (`exact=True`: parameter counts, FLOPs)
-    have no interval and are significant whenever the ratio is not 1; their replicates must agree.
-    Either side may be given as `Replicates` (mean, std, n) instead of the values.
+    Replicates are independent repeated measurements of one cost: per-seed training times, repeated
+    timed runs in fresh processes, latency repeats (never the chunks of one run, which share its
+    process, its machine state and its data order). Measured costs: delta method on the log of each
+    mean, var(log m) = s^2 / (n m^2), CI = ratio * exp(+-t SE) with Hsu's conservative df,
+    min(n_a, n_b) - 1: Welch-Satterthwaite's df covered 0.935 for lognormal costs (log-sd 0.5)
+    with 5 replicates. A side with a single replicate has no spread to measure: with `noise` (a
+    relative sd of one run's cost, e.g. DEFAULT_COST_NOISE) its var(log m) is noise^2 / n and that
+    part counts as known; without, the interval is NaN and significant None. Exact costs
+    (`exact=True`: parameter counts, FLOPs) have no interval and are significant whenever the ratio
+    is not 1; their replicates must agree. Either side may be given as `Replicates` (mean, std, n).
     """
     check_level(confidence, "confidence")
+    if noise is not None and not (math.isfinite(noise) and noise > 0):
+        raise StatsError(f"the assumed cost noise must be a positive relative sd, not {noise}")
     a, b = as_replicates(reps_a, "reps_a"), as_replicates(reps_b, "reps_b")
     ma, mb = a.mean, b.mean
     ratio = mb / ma
@@ -93,14 +108,18 @@ def compare_cost(
         if (na > 1 and a.std != 0) or (nb > 1 and b.std != 0):
             raise StatsError("exact costs must be the same in every replicate")
         return CostComparison(ratio, math.nan, math.nan, ratio != 1.0, COST_EXACT, na, nb, confidence)
-    if na < 2 or nb < 2:
+    measured = [r for r in (a, b) if r.n >= 2]
+    if len(measured) < 2 and noise is None:
         return CostComparison(ratio, math.nan, math.nan, None, COST_DELTA_LOG, na, nb, confidence)
-    va = a.std**2 / (na * ma * ma)
-    vb = b.std**2 / (nb * mb * mb)
-    if va + vb == 0.0:
+    var = sum(r.std**2 / (r.n * r.mean**2) if r.n >= 2 else noise**2 / r.n for r in (a, b))  # type: ignore[operator]
+    assumed = len(measured) < 2
+    method, used = (COST_ASSUMED, float(noise)) if assumed else (COST_DELTA_LOG, math.nan)  # type: ignore[arg-type]
+    if var == 0.0:
         # Replicates that agree exactly: the ratio is as known as it gets.
-        return CostComparison(ratio, ratio, ratio, ratio != 1.0, COST_DELTA_LOG, na, nb, confidence)
-    df = (va + vb) ** 2 / (va * va / (na - 1) + vb * vb / (nb - 1))
-    half = float(stdtrit(df, 0.5 + confidence / 2.0)) * math.sqrt(va + vb)  # t quantile
+        return CostComparison(ratio, ratio, ratio, ratio != 1.0, method, na, nb, confidence, used)
+    # Hsu: the smaller measured side's df (a known, assumed variance has infinite df).
+    df = min(r.n for r in measured) - 1 if measured else math.inf
+    q = 0.5 + confidence / 2.0
+    half = (float(stdtrit(df, q)) if math.isfinite(df) else float(ndtri(q))) * math.sqrt(var)
     low, high = ratio * math.exp(-half), ratio * math.exp(half)
-    return CostComparison(ratio, low, high, bool(low > 1.0 or high < 1.0), COST_DELTA_LOG, na, nb, confidence)
+    return CostComparison(ratio, low, high, bool(low > 1.0 or high < 1.0), method, na, nb, confidence, used)

@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from bench.stats.intervals import majority_test
+from scipy import stats as sps
 
 ALPHA = 0.05
 HINT = (
@@ -22,13 +21,30 @@ def majority_class(train_labels: np.ndarray) -> int:
     return int(np.argmax(np.bincount(train_labels)))
 
 
+def p_vs_majority(test_labels: np.ndarray, test_preds: np.ndarray, majority: int) -> float:
+    """One-sided exact McNemar of the run against the majority predictor on the same test items.
+
+    The majority predictor's share is measured on these very items, so it is no known constant:
+    the test is paired. b counts items only the run gets right (their label is not the majority
+    class), c items only the predictor gets right (labelled with it, the run wrong); under H0 (no
+    better than the predictor) b ~ Binomial(b + c, 1/2), and p = P(X >= b), 1 when b + c = 0.
+    """
+    right = test_preds == test_labels
+    is_majority = test_labels == majority
+    only_run = int(np.sum(right & ~is_majority))
+    only_majority = int(np.sum(~right & is_majority))
+    if only_run + only_majority == 0:
+        return 1.0
+    return float(sps.binom.sf(only_run - 1, only_run + only_majority, 0.5))
+
+
 def majority_columns(
     train_labels: np.ndarray, test_labels: np.ndarray, test_preds: np.ndarray
 ) -> dict[str, Any]:
-    """majority_accuracy, p_vs_majority (one-sided exact binomial) and a warning for a results row."""
-    share = float(np.mean(test_labels == majority_class(train_labels)))
-    n_correct = int(np.sum(test_preds == test_labels))
-    p = majority_test(n_correct, len(test_labels), share)
+    """majority_accuracy, p_vs_majority (one-sided exact McNemar) and a warning for a results row."""
+    majority = majority_class(train_labels)
+    share = float(np.mean(test_labels == majority))
+    p = p_vs_majority(test_labels, test_preds, majority)
     return {"majority_accuracy": share, "p_vs_majority": p, "warning": run_warning(test_preds, p)}
 
 
