@@ -98,18 +98,19 @@ def decide_options(func: Any) -> Any:
                 "--looks",
                 int,
                 5,
-                "Planned looks (the runs already there are the first); alpha is spent over them.",
+                "Planned looks (the runs already there the first); alpha is spent over them.",
             ),
+            ("--cost-noise", float, 0.10, "Relative run-to-run sd of a training time, assumed for one seed."),
         ]
     ):
         func = click.option(flag, type=kind, default=default, show_default=True, help=text)(func)
     return func
 
 
-def decide_settings(budget: str, max_seeds: int, margin: float, looks: int) -> Any:
+def decide_settings(budget: str, max_seeds: int, margin: float, looks: int, cost_noise: float) -> Any:
     from bench.runs.decide import DecideSettings, parse_budget
 
-    return DecideSettings(parse_budget(budget), max_seeds, looks, margin=margin / 100.0)
+    return DecideSettings(parse_budget(budget), max_seeds, looks, margin / 100.0, cost_noise=cost_noise)
 
 
 @main.command()
@@ -180,6 +181,7 @@ def run(
     max_seeds: int,
     margin: float,
     looks: int,
+    cost_noise: float,
     options: tuple[str, ...],
     **overrides: Any,
 ) -> None:
@@ -195,14 +197,14 @@ def run(
     request = RunRequest(
         suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints
     )
-    deciding = decide_settings(budget, max_seeds, margin, looks) if until_decided else None
+    deciding = decide_settings(budget, max_seeds, margin, looks, cost_noise) if until_decided else None
     sys.exit(run_command(request, quiet, deciding))
 
 
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @decide_options
-def decide(folder: Path, budget: str, max_seeds: int, margin: float, looks: int) -> None:
+def decide(folder: Path, budget: str, max_seeds: int, margin: float, looks: int, cost_noise: float) -> None:
     """Continue a finished results folder until its pairs are decided, as `bench run --until-decided`.
 
     \b
@@ -214,7 +216,7 @@ def decide(folder: Path, budget: str, max_seeds: int, margin: float, looks: int)
     """
     from bench.api import decide_command
 
-    sys.exit(decide_command(folder, decide_settings(budget, max_seeds, margin, looks)))
+    sys.exit(decide_command(folder, decide_settings(budget, max_seeds, margin, looks, cost_noise)))
 
 
 @main.command("ls")

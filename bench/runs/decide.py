@@ -62,6 +62,8 @@ class DecideSettings:
             raise BenchError(f"--max-seeds must be at least 1, not {self.max_seeds}.")
         if not 1 <= self.looks <= 50:
             raise BenchError(f"--looks must be between 1 and 50, not {self.looks}.")
+        if not self.cost_noise > 0:
+            raise BenchError(f"--cost-noise must be a positive relative sd, not {self.cost_noise:g}.")
         if not 0 <= self.margin < 1:
             raise BenchError(f"--margin must be between 0 and 100 points, not {100 * self.margin:g}.")
 

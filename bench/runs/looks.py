@@ -7,7 +7,6 @@ looks is bench.runs.decide.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -15,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from bench.errors import BenchError
 from bench.results import PREDICTIONS_FILE, RESULTS_FILE
-from bench.stats.cost import compare_cost
+from bench.stats.cost import COST_ASSUMED, DEFAULT_COST_NOISE, compare_cost
 from bench.stats.paired import _seed_mean_squares, compare_accuracy
 from bench.stats.sequential import INCONCLUSIVE, three_way
 
@@ -41,7 +39,7 @@ DECISION_COLUMNS = [
     "lever",
     "elapsed_s",
 ]
-COST_NOISE = 0.05  # assumed run-to-run sd of a training time (relative) where seeds do not measure it
+COST_NOISE = DEFAULT_COST_NOISE  # run-to-run relative sd of a training time where seeds do not measure it
 
 
 @dataclass(frozen=True)
@@ -142,14 +140,10 @@ class PairLook:
 def _cost(
     train_a: np.ndarray, train_b: np.ndarray, alpha: float, noise: float
 ) -> tuple[float, float, float, bool]:
-    """(ratio, low, high, assumed) of B's training time over A's: from the seeds where both have two or
-    more, else with each run's time taken to vary by `noise` (relative sd), an assumption."""
-    if len(train_a) >= 2 and len(train_b) >= 2:
-        cc = compare_cost(train_a, train_b, confidence=1.0 - alpha)
-        return cc.ratio, cc.ci_low, cc.ci_high, False
-    ratio = float(train_b.mean() / train_a.mean())
-    half = float(sps.norm.isf(alpha / 2.0)) * noise * math.sqrt(1.0 / len(train_a) + 1.0 / len(train_b))
-    return ratio, ratio * math.exp(-half), ratio * math.exp(half), True
+    """(ratio, low, high, assumed) of B's training time over A's, from the seeds where both sides
+    have two or more, else with a single run's time taken to vary by `noise` (bench.stats.cost)."""
+    cc = compare_cost(train_a, train_b, confidence=1.0 - alpha, noise=noise)
+    return cc.ratio, cc.ci_low, cc.ci_high, cc.method == COST_ASSUMED
 
 
 def _tau2(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -171,13 +165,17 @@ def judge_pair(
     if a.item_ids[:n] != b.item_ids[:n]:
         raise BenchError(f"{a.model} and {b.model} were tested on other reviews; they cannot be paired.")
     ca, cb = a.correct[:, :n], b.correct[:, :n]
+    if min(len(ca), len(cb)) == 1 < max(len(ca), len(cb)):
+        # One seed against several is refused (bench.stats.paired): compare the first seed of each,
+        # two checkpoints, until the lone side has seeds of its own.
+        ca, cb = ca[:1], cb[:1]
     comp = compare_accuracy(ca, cb, alpha=level)
     ratio, low, high, assumed = _cost(a.train_s, b.train_s, alpha, noise)
     costlier = bool(low > 1.0)
     verdict = str(three_way(comp.ci_low, comp.ci_high, costlier, margin))
     d = cb.mean(axis=0) - ca.mean(axis=0)
     return PairLook(
-        a.model, b.model, len(a.run_ids), len(b.run_ids), n, comp.diff, comp.ci_low, comp.ci_high,
+        a.model, b.model, len(ca), len(cb), n, comp.diff, comp.ci_low, comp.ci_high,
         ratio, low, high, costlier, assumed, verdict, float(d.var(ddof=1)) if n > 1 else 0.0, _tau2(ca, cb),
     )  # fmt: skip
 

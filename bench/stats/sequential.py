@@ -110,5 +110,5 @@ def batch_intervals(
     paired comparison as `compare_accuracy`, vectorised (for simulations of the plan)."""
     check_level(alpha, "alpha")
     a, b = np.asarray(correct_a), np.asarray(correct_b)
-    r = _compare_many(a, b, alpha, 0.8)
+    r = _compare_many(a, b, alpha, 0.8, with_mde=False)
     return r.diff, r.ci_low, r.ci_high
