@@ -239,6 +239,27 @@ PREDICTION_COLUMNS = [
     Column("pred", "predicted class id"),
 ]
 
+# decisions.csv (`bench run --until-decided`, `bench decide`): one row per pair of models per look.
+DECISION_COLUMNS = [
+    Column("look", "the look, from 1 (the runs the folder had) to the planned looks"),
+    Column("model_a", "the cheaper model at this look (mean training time)"),
+    Column("model_b", "the costlier model"),
+    Column("seeds_a", "seeds of model_a compared (one against several compares one seed each)"),
+    Column("seeds_b", "seeds of model_b compared"),
+    Column("n_items", "test items both models' runs predicted: a prefix of the nested test draw"),
+    Column("acc_diff", "accuracy of model_b minus model_a, points"),
+    Column("acc_diff_ci_low", "lower bound, at the look's share of alpha (O'Brien-Fleming-type spending)"),
+    Column("acc_diff_ci_high", "upper bound, at the same level"),
+    Column("cost_ratio", "training time of model_b over model_a"),
+    Column("cost_ci_low", "lower bound at 1 - alpha, from seeds or the assumed noise (--cost-noise)"),
+    Column("cost_ci_high", "upper bound"),
+    Column("verdict", "worth it, not worth it or inconclusive; a decided pair keeps its first decided row"),
+    Column(
+        "lever", "what brought this look: suite (the runs there were), items or seeds; empty once decided"
+    ),
+    Column("elapsed_s", "seconds from the start of the runs to this look, training and evaluation"),
+]
+
 RESULTS_FILE, EPOCHS_FILE, PREDICTIONS_FILE, ENV_FILE = (
     "results.csv",
     "epochs.csv",
@@ -304,6 +325,7 @@ def schema_markdown() -> str:
         (RESULTS_FILE, RESULT_COLUMNS),
         (EPOCHS_FILE, EPOCH_COLUMNS),
         (PREDICTIONS_FILE, PREDICTION_COLUMNS),
+        ("decisions.csv", DECISION_COLUMNS),
     ):
         parts.append(f"## `{title}`\n\n| column | meaning |\n|---|---|")
         parts.extend(f"| `{c.name}` | {c.doc} |" for c in columns)

@@ -16,29 +16,14 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.results import DECISION_COLUMNS as DECISION_SCHEMA
 from bench.results import PREDICTIONS_FILE, RESULTS_FILE
 from bench.stats.cost import COST_ASSUMED, DEFAULT_COST_NOISE, compare_cost
 from bench.stats.paired import _seed_mean_squares, compare_accuracy
 from bench.stats.sequential import INCONCLUSIVE, three_way
 
 DECISIONS_FILE = "decisions.csv"
-DECISION_COLUMNS = [
-    "look",
-    "model_a",
-    "model_b",
-    "seeds_a",
-    "seeds_b",
-    "n_items",
-    "acc_diff",
-    "acc_diff_ci_low",
-    "acc_diff_ci_high",
-    "cost_ratio",
-    "cost_ci_low",
-    "cost_ci_high",
-    "verdict",
-    "lever",
-    "elapsed_s",
-]
+DECISION_COLUMNS = [c.name for c in DECISION_SCHEMA]
 COST_NOISE = DEFAULT_COST_NOISE  # run-to-run relative sd of a training time where seeds do not measure it
 
 
