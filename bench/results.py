@@ -260,6 +260,7 @@ DECISION_COLUMNS = [
     Column("elapsed_s", "seconds from the start of the runs to this look, training and evaluation"),
 ]
 
+DECISIONS_FILE = "decisions.csv"
 RESULTS_FILE, EPOCHS_FILE, PREDICTIONS_FILE, ENV_FILE = (
     "results.csv",
     "epochs.csv",
@@ -325,7 +326,7 @@ def schema_markdown() -> str:
         (RESULTS_FILE, RESULT_COLUMNS),
         (EPOCHS_FILE, EPOCH_COLUMNS),
         (PREDICTIONS_FILE, PREDICTION_COLUMNS),
-        ("decisions.csv", DECISION_COLUMNS),
+        (DECISIONS_FILE, DECISION_COLUMNS),
     ):
         parts.append(f"## `{title}`\n\n| column | meaning |\n|---|---|")
         parts.extend(f"| `{c.name}` | {c.doc} |" for c in columns)

@@ -110,3 +110,9 @@ def test_run_until_decided_end_to_end(tiny_suite: Path, tmp_path: Path) -> None:
     # tfidf_lr against a one-layer encoder on 200 reviews: about 30 points apart, decided in a look or two.
     assert last["verdict"] != "inconclusive", output
     assert last["elapsed_s"] > 0 and (decisions["elapsed_s"].diff().dropna() >= 0).all()
+    # The report shows each verdict's path and the time spent deciding.
+    code, output = run_cli("report", str(out), "--format", "markdown", "--out", str(tmp_path / "r.md"))
+    assert code == 0, output
+    text = " ".join((tmp_path / "r.md").read_text().split())
+    assert "Until decided" in text and "1 of 1 pairs decided in" in text and "s spent deciding" in text
+    assert f"{last['verdict']} at look {int(last['look'])}" in text and "suite (60 items, 1+1 seeds)" in text

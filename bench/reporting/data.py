@@ -22,6 +22,7 @@ import pandas as pd
 
 from bench.config import RUN_FIELDS
 from bench.errors import BenchError
+from bench.reporting.paths import decision_paths
 from bench.reporting.replicates import cost_replicates as cost_replicates  # re-exported
 from bench.reporting.replicates import load_cost_repeats
 from bench.results import (
@@ -120,6 +121,7 @@ class Report:
     notes: list[str] = field(default_factory=list)  # what the reader must know to read the verdicts
     margin: float = DEFAULT_MARGIN  # points: the smallest gain worth a higher cost
     cost_noise: float = DEFAULT_COST_NOISE  # relative run-to-run sd assumed for a single run
+    decisions: list[str] = field(default_factory=list)  # each pair's path under --until-decided
 
 
 def newest_folder(root: Path = Path("reports")) -> Path:
@@ -515,4 +517,5 @@ def build(
         notes,
         margin,
         cost_noise,
+        decision_paths(folders),
     )

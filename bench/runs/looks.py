@@ -17,12 +17,11 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.results import DECISION_COLUMNS as DECISION_SCHEMA
-from bench.results import PREDICTIONS_FILE, RESULTS_FILE
+from bench.results import DECISIONS_FILE, PREDICTIONS_FILE, RESULTS_FILE
 from bench.stats.cost import COST_ASSUMED, DEFAULT_COST_NOISE, compare_cost
 from bench.stats.paired import _seed_mean_squares, compare_accuracy
 from bench.stats.sequential import INCONCLUSIVE, three_way
 
-DECISIONS_FILE = "decisions.csv"
 DECISION_COLUMNS = [c.name for c in DECISION_SCHEMA]
 COST_NOISE = DEFAULT_COST_NOISE  # run-to-run relative sd of a training time where seeds do not measure it
 
