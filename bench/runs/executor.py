@@ -1,25 +1,32 @@
-"""Runs model runs one after another and writes each one's results the moment it finishes."""
+"""One run: a RunConfig trained and evaluated into its result row, its epoch rows and its prediction
+rows. The executor writes no results file; it hands its rows to a `RunSink` (the recorder, in a
+`bench run` or a sweep) as they appear. It does own the run's checkpoints.
+
+    executor = Executor(out)                       # checkpoints go to out/checkpoints/<run_id>
+    outcome = executor.execute(run, tags, on_epoch, sink=Recorder(out))
+    outcome.row, outcome.epochs, outcome.predictions
+
+Places left for later work: `Selection` (bench.runs.checkpoint) is where the selected epoch's
+weights would be kept, and `_train_network` holds the network and the prepared splits where a
+finished run's kept weights would be evaluated on more test items.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import itertools
 import json
-import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import numpy as np
-import pandas as pd
 import torch
 
 from bench.config import RunConfig
-from bench.costs.environment import environment
 from bench.costs.flops import mfu, train_flops_per_sample
-from bench.costs.nvml import gpu_info, nvml_baseline_bytes, open_nvml
+from bench.costs.nvml import nvml_baseline_bytes, open_nvml
 from bench.costs.trackers import LATENCY_REVIEWS, CostTracker, latency_columns
 from bench.data import DataRequest, Dataset, load_dataset
 from bench.errors import BenchError, one_line
@@ -32,18 +39,6 @@ from bench.modeling import (
     load_models,
     resolve_pretrained,
 )
-from bench.results import (
-    ENV_FILE,
-    EPOCH_COLUMNS,
-    EPOCHS_FILE,
-    PREDICTION_COLUMNS,
-    PREDICTIONS_FILE,
-    RESULT_COLUMNS,
-    RESULTS_FILE,
-    run_costs,
-    write_csv,
-    write_json,
-)
 from bench.runs import distributed
 from bench.runs.batching import Tokenized, loader
 from bench.runs.checkpoint import (
@@ -54,6 +49,7 @@ from bench.runs.checkpoint import (
     save_checkpoint_or_warn,
 )
 from bench.runs.estimator_fit import fit_estimator
+from bench.runs.rows import epoch_row, prediction_rows, run_id_of, selects, summary, utc_now
 from bench.runs.tokcache import cached_tokenize
 from bench.runs.train import (
     EpochHook,
@@ -72,8 +68,41 @@ from bench.runs.train import (
 from bench.stats.majority import majority_columns
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+@dataclass
+class Outcome:
+    """What one run produced: its results.csv row, its epochs.csv rows (earlier ones kept from a
+    checkpoint included) and its predictions.csv rows (None when it got no final evaluation)."""
+
+    row: dict[str, Any]
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    predictions: list[dict[str, Any]] | None = None
+
+
+class RunSink(Protocol):
+    """Where an executing run's rows go the moment they exist (bench.runs.recorder.Recorder)."""
+
+    def restart(self, run_id: str, after_epoch: int) -> list[dict[str, Any]]:
+        """Forget the run's epoch rows after `after_epoch` (its checkpoint's); the rows kept."""
+        ...
+
+    def epoch(self, row: dict[str, Any]) -> None: ...
+
+    def finish(self, outcome: Outcome) -> None:
+        """The run ended (ok, failed, interrupted or pruned); called before any exception propagates."""
+        ...
+
+
+class MemorySink:
+    """A sink that keeps nothing: for runs whose rows only the caller reads (timing repeats, tests)."""
+
+    def restart(self, run_id: str, after_epoch: int) -> list[dict[str, Any]]:
+        return []
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        pass
+
+    def finish(self, outcome: Outcome) -> None:
+        pass
 
 
 @dataclasses.dataclass
@@ -91,40 +120,21 @@ class Prepared:
     truncated_test: float
 
 
-def run_id_of(run: RunConfig, trial: int | None = None) -> str:
-    """A run's id in its folder: the model's display name (hf:PATH runs as hf:<folder name>), the
-    seed and, in sweeps, the trial."""
-    name = MODELS.get(run.model)(run).display_name
-    return f"{name}-s{run.seed}" + (f"-t{trial}" if trial is not None else "")
+@dataclass
+class _Live:
+    """One execution's state: its row, its epoch rows so far and its sink."""
+
+    row: dict[str, Any]
+    sink: RunSink
+    epochs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def selects(run: RunConfig, stats: EpochStats, current: Selection | None) -> bool:
-    """Whether this epoch replaces the current selection: the best validation accuracy (the earliest
-    on a tie), or simply the latest epoch with `select = "last"` or without a validation split."""
-    if run.select == "last" or stats.val is None or current is None or current.val_accuracy is None:
-        return True
-    return stats.val.accuracy > current.val_accuracy
+class Executor:
+    """Trains and evaluates RunConfigs, one at a time; keeps loaded datasets between runs.
 
-
-def pooled_step_times(epochs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean, sd and count of the chunk step times of all epochs, pooled from each epoch's summary."""
-    parts = [
-        (int(e["step_time_chunks"]), float(e["step_time_s_mean"]), float(e.get("step_time_s_sd") or 0.0))
-        for e in epochs
-        if e.get("step_time_chunks")
-    ]
-    n = sum(k for k, _, _ in parts)
-    if not n:
-        return {"step_time_s_mean": None, "step_time_s_sd": None, "step_time_chunks": None}
-    mean = sum(k * m for k, m, _ in parts) / n
-    within = sum((k - 1) * sd**2 for k, _, sd in parts)
-    between = sum(k * (m - mean) ** 2 for k, m, _ in parts)
-    sd = math.sqrt((within + between) / (n - 1)) if n > 1 else None
-    return {"step_time_s_mean": mean, "step_time_s_sd": sd, "step_time_chunks": n}
-
-
-class Runner:
-    """Owns one results folder. `run(...)` trains one RunConfig and appends its rows to the files."""
+    `out` is the folder whose checkpoints/ holds each run's last finished epoch. `tags` given to
+    `execute` (a sweep's study and trial, a worker's concurrent_runs) become columns of the row.
+    """
 
     def __init__(
         self,
@@ -141,11 +151,8 @@ class Runner:
         self.log = log
         self.skip_bad_rows = skip_bad_rows
         self.keep_checkpoints = keep_checkpoints
-        self.results: list[dict[str, Any]] = []
-        self.epochs: list[dict[str, Any]] = []
-        self.predictions: list[dict[str, Any]] = []
         self._datasets: dict[tuple[Any, ...], Dataset] = {}
-        self.main = distributed.is_main()  # under torchrun only rank 0 writes files
+        self.main = distributed.is_main()  # under torchrun only rank 0 writes checkpoints
         load_models()
 
     # --- preparation -------------------------------------------------------------------------
@@ -198,10 +205,14 @@ class Runner:
         )
 
     # --- running -----------------------------------------------------------------------------
-    def run(
-        self, run: RunConfig, tags: dict[str, Any] | None = None, on_epoch: EpochHook | None = None
-    ) -> dict[str, Any]:
-        """Train and evaluate one run; its rows are on disk when this returns, also on failure.
+    def execute(
+        self,
+        run: RunConfig,
+        tags: dict[str, Any] | None = None,
+        on_epoch: EpochHook | None = None,
+        sink: RunSink | None = None,
+    ) -> Outcome:
+        """Train and evaluate one run; the sink has its rows when this returns, also on failure.
 
         Exceptions a model raises become a `failed` row. Interrupts and pruning are recorded
         (`interrupted`, `pruned`) and propagate.
@@ -216,8 +227,10 @@ class Runner:
             **tags,
             "started_at": utc_now(),
         }
+        live = _Live(row, sink or MemorySink())
+        outcome = Outcome(row)
         try:
-            self._train(run, row, on_epoch)
+            outcome.predictions = self._train(run, live, on_epoch)
             row["status"] = "ok"
             if not self.keep_checkpoints and self.main:
                 remove_checkpoint(checkpoint_dir(self.out, run_id))
@@ -232,14 +245,17 @@ class Runner:
             self.log(f"{run_id} failed: {row['error']}")
         finally:
             row["finished_at"] = utc_now()
-            self.record(row)
-        return row
+            outcome.epochs = live.epochs
+            live.sink.finish(outcome)
+        return outcome
 
-    def _train(self, run: RunConfig, row: dict[str, Any], on_epoch: EpochHook | None) -> None:
+    def _train(self, run: RunConfig, live: _Live, on_epoch: EpochHook | None) -> list[dict[str, Any]]:
+        """Fill the live row; the run's prediction rows."""
         use_all_cores()
         seed_everything(run.seed)
         spec = MODELS.get(run.model)(run)
         data = self.dataset(run)
+        row = live.row
         row.update(
             dataset=data.name,
             n_classes=data.n_classes,
@@ -248,26 +264,25 @@ class Runner:
             n_test=len(data.test.texts),
         )
         if isinstance(spec, EstimatorSpec):
-            selection = self._fit_estimator(spec, data, run, row)
+            selection = self._fit_estimator(spec, data, run, live)
         else:
             assert isinstance(spec, ModelSpec)
-            selection = self._train_network(spec, run, row, on_epoch)
-        epochs = [e for e in self.epochs if e["run_id"] == row["run_id"]]
-        row.update(self._summary(epochs, selection))
+            selection = self._train_network(spec, run, live, on_epoch)
+        row.update(summary(live.epochs, selection))
         test_preds = selection.test_probs.argmax(axis=1)
         row.update(majority_columns(data.train.labels, data.test.labels, test_preds))
-        self._predictions(row, data, selection)
+        return prediction_rows(row, data, selection)
 
     def _after_epoch(
-        self, row: dict[str, Any], run: RunConfig, stats: EpochStats, selection: Selection | None
+        self, live: _Live, run: RunConfig, stats: EpochStats, selection: Selection | None
     ) -> Selection:
-        """Record an epoch's row and say so; the selection, updated if this epoch is selected."""
-        self.epochs.append(self._epoch_row(row, stats))
-        if self.main:
-            write_csv(self.out / EPOCHS_FILE, self.epochs, EPOCH_COLUMNS)
+        """Hand on an epoch's row and say so; the selection, updated if this epoch is selected."""
+        entry = epoch_row(live.row, stats, live.epochs)
+        live.epochs.append(entry)
+        live.sink.epoch(entry)
         val = f"val acc {stats.val.accuracy:.3f} | " if stats.val else ""
         self.log(
-            f"{row['run_id']} epoch {stats.epoch}/{run.epochs}: "
+            f"{live.row['run_id']} epoch {stats.epoch}/{run.epochs}: "
             f"train loss {stats.train_loss:.4f} acc {stats.train_accuracy:.3f} | {val}"
             f"test acc {stats.test.accuracy:.3f} F1 {stats.test.macro_f1:.3f} | {stats.epoch_time_s:.1f} s"
         )
@@ -280,8 +295,9 @@ class Runner:
         return selection
 
     def _train_network(
-        self, spec: ModelSpec, run: RunConfig, row: dict[str, Any], on_epoch: EpochHook | None
+        self, spec: ModelSpec, run: RunConfig, live: _Live, on_epoch: EpochHook | None
     ) -> Selection:
+        row = live.row
         device = pick_device(run.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise BenchError("--device cuda was asked for, but torch sees no CUDA device.")
@@ -307,7 +323,7 @@ class Runner:
         saved = load_checkpoint(folder, network)
         done = saved.epoch if saved else 0
         selection = saved.selection if saved else None
-        self.epochs = [e for e in self.epochs if e["run_id"] != run_id or e["epoch"] <= done]
+        live.epochs = live.sink.restart(run_id, done)
         pad_to = run.max_len if spec.pad_to_max_len() else None
         state = setup(
             network,
@@ -324,14 +340,14 @@ class Runner:
         for epoch in range(done + 1, run.epochs + 1):
             track = partial(CostTracker, device, nvml, baseline, enabled=run.trackers)
             stats = train_epoch(state, epoch, self.progress, track)
-            selection = self._after_epoch(row, run, stats, selection)
+            selection = self._after_epoch(live, run, stats, selection)
             if epoch < run.epochs and self.main:
                 save_checkpoint_or_warn(folder, epoch, network, state.trainer_objects(), selection)
             if on_epoch:
                 on_epoch(stats)
         if selection is None:  # every epoch had finished before the interruption
             raise BenchError(f"{run_id}: nothing left to train, but no final evaluation was saved.")
-        epochs = [e for e in self.epochs if e["run_id"] == run_id]
+        epochs = live.epochs
         train_time = sum(e["epoch_time_s"] for e in epochs)
         samples = sum(e["train_samples_per_s"] * e["epoch_time_s"] for e in epochs)
         tokens = sum(e["train_tokens_per_s"] * e["epoch_time_s"] for e in epochs)
@@ -354,17 +370,12 @@ class Runner:
             nvml.close()
         return selection
 
-    def _fit_estimator(
-        self,
-        spec: EstimatorSpec,
-        data: Dataset,
-        run: RunConfig,
-        row: dict[str, Any],
-    ) -> Selection:
+    def _fit_estimator(self, spec: EstimatorSpec, data: Dataset, run: RunConfig, live: _Live) -> Selection:
         """A model that is no network: one fit, on the CPU, scored like one epoch."""
         cpu = torch.device("cpu")
+        row = live.row
         row.update(device="cpu", precision=None, world_size=1, epochs=1)
-        self.epochs = [e for e in self.epochs if e["run_id"] != row["run_id"]]
+        live.epochs = live.sink.restart(row["run_id"], 0)
         track = partial(CostTracker, cpu, None, None, enabled=run.trackers)
         stats, fitted = fit_estimator(spec, data, self.progress, track)
         row.update(
@@ -373,7 +384,7 @@ class Runner:
             options=json.dumps({**spec.options_in_effect(), **fitted.chosen}),  # with what it chose
         )
         # No epoch hook: the one fit is the whole run, and a pruner could only throw it away.
-        selection = self._after_epoch(row, run, stats, None)
+        selection = self._after_epoch(live, run, stats, None)
         if run.trackers:
             texts = data.test.texts
             reviews = [[texts[i % len(texts)]] for i in range(LATENCY_REVIEWS)]
@@ -384,38 +395,6 @@ class Runner:
                 )
             )
         return selection
-
-    @staticmethod
-    def _summary(epochs: list[dict[str, Any]], selection: Selection) -> dict[str, Any]:
-        """A run's result columns from its epoch rows (some maybe from before a resume): the metrics of
-        the selected epoch, the costs of all of them."""
-        chosen = next(e for e in epochs if e["epoch"] == selection.epoch)
-        train_time = sum(e["epoch_time_s"] for e in epochs)
-        samples = sum(e["train_samples_per_s"] * e["epoch_time_s"] for e in epochs)
-        tokens = [
-            e["train_tokens_per_s"] * e["epoch_time_s"]
-            for e in epochs
-            if e.get("train_tokens_per_s") is not None
-        ]
-        return {
-            "selected_epoch": selection.epoch,
-            "val_accuracy": chosen.get("val_accuracy"),
-            "val_macro_f1": chosen.get("val_macro_f1"),
-            "test_accuracy": chosen["test_accuracy"],
-            "test_macro_f1": chosen["test_macro_f1"],
-            "test_loss": chosen["test_loss"],
-            "train_accuracy": chosen["train_accuracy"],
-            "train_loss": chosen["train_loss"],
-            "train_time_s": train_time,
-            "epoch_time_s_mean": train_time / len(epochs),
-            "eval_time_s": sum(e["eval_time_s"] for e in epochs),
-            "train_samples_per_s": samples / train_time,
-            "train_tokens_per_s": sum(tokens) / train_time if tokens else None,
-            "eval_samples_per_s": float(np.median([e["eval_samples_per_s"] for e in epochs])),
-            "train_steps": sum(int(e.get("train_steps") or 0) for e in epochs) or None,
-            **pooled_step_times(epochs),
-            **run_costs(epochs),
-        }
 
     def _network_latency(
         self,
@@ -440,88 +419,3 @@ class Runner:
             return latency_columns(
                 lambda i: forward(singles[i % len(singles)]), lambda: forward(batch), device
             )
-
-    def _epoch_row(self, row: dict[str, Any], stats: EpochStats) -> dict[str, Any]:
-        before = [e for e in self.epochs if e["run_id"] == row["run_id"]]
-        steps = np.asarray(stats.step_times_s, dtype=float)
-        val = stats.val
-        return {
-            "run_id": row["run_id"],
-            "model": row["model"],
-            "seed": row["seed"],
-            "epoch": stats.epoch,
-            "train_loss": stats.train_loss,
-            "train_accuracy": stats.train_accuracy,
-            "val_loss": val.loss if val else None,
-            "val_accuracy": val.accuracy if val else None,
-            "val_macro_f1": val.macro_f1 if val else None,
-            "test_loss": stats.test.loss,
-            "test_accuracy": stats.test.accuracy,
-            "test_macro_f1": stats.test.macro_f1,
-            "epoch_time_s": stats.epoch_time_s,
-            "eval_time_s": stats.eval_time_s,
-            "cumulative_train_time_s": sum(e["epoch_time_s"] for e in before) + stats.epoch_time_s,
-            "train_steps": stats.train_steps or None,
-            "step_time_s_mean": float(steps.mean()) if len(steps) else None,
-            "step_time_s_sd": float(steps.std(ddof=1)) if len(steps) > 1 else None,
-            "step_time_chunks": len(steps) or None,
-            "train_samples_per_s": stats.train_samples / stats.epoch_time_s,
-            "train_tokens_per_s": stats.train_tokens / stats.epoch_time_s
-            if stats.train_tokens is not None
-            else None,
-            "eval_samples_per_s": stats.test.samples_per_s,
-            **stats.cost,
-            **{k: row[k] for k in ("study", "trial") if k in row},
-        }
-
-    def _predictions(self, row: dict[str, Any], data: Dataset, selection: Selection) -> None:
-        """The selected epoch's predictions, test and validation, into predictions.csv."""
-        self.predictions = [p for p in self.predictions if p["run_id"] != row["run_id"]]
-        for split, part, probs in (
-            ("test", data.test, selection.test_probs),
-            ("val", data.val, selection.val_probs),
-        ):
-            if probs is None:
-                continue
-            preds = probs.argmax(axis=1)
-            for i, example_id in enumerate(part.ids):
-                entry = {
-                    "run_id": row["run_id"],
-                    "model": row["model"],
-                    "seed": row["seed"],
-                    "split": split,
-                    "example_id": example_id,
-                    "label": int(part.labels[i]),
-                    "pred": int(preds[i]),
-                }
-                for k in range(probs.shape[1]):
-                    entry[f"prob_{k}"] = round(float(probs[i, k]), 6)
-                self.predictions.append(entry)
-        if self.main:
-            write_csv(self.out / PREDICTIONS_FILE, self.predictions, PREDICTION_COLUMNS)
-
-    def load_existing(self) -> None:
-        """Read the folder's rows back, to resume it."""
-        for name, attr in (
-            (RESULTS_FILE, "results"),
-            (EPOCHS_FILE, "epochs"),
-            (PREDICTIONS_FILE, "predictions"),
-        ):
-            file = self.out / name
-            if file.is_file() and file.stat().st_size:
-                frame = pd.read_csv(file).astype(object)
-                setattr(self, attr, frame.where(frame.notna(), None).to_dict("records"))
-
-    def record(self, row: dict[str, Any]) -> None:
-        """Write `row` into results.csv, replacing the row with the same run_id."""
-        self.results = [r for r in self.results if r["run_id"] != row["run_id"]] + [row]
-        if self.main:
-            write_csv(self.out / RESULTS_FILE, self.results, RESULT_COLUMNS)
-
-    def write_env(self, extra: dict[str, Any] | None = None, device: str = "auto") -> None:
-        nvml = open_nvml(pick_device(device))
-        info = gpu_info(nvml)
-        if nvml:
-            nvml.close()
-        if self.main:
-            write_json(self.out / ENV_FILE, environment({**info, **(extra or {})}))
