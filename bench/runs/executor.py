@@ -14,7 +14,6 @@ finished run's kept weights would be evaluated on more test items.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,13 +33,11 @@ from bench.modeling import (
     MODELS,
     EstimatorSpec,
     ModelSpec,
-    Tokenizer,
     count_params,
     load_models,
     resolve_pretrained,
 )
 from bench.runs import distributed
-from bench.runs.batching import Tokenized, loader
 from bench.runs.checkpoint import (
     Selection,
     checkpoint_dir,
@@ -49,15 +46,14 @@ from bench.runs.checkpoint import (
     save_checkpoint_or_warn,
 )
 from bench.runs.estimator_fit import fit_estimator
+from bench.runs.prepared import Prepared, network_latency, tokenized
 from bench.runs.rows import epoch_row, prediction_rows, run_id_of, selects, summary, utc_now
-from bench.runs.tokcache import cached_tokenize
 from bench.runs.train import (
     EpochHook,
     EpochStats,
     NoProgress,
     ProgressSink,
     Pruned,
-    autocast,
     pick_device,
     resolve_precision,
     seed_everything,
@@ -103,21 +99,6 @@ class MemorySink:
 
     def finish(self, outcome: Outcome) -> None:
         pass
-
-
-@dataclasses.dataclass
-class Prepared:
-    """A network run's data, tokenized."""
-
-    spec: ModelSpec
-    tokenizer: Tokenizer
-    dataset: Dataset
-    train: Tokenized
-    val: Tokenized
-    test: Tokenized
-    pad_id: int
-    truncated_train: float
-    truncated_test: float
 
 
 @dataclass
@@ -186,23 +167,7 @@ class Executor:
         spec = MODELS.get(run.model)(run)
         if not isinstance(spec, ModelSpec):
             raise BenchError(f"{run.model} is not a network; it has no tokenizer to prepare.")
-        data = self.dataset(run)
-        tokenizer = spec.build_tokenizer(data.train.texts)
-        cache = Path(run.cache_dir) if run.cache_dir else None
-        train, val, test = (
-            cached_tokenize(tokenizer, split.texts, cache) for split in (data.train, data.val, data.test)
-        )
-        return Prepared(
-            spec,
-            tokenizer,
-            data,
-            Tokenized(train.ids, data.train.labels),
-            Tokenized(val.ids, data.val.labels),
-            Tokenized(test.ids, data.test.labels),
-            tokenizer.pad_id,
-            train.truncated_share,
-            test.truncated_share,
-        )
+        return tokenized(spec, self.dataset(run), run)
 
     # --- running -----------------------------------------------------------------------------
     def execute(
@@ -365,7 +330,7 @@ class Executor:
             mfu=mfu(flops * samples / train_time, 1.0, nvml.name() if nvml else None, row["precision"]),
         )
         if run.trackers:
-            row.update(self._network_latency(network, prepared, run, device, pad_to))
+            row.update(network_latency(network, prepared, run, device, pad_to))
         if nvml:
             nvml.close()
         return selection
@@ -395,27 +360,3 @@ class Executor:
                 )
             )
         return selection
-
-    def _network_latency(
-        self,
-        network: torch.nn.Module,
-        prepared: Prepared,
-        run: RunConfig,
-        device: torch.device,
-        pad_to: int | None,
-    ) -> dict[str, Any]:
-        """Inference latency on real test reviews: each of LATENCY_REVIEWS reviews alone, in turn, and
-        one batch of the run's batch size."""
-        network.eval()
-        singles = list(
-            itertools.islice(loader(prepared.test, 1, prepared.pad_id, pad_to, None, device), LATENCY_REVIEWS)
-        )
-        batch = next(iter(loader(prepared.test, run.batch_size, prepared.pad_id, pad_to, None, device)))
-
-        def forward(b: dict[str, torch.Tensor]) -> object:
-            return network(b["input_ids"].to(device), b["attention_mask"].to(device))
-
-        with torch.no_grad(), autocast(device, resolve_precision(run.precision, device)):
-            return latency_columns(
-                lambda i: forward(singles[i % len(singles)]), lambda: forward(batch), device
-            )

@@ -165,6 +165,7 @@ def run_queued(
     if runs is not None:
         check_display_names(runs)
         executor.check(runs)
+    out.mkdir(parents=True, exist_ok=True)  # the default queue.db lives in it
     queue = RunQueue.open(workers.url(out), workers.name(out), runs, worker)
     if not workers.join:
         again = queue.requeue_unfinished()
@@ -222,6 +223,7 @@ def run_with_workers(
     if runs is not None:
         check_display_names(runs)
         executor.check(runs)
+    out.mkdir(parents=True, exist_ok=True)
     queue = RunQueue.open(workers.url(out), workers.name(out), runs, Worker.this())
     again = queue.requeue_unfinished()
     if again:

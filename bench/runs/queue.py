@@ -28,7 +28,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from bench.config import RunConfig
 from bench.errors import BenchError
-from bench.runs.interrupts import interruptible, raise_pending
+from bench.runs.interrupts import interruptible, take_pending
 from bench.sweep.study import LIVE, Worker, open_storage, recover_dead_trials, retry_callback
 
 KIND = "bench run"  # the study's `kind` attribute: a queue of runs, not a sweep
@@ -138,7 +138,9 @@ class RunQueue:
             if waiting:
                 self.study.optimize(self._objective(execute), n_trials=1, catch=(RunFailed, Skipped))
             elif running:
-                raise_pending()
+                pending = take_pending()  # a signal while idle: nothing of Optuna's is half-done
+                if pending is not None:
+                    raise pending
                 time.sleep(POLL_S)  # another worker's run may yet come back to the queue
             else:
                 return
