@@ -26,6 +26,7 @@ from bench.runs.console import results_table
 from bench.runs.decide import DecideSettings
 from bench.runs.distributed import is_main
 from bench.runs.interrupts import exit_code
+from bench.runs.launcher import Workers
 from bench.runs.session import RunRequest, default_out, run_session
 from bench.stats.cost import DEFAULT_COST_NOISE
 from bench.stats.verdicts import DEFAULT_MARGIN
@@ -43,6 +44,7 @@ def run(
     resume: str | Path | None = None,
     skip_bad_rows: bool = False,
     keep_checkpoints: bool = False,
+    workers: Workers | None = None,
     **overrides: Any,
 ) -> pd.DataFrame:
     """Run a suite's models as `bench run` does; their results rows (results.csv's columns).
@@ -62,6 +64,7 @@ def run(
         Path(resume) if resume is not None else None,
         skip_bad_rows,
         keep_checkpoints,
+        workers or Workers(),
     )
     _, _, rows = run_session(request, Console(stderr=True, quiet=quiet or not is_main()))
     return frame_with_schema(rows, RESULT_COLUMNS)
@@ -113,6 +116,7 @@ def run_command(request: RunRequest, quiet: bool = False, deciding: DecideSettin
             resume=request.resume,
             skip_bad_rows=request.skip_bad_rows,
             keep_checkpoints=request.keep_checkpoints,
+            workers=request.workers,
             **request.overrides,
         )
     except KeyboardInterrupt as exc:
@@ -122,7 +126,9 @@ def run_command(request: RunRequest, quiet: bool = False, deciding: DecideSettin
         )
         return exit_code(exc)
     rows = [{str(k): None if pd.isna(v) else v for k, v in r.items()} for r in frame.to_dict("records")]
-    title = "resumed" if request.resume else load_suite(request.suite).name
+    title = (
+        "resumed" if request.resume else "worker" if request.workers.join else load_suite(request.suite).name
+    )
     Console(quiet=not is_main()).print(results_table(rows, f"{title}: {folder}"))
     if any(row["status"] != "ok" for row in rows):
         print("bench: some runs failed; see the status and error columns.", file=sys.stderr)

@@ -165,6 +165,30 @@ def decide_settings(budget: str, max_seeds: int, margin: float, looks: int, cost
     "the budget is spent (as `bench decide`); every look goes to decisions.csv.",
 )
 @decide_options
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    help="Worker processes on this machine, each with its own GPU (runs from one queue).",
+)
+@click.option(
+    "--share-cpu", is_flag=True, help="Allow --workers above 1 without GPUs (timings then interfere)."
+)
+@click.option(
+    "--storage",
+    default=None,
+    help="Optuna RDB URL of a run queue shared by machines, e.g. postgresql://user@host/db; run the "
+    "same command on each [default with --workers: sqlite:///<out>/queue.db].",
+)
+@click.option("--study", "study_name", default=None, help="Name of the run queue [default: OUT's name].")
+@click.option(
+    "--cost-repeats",
+    default=0,
+    show_default=True,
+    help="After each run, this many short timed runs of it, each in a fresh process (cost_repeats.csv).",
+)
+@click.option("--join", is_flag=True, hidden=True)  # a worker started by --workers: runs from the queue
+@click.option("--concurrent-runs", type=int, default=None, hidden=True)
 def run(
     suite_name: str,
     models: tuple[str, ...],
@@ -183,20 +207,37 @@ def run(
     looks: int,
     cost_noise: float,
     options: tuple[str, ...],
+    workers: int,
+    share_cpu: bool,
+    storage: str | None,
+    study_name: str | None,
+    cost_repeats: int,
+    join: bool,
+    concurrent_runs: int | None,
     **overrides: Any,
 ) -> None:
     """Train and evaluate a suite's models; write results.csv, epochs.csv, predictions.csv.
 
     Results of each run are on disk the moment it finishes. Ctrl-C or SIGTERM stops cleanly
-    (exit 130 or 143) and prints the command that resumes.
+    (exit 130 or 143) and prints the command that resumes. With --workers or --storage the runs go
+    into one queue that every worker (on this machine or others) takes from; run the same command
+    again to resume.
     """
     from bench.api import run_command
+    from bench.runs.launcher import Workers
     from bench.runs.session import RunRequest
 
     overrides.update(paper_quirks=paper_quirks, trackers=None if trackers is None else trackers == "on")
+    if cost_repeats < 0:
+        raise BenchError(f"--cost-repeats must be 0 or more, not {cost_repeats}.")
+    queue = Workers(workers, share_cpu, storage, study_name, join, concurrent_runs or workers, cost_repeats)
     request = RunRequest(
-        suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints
+        suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints, queue
     )
+    if until_decided and (workers > 1 or storage or join):
+        raise BenchError(
+            "--until-decided trains its seeds in this process; run it without --workers or --storage."
+        )
     deciding = decide_settings(budget, max_seeds, margin, looks, cost_noise) if until_decided else None
     sys.exit(run_command(request, quiet, deciding))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
-from bench.runs.runner import Prepared, Runner
+from bench.runs.executor import Executor, Prepared
 
 # Each benchmark asserts its goal times this margin: the machine is shared and noisy (other jobs on
 # 2 cores; run-to-run noise of a few percent), and timing both sides in turns evens the load out but
@@ -27,7 +27,7 @@ TINY_ENCODER = {
 
 
 def prepare(run: RunConfig, tmp: Path) -> Prepared:
-    return Runner(tmp).prepare(run)
+    return Executor(tmp).prepare(run)
 
 
 def encoder_run(steps: int, batch_size: int = 32, **changes: Any) -> RunConfig:

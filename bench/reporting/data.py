@@ -145,9 +145,11 @@ def task_of(row: Any) -> str:
 
 
 def load(folders: Sequence[Path]) -> Loaded:
-    """Read and merge folders. A model found in several folders gets one entry per folder."""
+    """Read and merge folders. A model found in several folders gets one entry per folder; the worker
+    folders of one results folder (worker-*) count as that folder, which reads them merged."""
     if not folders:
         folders = [newest_folder()]
+    folders = list(dict.fromkeys(f.parent if f.name.startswith("worker-") else f for f in folders))
     frames: dict[str, list[pd.DataFrame]] = {"results": [], "epochs": [], "predictions": []}
     repeats = []
     for folder in folders:

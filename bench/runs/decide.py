@@ -22,8 +22,8 @@ import pandas as pd
 
 from bench import atomic
 from bench.config import RunConfig
-from bench.errors import BenchError, one_line
-from bench.results import ENV_FILE
+from bench.errors import BenchError
+from bench.runs.launcher import saved_env
 from bench.runs.looks import (
     COST_NOISE,
     DECISION_COLUMNS,
@@ -38,7 +38,7 @@ from bench.runs.looks import (
     read_decisions,
     read_models,
 )
-from bench.runs.runner import run_id_of
+from bench.runs.rows import run_id_of
 from bench.stats.levers import ITEMS, SEEDS, PairSpread, choose_lever, needed
 from bench.stats.sequential import INCONCLUSIVE, SPENDING, SequentialPlan
 
@@ -108,16 +108,8 @@ def parse_budget(text: str) -> float:
 
 def suite_configs(folder: Path) -> dict[str, list[RunConfig]]:
     """The folder's run configurations by model (display name, as its rows have it), from env.json."""
-    env = folder / ENV_FILE
-    try:
-        saved = json.loads(env.read_text(encoding="utf-8"))["runs"]
-        runs = [RunConfig(**{"val_share": 0.0, **r}) for r in saved]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BenchError(
-            f"{env} cannot be read back ({one_line(exc)}); is {folder} a `bench run` folder?"
-        ) from None
     out: dict[str, list[RunConfig]] = {}
-    for run in runs:
+    for run in saved_env(folder)[0]:
         out.setdefault(run_id_of(run).rsplit("-s", 1)[0], []).append(run)
     return out
 

@@ -72,7 +72,7 @@ def predict_more(
     return items, result.probs, time.perf_counter() - started
 
 
-def prediction_rows(row: dict[str, Any], items: Split, probs: np.ndarray) -> list[dict[str, Any]]:
+def more_prediction_rows(row: dict[str, Any], items: Split, probs: np.ndarray) -> list[dict[str, Any]]:
     """predictions.csv rows (split test) of a run's new items; `row` gives run_id, model and seed."""
     preds = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=int)
     out = []

@@ -17,7 +17,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.results import DECISION_COLUMNS as DECISION_SCHEMA
-from bench.results import DECISIONS_FILE, PREDICTIONS_FILE, RESULTS_FILE
+from bench.results import DECISIONS_FILE, PREDICTIONS_FILE, RESULTS_FILE, latest_rows, read_rows
 from bench.stats.cost import COST_ASSUMED, DEFAULT_COST_NOISE, compare_cost
 from bench.stats.paired import _seed_mean_squares, compare_accuracy
 from bench.stats.sequential import INCONCLUSIVE, three_way
@@ -58,12 +58,13 @@ def read_models(folder: Path) -> dict[str, ModelRuns]:
         raise BenchError(
             f"{folder} holds no finished runs to decide on (no {RESULTS_FILE} or {PREDICTIONS_FILE})."
         )
-    results = pd.read_csv(results_file)
+    results = latest_rows(read_rows(results_file), RESULTS_FILE)  # a row recorded again: the last wins
     results = (
         results[(results["status"] == "ok") & results["trial"].isna()] if "trial" in results else results
     )
     results = results[results["status"] == "ok"]
-    preds = pd.read_csv(predictions_file, dtype={"example_id": str})
+    preds = latest_rows(read_rows(predictions_file), PREDICTIONS_FILE)
+    preds = preds.astype({"example_id": str})
     preds = preds[preds["split"] == "test"]
     out: dict[str, ModelRuns] = {}
     for model, rows in results.groupby("model", sort=False):

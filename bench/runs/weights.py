@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, save_file
 
 from bench import atomic
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
+from bench.results import worker_folders
 
 WEIGHTS_DIR = "weights"
 
@@ -29,20 +30,16 @@ def estimator_path(out: Path, run_id: str) -> Path:
 
 
 def state_on_cpu(network: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A copy of the network's tensors on the CPU, to keep while training goes on."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in network.state_dict().items()}
+    """A copy of the network's tensors on the CPU, taken at the selected epoch while training goes
+    on. Each is its own contiguous copy, so tied weights are saved under both names."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in network.state_dict().items()}
 
 
-def keep_network(
-    out: Path, run_id: str, network: torch.nn.Module, state: dict[str, torch.Tensor] | None = None
-) -> Path:
-    """Write the network's weights (or `state`, a copy taken at the selected epoch) atomically."""
+def keep_network(out: Path, run_id: str, state: dict[str, torch.Tensor]) -> Path:
+    """Write a network's tensors (from `state_on_cpu`) atomically."""
     path = network_path(out, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if state is not None:
-        network.load_state_dict(state)
     with atomic.replacing(path) as tmp:
-        save_model(network, str(tmp))  # save_model, not save_file: it drops tied (shared) tensors
+        save_file(state, str(tmp))
     return path
 
 
@@ -50,37 +47,36 @@ def keep_estimator(out: Path, run_id: str, fitted: Any) -> Path:
     import joblib
 
     path = estimator_path(out, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic.replacing(path) as tmp:
         joblib.dump(fitted, tmp)
     return path
 
 
+def _find(out: Path, name: str) -> Path | None:
+    """The file in the folder's weights/ or, for runs of `--workers`, in a worker folder's."""
+    for folder in (out, *worker_folders(out)):
+        if (folder / WEIGHTS_DIR / name).is_file():
+            return folder / WEIGHTS_DIR / name
+    return None
+
+
 def load_network(out: Path, run_id: str, network: torch.nn.Module) -> torch.nn.Module:
-    path = network_path(out, run_id)
-    if not path.is_file():
-        raise BenchError(f"{run_id} kept no weights in {path.parent}; its runs predate kept weights.")
-    missing, unexpected = load_model(network, str(path), strict=False, device="cpu")
-    if unexpected or any(not _tied(network, k) for k in missing):
-        raise BenchError(
-            f"{path} does not fit {run_id}'s network ({len(missing)} missing, {len(unexpected)} unexpected)."
-        )
+    path = _find(out, network_path(out, run_id).name)
+    if path is None:
+        raise BenchError(f"{run_id} kept no weights in {out / WEIGHTS_DIR}; its run predates kept weights.")
+    try:
+        network.load_state_dict(load_file(str(path)), strict=True)
+    except RuntimeError as exc:
+        raise BenchError(f"{path} does not fit {run_id}'s network: {one_line(exc)}") from None
     return network
-
-
-def _tied(network: torch.nn.Module, name: str) -> bool:
-    """Whether `name` is a tensor save_model left out because another name shares its storage."""
-    params = dict(network.state_dict())
-    target = params.get(name)
-    return target is not None and any(
-        other != name and v.data_ptr() == target.data_ptr() for other, v in params.items()
-    )
 
 
 def load_estimator(out: Path, run_id: str) -> Any:
     import joblib
 
-    path = estimator_path(out, run_id)
-    if not path.is_file():
-        raise BenchError(f"{run_id} kept no fitted model in {path.parent}; its runs predate kept weights.")
+    path = _find(out, estimator_path(out, run_id).name)
+    if path is None:
+        raise BenchError(
+            f"{run_id} kept no fitted model in {out / WEIGHTS_DIR}; its run predates kept weights."
+        )
     return joblib.load(path)
