@@ -27,7 +27,7 @@ from bench.sweep.study import with_driver
 from tests import test_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
-server = test_postgres.postgres  # the throwaway PostgreSQL server's fixture, `postgres`
+server = test_postgres.postgres  # the throwaway PostgreSQL server of tests/test_postgres.py, as `server`
 TINY = ROOT / "tests" / "data" / "tiny.toml"
 SUITE = ["--suite", str(TINY), "--model", "tfidf_lr", "--repeats", "4", "--cache-dir", "", "-q"]
 
@@ -169,18 +169,18 @@ def test_two_cpu_workers_on_sqlite_run_each_run_once(tmp_path: Path, sequential:
 
 
 def test_two_workers_on_postgresql_and_a_third_call(
-    postgres: str, tmp_path: Path, sequential: pd.Series
+    server: str, tmp_path: Path, sequential: pd.Series
 ) -> None:
     out = tmp_path / "out"
-    command = bench("--storage", postgres, "--study", "suite", "--out", str(out))
+    command = bench("--storage", server, "--study", "suite", "--out", str(out))
     workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE) for _ in range(2)]
     outputs = [finish(w) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
-    each_run_once(out, postgres, "suite")
+    each_run_once(out, server, "suite")
     pd.testing.assert_series_equal(accuracies(out), sequential)
     third = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=600)
     assert third.returncode == 0, third.stderr.decode()
-    each_run_once(out, postgres, "suite")  # it ran nothing more
+    each_run_once(out, server, "suite")  # it ran nothing more
 
 
 PAUSED_WORKER = """
@@ -200,7 +200,7 @@ main(sys.argv[2:], prog_name="bench")
 def test_a_killed_worker_s_run_finishes_on_the_other(tmp_path: Path, sequential: pd.Series) -> None:
     out, url = tmp_path / "out", f"sqlite:///{tmp_path / 'queue.db'}"
     args = bench("--storage", url, "--study", "kill", "--out", str(out))
-    doomed = subprocess.Popen([sys.executable, "-c", PAUSED_WORKER, str(tmp_path), *args[2:]], cwd=ROOT)
+    doomed = subprocess.Popen([sys.executable, "-c", PAUSED_WORKER, str(tmp_path), *args[3:]], cwd=ROOT)
     deadline = time.monotonic() + 600
     while not (tmp_path / "started").exists():  # the handshake: no sleep decides the order
         assert doomed.poll() is None and time.monotonic() < deadline

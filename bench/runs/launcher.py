@@ -200,18 +200,21 @@ def _write_queue_env(out: Path, queue: RunQueue, workers: Workers) -> None:
 
 
 def merged_rows(out: Path, queue: RunQueue) -> list[dict[str, Any]]:
-    """The folder's rows, worker folders merged, in the suite's order; a run no worker finished reads
-    as interrupted."""
+    """The folder's rows, worker folders merged, in the suite's order. A run that finished on a
+    machine whose folder is not here is left out; one that no worker finished reads as interrupted."""
     frame = RunFolder(out).read(RESULTS_FILE)
     found = {str(r["run_id"]): r for r in records(frame)}
+    elsewhere = queue.finished() - {i for i, run in enumerate(queue.runs()) if run_id_of(run) in found}
     rows = []
-    for run in queue.runs():
+    for i, run in enumerate(queue.runs()):
         run_id = run_id_of(run)
-        rows.append(
-            found.get(run_id)
-            or {"run_id": run_id, "model": run.model, "seed": run.seed, "status": "interrupted",
-                "error": "not finished; run the same command again to resume"}
-        )  # fmt: skip
+        if run_id in found:
+            rows.append(found[run_id])
+        elif i not in elsewhere:
+            rows.append(
+                {"run_id": run_id, "model": run.model, "seed": run.seed, "status": "interrupted",
+                 "error": "not finished; run the same command again to resume"}
+            )  # fmt: skip
     return rows
 
 

@@ -89,9 +89,14 @@ class RunQueue:
     def _wait_ready(self, name: str) -> None:
         deadline = time.monotonic() + READY_WAIT_S
         while "runs" not in self.study.user_attrs:
-            if self.study.user_attrs.get("kind", KIND) != KIND or any(
-                "run" not in t.user_attrs and "skipped" not in t.user_attrs
-                for t in self.study.get_trials(deepcopy=False)
+            attrs = self.study.user_attrs
+            if (
+                attrs.get("kind", KIND) != KIND
+                or "objectives" in attrs
+                or any(
+                    "run" not in t.user_attrs and "skipped" not in t.user_attrs
+                    for t in self.study.get_trials(deepcopy=False)
+                )
             ):
                 raise BenchError(
                     f"study {name!r} is not a queue of bench runs (a sweep's?); give another --study."
@@ -110,6 +115,11 @@ class RunQueue:
         running = sum(t.state == TrialState.RUNNING and "run" in t.user_attrs for t in trials)
         waiting = sum(t.state == TrialState.WAITING for t in trials)
         return len(done - {None}), running, waiting
+
+    def finished(self) -> set[int]:
+        """The indices of the runs with a complete trial."""
+        trials = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return {i for i in map(_index, trials) if i is not None}
 
     def requeue_unfinished(self) -> list[int]:
         """Queue again each run that no trial holds or finished (it failed, or was interrupted with
