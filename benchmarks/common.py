@@ -15,7 +15,7 @@ from scipy import stats
 from torch import nn
 
 from bench.config import RunConfig
-from bench.runs.runner import Prepared, Runner
+from bench.runs.executor import Executor, Prepared
 from bench.runs.train import TrainState, seed_everything, setup
 
 CONFIDENCE = 0.95
@@ -31,7 +31,7 @@ TINY_ENCODER = {
 
 
 def prepare(run: RunConfig, tmp: Path) -> Prepared:
-    return Runner(tmp).prepare(run)
+    return Executor(tmp).prepare(run)
 
 
 def encoder_run(steps: int, batch_size: int = 32, **changes: Any) -> RunConfig:

@@ -226,10 +226,10 @@ def test_one_file_carves_val_from_its_80_percent(tmp_path: Path) -> None:
 
 def test_runs_ask_for_their_val_share(tmp_path: Path) -> None:
     from bench.config import RunConfig
-    from bench.runs.runner import Runner
+    from bench.runs.executor import Executor
 
     spec = f"kaggle:{three_class_kaggle(tmp_path)}"
-    runner = Runner(tmp_path / "out")
+    runner = Executor(tmp_path / "out")
     sizes = [
         len(runner.dataset(RunConfig(model="encoder", dataset=spec, max_train=None, val_share=s)).val.ids)
         for s in (0.1, 0.0, 0.2)

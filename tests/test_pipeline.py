@@ -20,7 +20,7 @@ from bench.modeling import MODELS, Tokenizer
 from bench.runs import tokcache
 from bench.runs.batching import Collate, PlannedBatches, loader, make_loader, plan_batches
 from bench.runs.distributed import World
-from bench.runs.runner import Prepared, Runner
+from bench.runs.executor import Executor, Prepared
 from bench.runs.train import TrainState, evaluate, resolve_precision, seed_everything, setup, train_epoch
 
 CPU = torch.device("cpu")
@@ -31,7 +31,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunConfig, Prepared]
     """The tiny encoder run of tests/data/tiny.toml, prepared once (without a cache)."""
     suite = Path(__file__).parent / "data" / "tiny.toml"
     (run,) = apply_overrides(load_suite(str(suite)), {"device": "cpu", "cache_dir": ""}, ("encoder",))
-    return run, Runner(tmp_path_factory.mktemp("out")).prepare(run)
+    return run, Executor(tmp_path_factory.mktemp("out")).prepare(run)
 
 
 def tokenizer_for(run: RunConfig, texts: list[str], max_len: int | None = None) -> Tokenizer:
@@ -107,14 +107,14 @@ def test_the_cache_drops_its_least_recently_used_entries_past_its_limit(tiny, tm
 def test_runner_loads_the_cache_on_a_later_run(tiny, tmp_path: Path, monkeypatch) -> None:
     run, prepared = tiny
     run = dataclasses.replace(run, cache_dir=str(tmp_path / "cache"))
-    first = Runner(tmp_path / "a").prepare(run)
+    first = Executor(tmp_path / "a").prepare(run)
     assert len(list((tmp_path / "cache").rglob("*.safetensors"))) == 3  # train, validation and test
 
     def no_tokenizing(*args: object) -> None:
         raise AssertionError("tokenized again despite the cache")
 
     monkeypatch.setattr(tokcache, "tokenize", no_tokenizing)
-    again = Runner(tmp_path / "b").prepare(run)
+    again = Executor(tmp_path / "b").prepare(run)
     assert again.train.ids == first.train.ids == prepared.train.ids
     assert again.test.ids == prepared.test.ids
     assert (again.truncated_train, again.truncated_test) == (first.truncated_train, first.truncated_test)

@@ -388,6 +388,7 @@ def test_cli_missing_folder_is_one_line_exit_2(
 def test_three_seeds_from_the_cli_give_their_student_t_interval(tiny_suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "seeds"
     args = ["run", "--suite", str(tiny_suite), "--model", "encoder", "--epochs", "1", "--repeats", "3"]
+    args += ["--max-train", "200", "--max-test", "60"]  # enough that the seeds' accuracies differ
     assert CliRunner().invoke(main, [*args, "--out", str(out), "-q"]).exit_code == 0
     report = CliRunner().invoke(main, ["report", str(out), "--format", "csv", "--out", str(out / "r.csv")])
     assert report.exit_code == 0, report.output

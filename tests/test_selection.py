@@ -13,16 +13,22 @@ from scipy import stats as sps
 from sklearn.metrics import log_loss
 from sklearn.pipeline import make_pipeline
 
-from bench.config import apply_overrides, load_suite
+from bench.config import RunConfig, apply_overrides, load_suite
 from bench.errors import BenchError
 from bench.modeling import load_models
-from bench.runs import runner as runner_module
-from bench.runs.runner import Runner
+from bench.runs import executor as executor_module
+from bench.runs.executor import Executor
+from bench.runs.recorder import Recorder
 from bench.runs.train import EpochStats, EvalOutput, scores
 from bench.stats.majority import HINT, majority_class, majority_columns, run_warning
 
 VAL_CURVE = [0.50, 0.80, 0.60]  # peaks at epoch 2 ...
 TEST_CURVE = [0.90, 0.55, 0.70]  # ... the test split at epoch 1: a test-chosen row would say 0.90
+
+
+def run_in(out: Path, run: RunConfig) -> dict:
+    """One run executed with its rows recorded in `out`; its result row."""
+    return Executor(out).execute(run, sink=Recorder(out)).row
 
 
 def scripted_output(accuracy: float, labels: np.ndarray) -> EvalOutput:
@@ -59,12 +65,12 @@ def scripted(monkeypatch: pytest.MonkeyPatch, tiny_suite: Path):
             step_times_s=[0.3, 0.35, 0.35],
         )
 
-    monkeypatch.setattr(runner_module, "train_epoch", fake_epoch)
+    monkeypatch.setattr(executor_module, "train_epoch", fake_epoch)
     return run
 
 
 def test_the_row_reports_the_epoch_best_on_validation_not_on_test(scripted, tmp_path: Path) -> None:
-    row = Runner(tmp_path).run(dataclasses.replace(scripted, trackers=False))
+    row = run_in(tmp_path, dataclasses.replace(scripted, trackers=False))
     assert row["status"] == "ok", row.get("error")
     assert row["selected_epoch"] == 2
     assert row["val_accuracy"] == pytest.approx(VAL_CURVE[1], abs=0.11)  # 5 validation items
@@ -79,15 +85,15 @@ def test_the_row_reports_the_epoch_best_on_validation_not_on_test(scripted, tmp_
 
 
 def test_select_last_and_no_validation_split_report_the_last_epoch(scripted, tmp_path: Path) -> None:
-    last = Runner(tmp_path / "last").run(dataclasses.replace(scripted, trackers=False, select="last"))
+    last = run_in(tmp_path / "last", dataclasses.replace(scripted, trackers=False, select="last"))
     assert last["selected_epoch"] == 3 and last["test_accuracy"] == pytest.approx(TEST_CURVE[2], abs=0.03)
-    none = Runner(tmp_path / "none").run(dataclasses.replace(scripted, trackers=False, val_share=0.0))
+    none = run_in(tmp_path / "none", dataclasses.replace(scripted, trackers=False, val_share=0.0))
     assert none["n_val"] == 0 and none["selected_epoch"] == 3
     assert pd.isna(none["val_accuracy"]) or none["val_accuracy"] is None
 
 
 def test_step_times_pool_over_epochs(scripted, tmp_path: Path) -> None:
-    row = Runner(tmp_path).run(dataclasses.replace(scripted, trackers=False))
+    row = run_in(tmp_path, dataclasses.replace(scripted, trackers=False))
     chunks = np.array([0.3, 0.35, 0.35] * 3)
     assert row["step_time_chunks"] == 9 and row["train_steps"] == 9
     assert row["step_time_s_mean"] == pytest.approx(chunks.mean())
@@ -116,7 +122,7 @@ def test_a_collapsed_run_is_flagged() -> None:
 
 def test_tfidf_lr_on_tiny_data_chooses_c_on_validation(tiny_suite: Path, tmp_path: Path) -> None:
     (run,) = apply_overrides(load_suite(str(tiny_suite)), {"cache_dir": ""}, ("tfidf_lr",))
-    row = Runner(tmp_path).run(run)
+    row = run_in(tmp_path, run)
     assert row["status"] == "ok", row.get("error")
     assert row["n_train"] + row["n_val"] == 48 and row["n_val"] > 0
     assert row["epochs"] == 1 and row["selected_epoch"] == 1
@@ -127,7 +133,7 @@ def test_tfidf_lr_on_tiny_data_chooses_c_on_validation(tiny_suite: Path, tmp_pat
     assert row["latency_repeats_bs1"] >= 10 and row["latency_repeats_batch"] >= 10
     # coefficients and intercept of a binary logistic regression: one row of weights
     spec = load_models().get("tfidf_lr")(run)
-    runner = Runner(tmp_path / "again")
+    runner = Executor(tmp_path / "again")
     data = runner.dataset(run)
     fitted = spec.fit(data.train, data.val, data.n_classes)
     assert row["params_total"] == fitted.n_params == fitted.pipeline.named_steps["lr"].coef_.size + 1
@@ -147,7 +153,7 @@ def test_tfidf_lr_on_tiny_data_chooses_c_on_validation(tiny_suite: Path, tmp_pat
 def test_tfidf_lr_without_validation_needs_a_fixed_c(tiny_suite: Path, tmp_path: Path) -> None:
     (run,) = apply_overrides(load_suite(str(tiny_suite)), {"val_share": 0.0}, ("tfidf_lr",))
     spec = load_models().get("tfidf_lr")(run)
-    data = Runner(tmp_path).dataset(run)
+    data = Executor(tmp_path).dataset(run)
     with pytest.raises(BenchError, match="validation split"):
         spec.fit(data.train, data.val, data.n_classes)
     fixed = load_models().get("tfidf_lr")(dataclasses.replace(run, options={"C": 2.0}))

@@ -22,7 +22,7 @@ from rich.console import Console
 from bench.cli import main
 from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides, load_suite
 from bench.errors import BenchError
-from bench.runs.runner import Runner
+from bench.runs.executor import Executor
 from bench.sweep.driver import cost_value, make_pruner, run_sweep
 from bench.sweep.search_space import check_spaces, resolve_spaces
 from bench.sweep.study import Worker, counted, mark_skipped, skip_reason
@@ -108,7 +108,7 @@ def test_values_no_run_can_take_fail_before_training(tmp_path: Path) -> None:
     base, suite = tiny()
     spaces = resolve_spaces(["warmup_ratio=0:1"], suite, "encoder")
     with pytest.raises(BenchError, match="warmup_ratio"):
-        check_spaces(base, spaces, Runner(tmp_path))
+        check_spaces(base, spaces, Executor(tmp_path))
     with pytest.raises(BenchError, match="grid needs a finite space"):
         resolve_spaces(["lr"], suite, "encoder")[0].values()
 

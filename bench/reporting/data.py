@@ -23,12 +23,14 @@ import pandas as pd
 
 from bench.config import RUN_FIELDS
 from bench.errors import BenchError
+from bench.reporting.paths import decision_paths
 from bench.reporting.replicates import cost_replicates as cost_replicates  # re-exported
 from bench.reporting.replicates import load_cost_repeats
 from bench.results import (
     AXES,
     COST_COLUMNS,
     COSTS,
+    DECISIONS_FILE,
     EPOCHS_FILE,
     PREDICTIONS_FILE,
     RESULTS_FILE,
@@ -47,7 +49,6 @@ from bench.stats.paired import compare_accuracy, holm
 from bench.stats.verdicts import DEFAULT_MARGIN, VERDICT_COLUMNS, pair_verdicts, verdict_front
 
 ALPHA = 0.05
-DECISIONS_FILE = "decisions.csv"  # written by `bench run --until-decided`: each pair at every look
 TARGET_SHARE = 0.95  # time to target: by default 95% of the best validation accuracy in the report
 
 
@@ -125,6 +126,7 @@ class Report:
     notes: list[str] = field(default_factory=list)  # what the reader must know to read the verdicts
     margin: float = DEFAULT_MARGIN  # points: the smallest gain worth a higher cost
     cost_noise: float = DEFAULT_COST_NOISE  # relative run-to-run sd assumed for a single run
+    decisions: list[str] = field(default_factory=list)  # each pair's path under --until-decided
 
 
 def newest_folder(root: Path = Path("reports")) -> Path:
@@ -148,9 +150,11 @@ def task_of(row: Any) -> str:
 
 
 def load(folders: Sequence[Path]) -> Loaded:
-    """Read and merge folders. A model found in several folders gets one entry per folder."""
+    """Read and merge folders. A model found in several folders gets one entry per folder; the worker
+    folders of one results folder (worker-*) count as that folder, which reads them merged."""
     if not folders:
         folders = [newest_folder()]
+    folders = list(dict.fromkeys(f.parent if f.name.startswith("worker-") else f for f in folders))
     frames: dict[str, list[pd.DataFrame]] = {
         "results": [], "epochs": [], "predictions": [], "steps": [], "decisions": []
     }  # fmt: skip
@@ -536,4 +540,5 @@ def build(
         notes,
         margin,
         cost_noise,
+        decision_paths(folders),
     )

@@ -178,6 +178,9 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
             "and what would decide it."
         )
         out.append(("Is it worth it?", note, ([], [[s] for s in rep.pairs["sentence"]])))
+    if rep.decisions:
+        note = "Each look's levers (items: more test reviews; seeds: another seed of each) up to the verdict."
+        out.append(("Until decided", note, ([], [[d] for d in rep.decisions])))
     if rep.notes:
         out.append(("Notes", "", ([], [[n] for n in rep.notes])))
     if not rep.entries.empty:  # empty for a folder of sweep trials alone

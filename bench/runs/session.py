@@ -1,10 +1,9 @@
-"""A `bench run` session: a suite's runs in order, or an interrupted results folder resumed."""
+"""A `bench run` session: the request turned into runs, handed to the launcher with signals as
+interrupts."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,67 +12,24 @@ from typing import Any
 from rich.console import Console
 
 from bench.config import RunConfig, apply_overrides, load_suite
-from bench.errors import BenchError, one_line
-from bench.modeling import check_display_names, with_options
-from bench.results import ENV_FILE, RESULTS_FILE
+from bench.modeling import with_options
 from bench.runs.console import RichProgress
+from bench.runs.executor import Executor
 from bench.runs.interrupts import signals_as_interrupts, take_pending
-from bench.runs.lock import folder_lock
-from bench.runs.runner import Runner, run_id_of
+from bench.runs.launcher import (
+    Workers,
+    resume_suite,
+    run_queued,
+    run_suite,
+    run_with_workers,
+    with_repeats,
+)
+from bench.runs.recorder import Recorder
 
 
 def default_out(suite: str, root: Path = Path("reports")) -> Path:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return root / f"{suite}-{stamp}"
-
-
-def with_repeats(runs: list[RunConfig], repeats: int) -> list[RunConfig]:
-    """Each run with seeds seed, seed+1, ..., seed+repeats-1 (model by model)."""
-    if repeats < 1:
-        raise BenchError(f"--repeats must be at least 1, not {repeats}.")
-    return [dataclasses.replace(r, seed=r.seed + k) for r in runs for k in range(repeats)]
-
-
-def run_suite(runs: list[RunConfig], runner: Runner) -> list[dict[str, Any]]:
-    """Check every run, then train them in order; a failing model does not stop the others."""
-    refuse_existing(runner.out)
-    check_display_names(runs)
-    runner.check(runs)
-    with folder_lock(runner.out, runner.main):
-        refuse_existing(runner.out)  # again, under the lock: a run that held it may have finished
-        runner.write_env({"runs": [dataclasses.asdict(r) for r in runs]}, runs[0].device)
-        return [runner.run(run) for run in runs]
-
-
-def refuse_existing(out: Path) -> None:
-    if (out / RESULTS_FILE).exists():
-        raise BenchError(f"{out} already holds results; continue it with --resume {out}.")
-
-
-def resume_suite(runner: Runner) -> list[dict[str, Any]]:
-    """Continue an interrupted folder: finished runs are kept, the others run (from checkpoints)."""
-    env = runner.out / ENV_FILE
-    if not env.is_file():
-        raise BenchError(f"{runner.out} is not a bench run folder (no {ENV_FILE}); nothing to resume.")
-    try:
-        # A folder from before validation splits existed trained on all its training rows.
-        saved = json.loads(env.read_text(encoding="utf-8"))["runs"]
-        runs = [RunConfig(**{"val_share": 0.0, **r}) for r in saved]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BenchError(f"{env} cannot be read back ({one_line(exc)}); start a new run.") from None
-    runner.check(runs)
-    with folder_lock(runner.out, runner.main):
-        runner.load_existing()
-        finished = {r["run_id"]: r for r in runner.results if r.get("status") == "ok"}
-        rows = []
-        for run in runs:
-            run_id = run_id_of(run)
-            if run_id in finished:
-                runner.log(f"{run_id}: finished before, kept.")
-                rows.append(finished[run_id])
-            else:
-                rows.append(runner.run(run))
-        return rows
 
 
 @dataclass(frozen=True)
@@ -89,6 +45,8 @@ class RunRequest:
     resume: Path | None = None  # an interrupted folder to continue, instead of a suite
     skip_bad_rows: bool = False
     keep_checkpoints: bool = False
+    workers: Workers = field(default_factory=Workers)  # --workers, --storage, --study, --cost-repeats...
+    keep_weights: bool = True  # the selected epoch's, so that `bench decide` can add test items
 
 
 def run_session(request: RunRequest, console: Console) -> tuple[Path, str, list[dict[str, Any]]]:
@@ -96,21 +54,53 @@ def run_session(request: RunRequest, console: Console) -> tuple[Path, str, list[
 
     A KeyboardInterrupt (Ctrl-C or SIGTERM) propagates once the finished runs are on disk.
     """
-    if request.resume is None:
+    workers = request.workers
+    runs: list[RunConfig] | None = None
+    if request.resume is not None:
+        folder, title = request.resume, "resumed"
+    elif workers.join:  # a worker that --workers started: the runs are the queue's
+        folder, title = request.out or Path("."), "worker"
+    else:
         suite = load_suite(request.suite)
         chosen = apply_overrides(suite, request.overrides, request.models)
         runs = with_repeats([with_options(run, request.options) for run in chosen], request.repeats)
         folder, title = request.out or default_out(suite.name), suite.name
-    else:
-        folder, title = request.resume, "resumed"
     progress = RichProgress(console)
-    runner = Runner(folder, progress, console.print, request.skip_bad_rows, request.keep_checkpoints)
-    with signals_as_interrupts():
+
+    def executor_for(place: Path) -> Executor:
+        return Executor(
+            place,
+            progress,
+            console.print,
+            request.skip_bad_rows,
+            request.keep_checkpoints,
+            keep_weights=request.keep_weights,
+        )
+
+    executor = executor_for(folder)
+
+    # A queue worker defers signals outside training, where Optuna updates the queue (as sweeps do).
+    with signals_as_interrupts(defer=workers.queued and workers.count == 1):
         try:
-            rows = resume_suite(runner) if request.resume is not None else run_suite(runs, runner)
+            if request.resume is not None:
+                rows = resume_suite(executor, Recorder(folder))
+            elif workers.count > 1:
+                rows = run_with_workers(runs, folder, workers, executor, worker_flags(request))
+            elif workers.queued:
+                rows = run_queued(runs, folder, workers, executor_for)
+            else:
+                assert runs is not None
+                rows = run_suite(runs, executor, Recorder(folder), workers.cost_repeats)
             late = take_pending()  # a signal after the last step, its exception swallowed
             if late is not None:
                 raise late
         finally:
             progress.stop()
     return folder, title, rows
+
+
+def worker_flags(request: RunRequest) -> list[str]:
+    """The flags a worker that --workers starts takes from this command (the runs come from the queue)."""
+    flags = ["--cost-repeats", str(request.workers.cost_repeats)]
+    flags += ["--skip-bad-rows"] if request.skip_bad_rows else []
+    return flags + (["--keep-checkpoints"] if request.keep_checkpoints else [])

@@ -1,4 +1,4 @@
-"""The `bench sweep` loop: one `Runner.run` per Optuna trial, its objectives, and when to stop."""
+"""The `bench sweep` loop: one executed run per Optuna trial, its objectives, and when to stop."""
 
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ from bench.formatting import fmt
 from bench.modeling import MODELS, with_options
 from bench.results import AXES, axis_value
 from bench.runs.checkpoint import checkpoint_dir, remove_checkpoint
+from bench.runs.executor import Executor
 from bench.runs.interrupts import exit_code, interruptible, signals_as_interrupts, take_pending
 from bench.runs.lock import folder_lock
-from bench.runs.runner import Runner
+from bench.runs.recorder import Recorder
 from bench.runs.train import EpochHook, EpochStats, Pruned
 from bench.stats.intervals import accuracy_interval
 from bench.sweep.outputs import (
@@ -106,7 +107,8 @@ class Objective:
 
     base: RunConfig
     spaces: Sequence[Space]
-    runner: Runner
+    executor: Executor
+    recorder: Recorder
     study_name: str
     costs: Sequence[str]  # empty: single-objective accuracy, with pruning
     worker: Worker
@@ -120,14 +122,14 @@ class Objective:
                 trial.study.stop()
             raise TrialSkipped(reason)
         w = self.worker
-        folder = self.runner.out.name  # the worker's folder (of this study, in a sweep across models)
+        folder = self.recorder.out.name  # the worker's folder (of this study, in a sweep across models)
         trial.set_user_attr("worker", {"host": w.host, "pid": w.pid, "start": w.start, "folder": folder})
         run = trial_run(self.base, self.spaces, {s.name: s.suggest(trial) for s in self.spaces})
         hook = None if self.costs else pruning_hook(trial, run.epochs)  # Optuna prunes single objectives only
         tags = {"study": self.study_name, "trial": trial.number}
         try:
             with interruptible():  # signals wait outside training, where Optuna updates its study
-                row = self.runner.run(run, tags=tags, on_epoch=hook)
+                row = self.executor.execute(run, tags, hook, sink=self.recorder).row
         except Pruned as exc:
             self._finish(trial, "PRUNED")
             raise optuna.TrialPruned(str(exc)) from None
@@ -145,14 +147,14 @@ class Objective:
         return [float(summary["val_accuracy"]), *(cost_value(summary, cost) for cost in self.costs)]
 
     def _finish(self, trial: Trial, state: str) -> dict[str, Any]:
-        """Fill trial_state into the runner's row (written before the state was known); summarise it."""
-        rows = [r for r in self.runner.results if r.get("trial") == trial.number]
+        """Fill trial_state into the run's row (written before the state was known); summarise it."""
+        rows = [r for r in self.recorder.rows if r.get("trial") == trial.number]
         row: dict[str, Any] = rows[-1] if rows else {}
         if row:  # absent when interrupted before the run began
             row["trial_state"] = state
-            self.runner.record(row)
+            self.recorder.record(row)
             if state != "COMPLETE":  # a retry is a new trial with a new run_id: nothing would resume this
-                remove_checkpoint(checkpoint_dir(self.runner.out, row["run_id"]))
+                remove_checkpoint(checkpoint_dir(self.executor.out, row["run_id"]))
         costs = {f"cost_{axis}": axis_value(row, axis) for axis in AXES} if row else {}
         summary = {key: _plain({**row, **costs}.get(key)) for key in SUMMARY_ATTRS}
         for key, value in summary.items():
@@ -279,13 +281,15 @@ def run_sweep(
     grid_size = math.prod(len(s.values()) for s in spaces) if sampler_name == "grid" else 0
     total = min(settings.trials, grid_size or settings.trials)
     display = SweepProgress(console, total, part.label if part else "trials", part.overall if part else None)
-    runner = Runner(
-        out / (worker.folder + (f"-{model_name}" if part else "")),  # a folder per study: one writer each
+    folder = out / (worker.folder + (f"-{model_name}" if part else ""))  # a folder per study: one writer each
+    executor = Executor(
+        folder,
         progress=display,
         log=console.print,
         resume_hint="the same bench sweep command (the trial is queued again)",
     )
-    check_spaces(base, spaces, runner)
+    recorder = Recorder(folder)
+    check_spaces(base, spaces, executor)
 
     storage = open_storage(settings.storage or f"sqlite:///{(out / 'study.db').resolve()}")
     objectives = ["val_accuracy", *(f"cost_{c}" for c in costs)]
@@ -309,7 +313,7 @@ def run_sweep(
         f"Study {name}: {complete} complete, {pruned} pruned, {failed} failed, {running} running"
         + (f" (retrying interrupted trial(s) {recovered})" if recovered else "")
         + f"; sweeping {'; '.join(map(str, spaces))} with {sampler_name} to {settings.trials} "
-        f"finished trials. This worker writes {runner.out}."
+        f"finished trials. This worker writes {recorder.out}."
     )
     if total < settings.trials:
         console.print(f"The grid holds {total} points; the sweep stops there.")
@@ -320,17 +324,22 @@ def run_sweep(
     try:
         if complete + pruned + running < total:
             spaces_text = [str(s) for s in spaces]
-            objective = Objective(base, spaces, runner, name, costs, worker, total)
+            objective = Objective(base, spaces, executor, recorder, name, costs, worker, total)
             # This worker's own folder only: workers share OUT, and each writes its own rows.
-            with folder_lock(runner.out), display:
-                runner.write_env(
+            with folder_lock(recorder.out), display:
+                recorder.write_env(
                     {"sweep": {**dataclasses.asdict(settings), "study": name, "spaces": spaces_text}}
                 )
                 display.show(*status_line(study, total))
-                study.optimize(objective, timeout=settings.timeout, catch=(TrialFailed,), callbacks=[after])
+                try:
+                    study.optimize(
+                        objective, timeout=settings.timeout, catch=(TrialFailed,), callbacks=[after]
+                    )
+                finally:
+                    recorder.compact()
     finally:  # also when interrupted, so trials.csv shows what is done
         trials, front = write_outputs(study, out, part.studies if part else ())
-    return SweepOutcome(study, out, runner.out, trials, front, after.gave_up)
+    return SweepOutcome(study, out, recorder.out, trials, front, after.gave_up)
 
 
 def summary(outcome: SweepOutcome, params: Sequence[str]) -> list[Table | str]:

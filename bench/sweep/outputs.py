@@ -14,7 +14,8 @@ from rich.table import Table
 
 from bench import atomic
 from bench.formatting import fmt
-from bench.results import AXES, EPOCHS_FILE, PREDICTIONS_FILE, RESULTS_FILE
+from bench.results import AXES
+from bench.runs.recorder import merge_workers
 from bench.sweep.study import counted
 
 SUMMARY_ATTRS = (
@@ -102,15 +103,6 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def merge_workers(out: Path) -> None:
-    """OUT/results.csv etc.: the rows of every worker folder, so `bench report OUT` sees the whole study."""
-    for name in (RESULTS_FILE, EPOCHS_FILE, PREDICTIONS_FILE):
-        files = [p for p in sorted(out.glob(f"worker-*/{name}")) if p.stat().st_size]
-        if files:
-            frame = pd.concat([pd.read_csv(p) for p in files], ignore_index=True)
-            atomic.write_text(out / name, frame.to_csv(index=False))
 
 
 def write_outputs(

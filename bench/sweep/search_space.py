@@ -20,7 +20,7 @@ from bench.errors import BenchError
 from bench.modeling import MODELS, load_models, option_types, parse_value
 
 if TYPE_CHECKING:
-    from bench.runs.runner import Runner
+    from bench.runs.executor import Executor
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def trial_run(base: RunConfig, spaces: Sequence[Space], values: Mapping[str, Any
     return dataclasses.replace(base, **fields, options=options).validate()
 
 
-def check_spaces(base: RunConfig, spaces: Sequence[Space], runner: Runner) -> None:
+def check_spaces(base: RunConfig, spaces: Sequence[Space], executor: Executor) -> None:
     """Fail before the first trial on values no run can take (e.g. warmup_ratio 1.0, a bad option)."""
     runs = [base]
     for space in spaces:
@@ -192,4 +192,4 @@ def check_spaces(base: RunConfig, spaces: Sequence[Space], runner: Runner) -> No
                 runs.append(trial_run(base, [space], {space.name: value}))
             except BenchError as exc:
                 raise BenchError(f"--param {space.name}: {exc}") from None
-    runner.check(runs)
+    executor.check(runs)

@@ -1,0 +1,237 @@
+"""Runs as jobs: the recorder's appended files, the devices of `--workers`, and workers sharing one
+queue in an Optuna storage (SQLite, and PostgreSQL on a throwaway server) — each run exactly once,
+the same accuracies as one process, a killed worker's run finished by another, a third call resumes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from optuna.trial import TrialState
+
+from bench.cli import main
+from bench.reporting.data import load
+from bench.results import COST_REPEAT_COLUMNS, EPOCHS_FILE, RESULTS_FILE, RunFolder, latest_rows, read_rows
+from bench.runs.cost_repeats import timed_steps
+from bench.runs.recorder import AppendedCsv, Recorder, merge_workers
+from bench.runs.workers import Slot, slots
+from bench.sweep.study import with_driver
+from tests import test_postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+server = test_postgres.postgres  # the throwaway PostgreSQL server of tests/test_postgres.py, as `server`
+TINY = ROOT / "tests" / "data" / "tiny.toml"
+SUITE = ["--suite", str(TINY), "--model", "tfidf_lr", "--repeats", "4", "--cache-dir", "", "-q"]
+
+
+def bench(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bench", "run", *SUITE, *args]
+
+
+def finish(process: subprocess.Popen[bytes], timeout: float = 600) -> str:
+    out = process.communicate(timeout=timeout)[0]
+    return out.decode() if out else ""
+
+
+def ok_rows(folder: Path) -> pd.DataFrame:
+    frame = RunFolder(folder).read(RESULTS_FILE)
+    return frame[frame["status"] == "ok"]
+
+
+def each_run_once(out: Path, storage: str, study: str) -> None:
+    """Every run has one complete trial and one ok row, in one worker folder."""
+    trials = optuna.load_study(study_name=study, storage=with_driver(storage)).get_trials()
+    complete = sorted(t.user_attrs["index"] for t in trials if t.state == TrialState.COMPLETE)
+    assert complete == [0, 1, 2, 3]
+    rows = pd.concat([read_rows(p / RESULTS_FILE) for p in out.glob("worker-*")], ignore_index=True)
+    ok = rows[rows["status"] == "ok"]
+    assert sorted(ok["run_id"]) == [f"tfidf_lr-s{s}" for s in range(4)]  # none twice
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory: pytest.TempPathFactory) -> pd.Series:
+    """The 4-run suite in one process: test accuracy by run_id."""
+    out = tmp_path_factory.mktemp("seq") / "out"
+    result = CliRunner().invoke(main, ["run", *SUITE, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return read_rows(out / RESULTS_FILE).set_index("run_id")["test_accuracy"].sort_index()
+
+
+def accuracies(out: Path) -> pd.Series:
+    return ok_rows(out).set_index("run_id")["test_accuracy"].sort_index()
+
+
+# --- the recorder ------------------------------------------------------------------------------
+def test_rows_are_appended_and_the_last_row_of_a_run_wins(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path)
+    recorder.record({"run_id": "a", "status": "interrupted"})
+    size = (tmp_path / RESULTS_FILE).stat().st_size
+    inode = (tmp_path / RESULTS_FILE).stat().st_ino
+    recorder.record({"run_id": "b", "status": "ok"})
+    recorder.record({"run_id": "a", "status": "ok", "test_accuracy": 0.75})
+    assert (tmp_path / RESULTS_FILE).stat().st_ino == inode  # appended to, not replaced
+    assert (tmp_path / RESULTS_FILE).stat().st_size > size
+    assert len(read_rows(tmp_path / RESULTS_FILE)) == 3
+    latest = latest_rows(read_rows(tmp_path / RESULTS_FILE), RESULTS_FILE)
+    assert latest["run_id"].tolist() == ["a", "b"]  # in order of first appearance
+    assert latest["status"].tolist() == ["ok", "ok"] and latest["test_accuracy"].iloc[0] == 0.75
+    recorder.compact()
+    assert len(read_rows(tmp_path / RESULTS_FILE)) == 2
+    again = Recorder(tmp_path)
+    again.load()
+    assert again.results["a"]["status"] == "ok"
+
+
+def test_a_line_cut_short_by_a_crash_is_dropped_before_the_next_append(tmp_path: Path) -> None:
+    file = AppendedCsv(tmp_path / RESULTS_FILE, [])
+    file.append([{"run_id": "a", "status": "ok"}])
+    with (tmp_path / RESULTS_FILE).open("a") as f:
+        f.write("b,o")  # a crash in the middle of a row
+    AppendedCsv(tmp_path / RESULTS_FILE, []).append([{"run_id": "c", "status": "ok"}])
+    assert read_rows(tmp_path / RESULTS_FILE)["run_id"].tolist() == ["a", "c"]
+
+
+def test_a_new_column_rewrites_the_file_once(tmp_path: Path) -> None:
+    file = AppendedCsv(tmp_path / "p.csv", [])
+    file.append([{"run_id": "a", "prob_0": 0.5}])
+    file.append([{"run_id": "b", "prob_0": 0.2, "prob_1": 0.8}])  # a third class
+    frame = read_rows(tmp_path / "p.csv")
+    assert frame.columns.tolist() == ["run_id", "prob_0", "prob_1"] and pd.isna(frame["prob_1"][0])
+
+
+def test_a_resumed_run_forgets_its_epochs_after_the_checkpoint(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path)
+    for epoch in (1, 2, 3):
+        recorder.epoch({"run_id": "a", "epoch": epoch, "val_accuracy": 0.1 * epoch}, [])
+    recorder.epoch({"run_id": "b", "epoch": 1}, [])
+    kept = recorder.restart("a", 1)
+    assert [e["epoch"] for e in kept] == [1]
+    assert read_rows(tmp_path / EPOCHS_FILE)[["run_id", "epoch"]].values.tolist() == [["a", 1], ["b", 1]]
+
+
+def test_merging_workers_keeps_the_finished_row_of_a_run_with_its_own_epochs(tmp_path: Path) -> None:
+    dead, alive = Recorder(tmp_path / "worker-h-1"), Recorder(tmp_path / "worker-h-2")
+    dead.epoch({"run_id": "a", "epoch": 1, "test_accuracy": 0.1}, [])
+    dead.record({"run_id": "a", "model": "m", "status": "interrupted", "finished_at": "2026-01-01T00:00:02"})
+    alive.epoch({"run_id": "a", "epoch": 1, "test_accuracy": 0.9}, [])
+    alive.record({"run_id": "a", "model": "m", "status": "ok", "finished_at": "2026-01-01T00:00:01"})
+    alive.record({"run_id": "b", "model": "m", "status": "ok", "finished_at": "2026-01-01T00:00:03"})
+    merge_workers(tmp_path)
+    results = read_rows(tmp_path / RESULTS_FILE)
+    assert results["run_id"].tolist() == ["a", "b"] and (results["status"] == "ok").all()
+    assert read_rows(tmp_path / EPOCHS_FILE)["test_accuracy"].tolist() == [0.9]
+
+
+# --- devices -----------------------------------------------------------------------------------
+def test_each_worker_gets_a_gpu_of_its_own() -> None:
+    assert slots(2, False, gpus=["3", "5"]) == [Slot("3"), Slot("5")]
+    assert slots(2, False, gpus=["3", "5"])[1].env() == {"CUDA_VISIBLE_DEVICES": "5"}
+    with pytest.raises(Exception, match="needs a GPU each"):
+        slots(3, False, gpus=["0", "1"])
+
+
+def test_without_gpus_workers_share_the_cpu_only_when_asked(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="--share-cpu"):
+        slots(2, False, gpus=[], cores=[0, 1])
+    assert slots(1, False, gpus=[], cores=[0, 1]) == [Slot(None, (0, 1))]
+    assert slots(2, True, gpus=[], cores=[0, 1, 2, 3, 4]) == [Slot(None, (0, 1)), Slot(None, (2, 3, 4))]
+    assert slots(3, True, gpus=[], cores=[0, 1]) == [Slot(None, (0,)), Slot(None, (1,)), Slot(None, (0,))]
+    if not __import__("torch").cuda.is_available():  # the CLI refuses in one line, before any run
+        result = CliRunner().invoke(main, ["run", *SUITE, "--workers", "2", "--out", str(tmp_path / "o")])
+        assert result.exit_code == 2 and result.output.count("\n") == 1 and "--share-cpu" in result.output
+        assert not (tmp_path / "o").exists()
+
+
+# --- workers on one queue ----------------------------------------------------------------------
+def test_two_cpu_workers_on_sqlite_run_each_run_once(tmp_path: Path, sequential: pd.Series) -> None:
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        bench("--workers", "2", "--share-cpu", "--out", str(out)), cwd=ROOT, stdout=subprocess.PIPE
+    )
+    output = finish(process)
+    assert process.returncode == 0, output
+    each_run_once(out, f"sqlite:///{out / 'queue.db'}", "out")
+    assert len(list(out.glob("worker-*"))) == 2
+    merged = read_rows(out / RESULTS_FILE)
+    assert (merged["concurrent_runs"] == 2).all() and len(merged) == 4
+    pd.testing.assert_series_equal(accuracies(out), sequential)
+    entries = load([out]).results["entry"]
+    assert sorted(entries) == ["tfidf_lr"] * 4  # one entry for the model, whatever the worker folders
+    assert sorted(load(sorted(out.glob("worker-*"))).results["entry"]) == ["tfidf_lr"] * 4
+
+
+def test_two_workers_on_postgresql_and_a_third_call(
+    server: str, tmp_path: Path, sequential: pd.Series
+) -> None:
+    out = tmp_path / "out"
+    command = bench("--storage", server, "--study", "suite", "--out", str(out))
+    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE) for _ in range(2)]
+    outputs = [finish(w) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    each_run_once(out, server, "suite")
+    pd.testing.assert_series_equal(accuracies(out), sequential)
+    third = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=600)
+    assert third.returncode == 0, third.stderr.decode()
+    each_run_once(out, server, "suite")  # it ran nothing more
+
+
+PAUSED_WORKER = """
+import pathlib, sys, time
+import bench.runs.executor as executor
+folder = pathlib.Path(sys.argv[1])
+def paused(self, *args, **kwargs):
+    (folder / "started").touch()  # the run is claimed: RUNNING in the queue
+    while True:
+        time.sleep(1)
+executor.Executor.execute = paused
+from bench.cli import main
+main(sys.argv[2:], prog_name="bench")
+"""
+
+
+def test_a_killed_worker_s_run_finishes_on_the_other(tmp_path: Path, sequential: pd.Series) -> None:
+    out, url = tmp_path / "out", f"sqlite:///{tmp_path / 'queue.db'}"
+    args = bench("--storage", url, "--study", "kill", "--out", str(out))
+    doomed = subprocess.Popen([sys.executable, "-c", PAUSED_WORKER, str(tmp_path), *args[3:]], cwd=ROOT)
+    deadline = time.monotonic() + 600
+    while not (tmp_path / "started").exists():  # the handshake: no sleep decides the order
+        assert doomed.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    survivor = subprocess.run(args, cwd=ROOT, capture_output=True, timeout=600)
+    assert survivor.returncode == 0, survivor.stderr.decode()
+    trials = optuna.load_study(study_name="kill", storage=url).get_trials()
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert [t.user_attrs["index"] for t in failed] == [0]  # the killed worker's claim
+    each_run_once(out, url, "kill")
+    pd.testing.assert_series_equal(accuracies(out), sequential)
+
+
+# --- cost repeats ------------------------------------------------------------------------------
+def test_cost_repeats_run_in_fresh_processes_and_land_in_their_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["run", "--suite", str(TINY), "--model", "tfidf_lr", "--cache-dir", "", "-q", "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, "--cost-repeats", "2"])
+    assert result.exit_code == 0, result.output
+    frame = read_rows(out / "cost_repeats.csv")
+    assert frame.columns.tolist() == [c.name for c in COST_REPEAT_COLUMNS]
+    assert frame["repeat"].tolist() == [1, 2] and (frame["run_id"] == "tfidf_lr-s0").all()
+    assert (frame["steps"] == 1).all() and (frame["step_time_s_mean"] > 0).all()
+    assert (frame["device"] == "cpu").all() and (frame["concurrent_runs"] == 1).all()
+
+
+def test_a_network_s_timed_steps(tmp_path: Path) -> None:
+    from bench.config import apply_overrides, load_suite
+
+    (run,) = apply_overrides(load_suite(str(TINY)), {"cache_dir": "", "device": "cpu"}, ("encoder",))
+    measured = timed_steps(run, steps=4, warmup=1)
+    assert measured["steps"] == 4 and measured["device"] == "cpu" and 0 < measured["step_time_s_mean"] < 10
