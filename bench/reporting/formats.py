@@ -1,6 +1,7 @@
 """The report formats: one registry, one decorator on each renderer; `bench report --format` reads it.
 
-A new format is one function in one file:
+A new format is one function with this decorator in a new module `bench/reporting/render_NAME.py`
+(every `render_*` module is imported when the formats are first needed):
 
     @report_format("json", extension="json")
     def to_json(rep: Report, figures: dict[str, Path], options: RenderOptions) -> str: ...
@@ -11,6 +12,7 @@ A format with no extension prints to the terminal: its renderer returns `Printed
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +20,7 @@ from typing import Any
 
 from bench.registry import Registry
 
-# The modules whose renderers register themselves; listed once, here, and imported on first use.
-RENDERER_MODULES = (
-    "bench.reporting.render_text",
-    "bench.reporting.render_html",
-    "bench.reporting.render_terminal",
-)
+RENDERER_PREFIX = "render_"  # bench/reporting/render_*.py: the modules whose renderers register themselves
 
 
 @dataclass(frozen=True)
@@ -64,6 +61,8 @@ def report_format(name: str, extension: str | None = None) -> Callable[[Render],
 
 
 def load_formats() -> Registry[Format]:
-    for module in RENDERER_MODULES:
-        importlib.import_module(module)
+    package = importlib.import_module("bench.reporting")
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith(RENDERER_PREFIX):
+            importlib.import_module(f"bench.reporting.{info.name}")
     return FORMATS
