@@ -284,7 +284,7 @@ def test_pareto_csv_holds_only_non_dominated_trials(tmp_path: Path) -> None:
     table = pd.read_csv(tmp_path / "trials.csv")
     done = table[table["state"] == "COMPLETE"]
     assert len(done) == 5
-    acc, cost = done["test_accuracy"].to_numpy(), done["cost_time"].to_numpy()
+    acc, cost = done["val_accuracy"].to_numpy(), done["cost_time"].to_numpy()  # the objectives
     dominated = [
         any(
             acc[j] >= acc[i] and cost[j] <= cost[i] and (acc[j], cost[j]) != (acc[i], cost[i])

@@ -55,4 +55,4 @@ def to_csv(rep: Report, figures: dict[str, Path] | None = None, options: RenderO
     out = out[[c for c in out.columns if c in kept or out[c].notna().any()]]
     first = [c for c in keep + ["reference", "device", "seeds", "n_ok", "n_failed"] if c in out.columns]
     out = out[first + [c for c in out.columns if c not in first]]
-    return str(out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    return str(out.to_csv(index=False, float_format="%.8g", lineterminator="\n"))
