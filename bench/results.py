@@ -407,7 +407,7 @@ class RunFolder:
 
     def read(self, name: str) -> pd.DataFrame:
         workers = worker_folders(self.path)
-        if workers:
+        if workers and name in ROW_KEYS:  # a file each worker writes (decisions.csv is the folder's own)
             return merged_frames(workers)[name]
         return latest_rows(read_rows(self.path / name), name)
 
