@@ -70,7 +70,7 @@ COST_COLUMNS = [
     CostColumn("peak_torch_allocated_mib", "MiB", "torch allocated MiB", "torch.cuda.max_memory_allocated, MiB", reduce="max"),
     CostColumn("peak_torch_reserved_mib", "MiB", "torch reserved MiB", "torch.cuda.max_memory_reserved, MiB", reduce="max"),
     CostColumn("peak_rss_mib", "MiB", "RSS MiB", "peak resident host memory of the process and its children, MiB: the memory axis of CPU runs", reduce="max", axis="memory", device="cpu", console=True, report=True, noun="peak host memory"),
-    CostColumn("energy_j", "J", "energy J", "GPU energy over training and evaluation, joules", reduce="sum", axis="energy", report=True, noun="energy", method="energy_method"),
+    CostColumn("energy_j", "J", "energy J", "GPU energy over training (evaluation excluded, as for the time columns), joules", reduce="sum", axis="energy", report=True, noun="energy", method="energy_method"),
     CostColumn("energy_method", "", "energy method", "nvml-energy-counter, or power-x-time where the counter is missing; failed when its sampler failed", reduce="first"),
     CostColumn("train_samples_per_s", "reviews/s", "rev/s", "training reviews per second", console=True, report=True),
     CostColumn("train_tokens_per_s", "tokens/s", "tokens/s", "training non-padding tokens per second"),

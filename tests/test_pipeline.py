@@ -315,3 +315,35 @@ def test_fp16_on_a_gpu_uses_a_grad_scaler(tiny, monkeypatch) -> None:
     # update() moved the scale off its initial 2**16 (halved on an overflow, or counted a good step)
     assert state.scaler.get_scale() < 2.0**16 or state.scaler._get_growth_tracker() > 0
     assert np.isfinite(stats.train_loss) and torch.backends.cuda.matmul.allow_tf32
+
+
+def test_the_epoch_tracker_covers_training_and_not_evaluation(tiny, monkeypatch) -> None:
+    """An epoch's energy and memory peaks cover what its time covers: the training steps only."""
+    import contextlib
+
+    from bench.runs import train
+
+    run, prepared = tiny
+    seed_everything(0)
+    network = prepared.spec.build_network(2, prepared.tokenizer)
+    state = setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU, val=prepared.val)
+    inside = []  # whether the tracker was open at each evaluation and each step
+    tracking = [False]
+
+    @contextlib.contextmanager
+    def tracker():  # type: ignore[no-untyped-def]
+        tracking[0] = True
+        yield
+        tracking[0] = False
+
+    real_evaluate, real_step = train.evaluate, train.train_step
+    monkeypatch.setattr(
+        train, "evaluate", lambda *a, **k: (inside.append(("eval", tracking[0])), real_evaluate(*a, **k))[1]
+    )
+    monkeypatch.setattr(
+        train, "train_step", lambda *a, **k: (inside.append(("step", tracking[0])), real_step(*a, **k))[1]
+    )
+    train_epoch(state, 1, track=tracker)
+    assert {kind for kind, _ in inside} == {"eval", "step"}
+    assert all(on for kind, on in inside if kind == "step")
+    assert not any(on for kind, on in inside if kind == "eval")

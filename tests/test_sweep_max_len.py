@@ -138,9 +138,8 @@ def test_the_report_answers_across_max_len_with_the_pair_rule(swept: Path, tmp_p
         assert a.points["truncated_test_share"].tolist() == pytest.approx(
             mine["truncated_test_share"].tolist()
         )
-        best = mine.sort_values("val_accuracy", ascending=False, kind="stable").iloc[
-            0
-        ]  # chosen on validation
+        # chosen on validation; on a tie, the cheaper to train
+        best = mine.sort_values(["val_accuracy", "cost_time"], ascending=[False, True], kind="stable").iloc[0]
         assert a.best["val_accuracy"] == pytest.approx(best["val_accuracy"])
         assert a.best["test_accuracy"] == pytest.approx(best["test_accuracy"])
         assert int(a.shortest["max_len"]) == 16

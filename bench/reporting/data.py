@@ -439,7 +439,9 @@ def sweep_table(loaded: Loaded, sweep: pd.DataFrame) -> pd.DataFrame:
     right = {k: v for k, v in correctness(loaded, list(out["entry"]), "val").items()}
     done = out[(out["status"] == "ok") & out["val_accuracy"].notna()]
     for _, trials in done.groupby(_col(done, "study").fillna(""), sort=False):
-        top = trials.sort_values("val_accuracy", ascending=False, kind="stable").index[0]
+        # The best on validation; on a tie, the cheaper to train (nothing here reads test accuracy).
+        ranked = trials.assign(_time=pd.to_numeric(_col(trials, "train_time_s"), errors="coerce"))
+        top = ranked.sort_values(["val_accuracy", "_time"], ascending=[False, True], kind="stable").index[0]
         out.loc[top, "is_best"] = True
         n, acc = out.loc[top, "n_test"], out.loc[top, "test_accuracy"]
         if pd.notna(n) and pd.notna(acc) and n > 0:

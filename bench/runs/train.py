@@ -326,8 +326,8 @@ def train_epoch(
 ) -> EpochStats:
     """One epoch of training, then evaluation on the validation split (if any) and the test split.
 
-    `track()` makes a fresh cost tracker for the epoch (training and evaluation); its record lands in
-    `EpochStats.cost`. The stats are those of all ranks together.
+    `track()` makes a fresh cost tracker for the epoch's training (evaluation is timed apart and not
+    tracked); its record lands in `EpochStats.cost`. The stats are those of all ranks together.
     """
     run, device, place = state.run, state.device, state.place
     progress = progress or NoProgress()
@@ -375,13 +375,15 @@ def train_epoch(
             raise_pending()  # a signal whose exception a finalizer swallowed
         synchronize(device)
         train_time = time.perf_counter() - start
-        val = (
-            evaluate(state.eval_net, state.val, device, state.n_classes, progress, state.precision)
-            if state.val
-            else None
-        )
-        test = evaluate(state.eval_net, state.test, device, state.n_classes, progress, state.precision)
-        eval_time = time.perf_counter() - start - train_time
+    # Evaluation is outside the trackers, so an epoch's energy and peak memory cover what its time
+    # covers: training.
+    val = (
+        evaluate(state.eval_net, state.val, device, state.n_classes, progress, state.precision)
+        if state.val
+        else None
+    )
+    test = evaluate(state.eval_net, state.test, device, state.n_classes, progress, state.precision)
+    eval_time = time.perf_counter() - start - train_time
     progress.stop()
     k = len(chunk_losses)
     loss_sum, correct, tokens, total_samples, *chunks = distributed.all_sum(
