@@ -157,9 +157,9 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
 def decisions_csv(folder: Path) -> None:
     """A hand-made decisions.csv: one pair over three looks, its interval narrowing until it decides."""
     rows = [
-        (1, 1, 1, -0.05, -0.30, 0.20, "inconclusive"),
-        (2, 2, 2, 0.04, -0.12, 0.20, "inconclusive"),
-        (3, 3, 3, 0.08, 0.02, 0.14, "worth it"),
+        (1, 1, 1, -5.0, -30.0, 20.0, "inconclusive"),
+        (2, 2, 2, 4.0, -12.0, 20.0, "inconclusive"),
+        (3, 3, 3, 8.0, 2.0, 14.0, "worth it"),
     ]
     cost = {"cost_ratio": 9.5, "cost_ci_low": 5.2, "cost_ci_high": 17.6}
     pd.DataFrame(

@@ -444,11 +444,11 @@ def decisions_by_hand(folder: Path) -> pd.DataFrame:
     """decisions.csv of `--until-decided` written by hand: encoder vs bert over three looks, its interval
     narrowing until it lies above the margin; encoder vs bert_bilstm decided at its second look."""
     rows = [
-        ("encoder", "bert", 1, -0.05, -0.30, 0.20, "inconclusive"),
-        ("encoder", "bert", 2, 0.04, -0.12, 0.20, "inconclusive"),
-        ("encoder", "bert", 3, 0.08, 0.03, 0.13, "worth it"),
-        ("encoder", "bert_bilstm", 1, -0.02, -0.25, 0.21, "inconclusive"),
-        ("encoder", "bert_bilstm", 2, -0.10, -0.18, -0.02, "not worth it"),
+        ("encoder", "bert", 1, -5.0, -30.0, 20.0, "inconclusive"),
+        ("encoder", "bert", 2, 4.0, -12.0, 20.0, "inconclusive"),
+        ("encoder", "bert", 3, 8.0, 3.0, 13.0, "worth it"),
+        ("encoder", "bert_bilstm", 1, -2.0, -25.0, 21.0, "inconclusive"),
+        ("encoder", "bert_bilstm", 2, -10.0, -18.0, -2.0, "not worth it"),
     ]
     frame = pd.DataFrame(
         [
@@ -535,7 +535,7 @@ def test_decisions_plot_draws_every_look_of_every_pair(folders: tuple[Path, Path
     for ax, (_, g) in zip(axes, frame.groupby("model_b", sort=False)):
         bars = errorbars(ax)
         assert [b[2:] for b in bars] == [
-            pytest.approx((100 * lo, 100 * hi)) for lo, hi in zip(g["acc_diff_ci_low"], g["acc_diff_ci_high"])
+            pytest.approx((lo, hi)) for lo, hi in zip(g["acc_diff_ci_low"], g["acc_diff_ci_high"])
         ]
         assert [b[0] for b in bars] == [VERDICT_COLORS[v] for v in g["verdict"]]
     assert sorted(rules(axes[0], "y")) == [-2.0, 0.0, 2.0]

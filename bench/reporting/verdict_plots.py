@@ -132,8 +132,9 @@ def decisions_plot(decisions: pd.DataFrame, margins: Mapping[tuple[str, str], fl
     for ax, ((a, b), g) in zip(axes.flat, groups):
         g = g.sort_values("look")
         looks = g["look"].to_numpy(dtype=float)
+        # decisions.csv holds accuracy points already (the pair rows of the report hold fractions)
         diff, low, high = (
-            100 * g[k].to_numpy(dtype=float) for k in ("acc_diff", "acc_diff_ci_low", "acc_diff_ci_high")
+            g[k].to_numpy(dtype=float) for k in ("acc_diff", "acc_diff_ci_low", "acc_diff_ci_high")
         )
         ax.plot(looks, diff, "-", color="#aaaaaa", linewidth=1, zorder=1)
         for x, d, lo, hi, v in zip(looks, diff, low, high, g["verdict"]):
