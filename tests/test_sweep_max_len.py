@@ -88,7 +88,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("across")
     storage = f"sqlite:///{out / 'shared.db'}"
     cmd = [sys.executable, "-m", "bench", *across_args(out, "--storage", storage)]
-    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in "ab"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in "ab"]
     outputs = [p.communicate(timeout=600)[0].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     return out

@@ -154,7 +154,7 @@ def test_without_gpus_workers_share_the_cpu_only_when_asked(tmp_path: Path) -> N
 def test_two_cpu_workers_on_sqlite_run_each_run_once(tmp_path: Path, sequential: pd.Series) -> None:
     out = tmp_path / "out"
     process = subprocess.Popen(
-        bench("--workers", "2", "--share-cpu", "--out", str(out)), cwd=ROOT, stdout=subprocess.PIPE
+        bench("--workers", "2", "--share-cpu", "--out", str(out)), stdout=subprocess.PIPE
     )
     output = finish(process)
     assert process.returncode == 0, output
@@ -173,12 +173,12 @@ def test_two_workers_on_postgresql_and_a_third_call(
 ) -> None:
     out = tmp_path / "out"
     command = bench("--storage", server, "--study", "suite", "--out", str(out))
-    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE) for _ in range(2)]
+    workers = [subprocess.Popen(command, stdout=subprocess.PIPE) for _ in range(2)]
     outputs = [finish(w) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     each_run_once(out, server, "suite")
     pd.testing.assert_series_equal(accuracies(out), sequential)
-    third = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=600)
+    third = subprocess.run(command, capture_output=True, timeout=600)
     assert third.returncode == 0, third.stderr.decode()
     each_run_once(out, server, "suite")  # it ran nothing more
 
@@ -200,14 +200,14 @@ main(sys.argv[2:], prog_name="bench")
 def test_a_killed_worker_s_run_finishes_on_the_other(tmp_path: Path, sequential: pd.Series) -> None:
     out, url = tmp_path / "out", f"sqlite:///{tmp_path / 'queue.db'}"
     args = bench("--storage", url, "--study", "kill", "--out", str(out))
-    doomed = subprocess.Popen([sys.executable, "-c", PAUSED_WORKER, str(tmp_path), *args[3:]], cwd=ROOT)
+    doomed = subprocess.Popen([sys.executable, "-c", PAUSED_WORKER, str(tmp_path), *args[3:]])
     deadline = time.monotonic() + 600
     while not (tmp_path / "started").exists():  # the handshake: no sleep decides the order
         assert doomed.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait()
-    survivor = subprocess.run(args, cwd=ROOT, capture_output=True, timeout=600)
+    survivor = subprocess.run(args, capture_output=True, timeout=600)
     assert survivor.returncode == 0, survivor.stderr.decode()
     trials = optuna.load_study(study_name="kill", storage=url).get_trials()
     failed = [t for t in trials if t.state == TrialState.FAIL]
