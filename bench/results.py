@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bench import atomic
+from bench.costs.columns import AXES, REDUCTIONS, CostColumn, cost_columns
 from bench.errors import BenchError
 
 
@@ -23,64 +24,8 @@ class Column:
     doc: str
 
 
-@dataclass(frozen=True)
-class CostColumn:
-    """One cost column. The runner, the report's metrics and cost axes, the sweep's objectives, the
-    `--cost` choices and the console table all read this table: a new tracker is its class plus one
-    row here."""
-
-    name: str  # in results.csv, and in epochs.csv when `reduce` is set
-    unit: str
-    label: str  # table header
-    doc: str
-    reduce: str | None = None  # a run's value from its epochs': max, sum or first; None: the runner's
-    axis: str | None = None  # the cost axis it measures (see AXES)
-    device: str | None = None  # the device type whose axis it is (cuda or cpu); None: any
-    exact: bool = False  # a count, not a measurement: it has no spread
-    console: bool = False  # a column of `bench run`'s table
-    report: bool = False  # a column of the report's table of runs
-    noun: str = ""  # what an axis column measures, in words ("training time")
-    method: str | None = None  # the column saying how it was measured: "failed" there empties it
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.unit.endswith("/s")  # throughput; every other cost is better lower
-
-
-REDUCTIONS = {
-    "max": "the run's is the highest epoch's",
-    "sum": "the run's is the sum over epochs",
-    "first": "the run's is the first epoch's that has one",
-}
-
-# Cost axes of the report's front, the sweep's objectives and --cost. Memory is the GPU figure on a
-# GPU and peak RSS on a CPU, never both on one axis.
-AXES = ("time", "memory", "energy", "params", "flops")
-
-COST_COLUMNS = [
-    CostColumn("params_total", "", "params", "parameters in the network (coefficients and intercepts of a linear model)", axis="params", exact=True, console=True, report=True, noun="parameter count"),
-    CostColumn("params_trainable", "", "trainable params", "parameters with gradients", exact=True),
-    CostColumn("flops_per_sample", "FLOPs", "train FLOPs / review", "estimated training FLOPs per review (see bench/costs/flops.py); empty where no formula applies", axis="flops", exact=True, noun="training FLOPs"),
-    CostColumn("train_time_s", "s", "train time s", "training wall time summed over epochs, seconds (evaluation excluded)", axis="time", report=True, noun="training time"),
-    CostColumn("epoch_time_s_mean", "s", "s/epoch", "mean training wall time per epoch, seconds", console=True, report=True),
-    CostColumn("eval_time_s", "s", "eval time s", "evaluation wall time summed over epochs, seconds"),
-    CostColumn("peak_gpu_mem_nvml_mib", "MiB", "GPU MiB", "NVML device memory used at peak minus the pre-run baseline, MiB: the memory axis of GPU runs", reduce="max", axis="memory", device="cuda", console=True, report=True, noun="peak GPU memory"),
-    CostColumn("peak_gpu_mem_process_mib", "MiB", "GPU process MiB", "NVML memory of this process at peak, MiB, where reported", reduce="max"),
-    CostColumn("gpu_mem_method", "", "GPU memory method", "which NVML figure the process memory is: process or device-minus-baseline; failed when its sampler failed", reduce="first"),
-    CostColumn("peak_torch_allocated_mib", "MiB", "torch allocated MiB", "torch.cuda.max_memory_allocated, MiB", reduce="max"),
-    CostColumn("peak_torch_reserved_mib", "MiB", "torch reserved MiB", "torch.cuda.max_memory_reserved, MiB", reduce="max"),
-    CostColumn("peak_rss_mib", "MiB", "RSS MiB", "peak resident host memory of the process and its children, MiB: the memory axis of CPU runs", reduce="max", axis="memory", device="cpu", console=True, report=True, noun="peak host memory"),
-    CostColumn("energy_j", "J", "energy J", "GPU energy over training (evaluation excluded, as for the time columns), joules", reduce="sum", axis="energy", report=True, noun="energy", method="energy_method"),
-    CostColumn("energy_method", "", "energy method", "nvml-energy-counter, or power-x-time where the counter is missing; failed when its sampler failed", reduce="first"),
-    CostColumn("train_samples_per_s", "reviews/s", "rev/s", "training reviews per second", console=True, report=True),
-    CostColumn("train_tokens_per_s", "tokens/s", "tokens/s", "training non-padding tokens per second"),
-    CostColumn("eval_samples_per_s", "reviews/s", "eval rev/s", "evaluation reviews per second"),
-    CostColumn("latency_ms_p50_bs1", "ms", "latency p50 bs1 ms", "inference latency of one review, median, ms"),
-    CostColumn("latency_ms_p90_bs1", "ms", "latency p90 bs1 ms", "inference latency of one review, 90th percentile, ms"),
-    CostColumn("latency_ms_p50_batch", "ms", "latency p50 batch ms", "inference latency of one batch of batch_size, median, ms"),
-    CostColumn("latency_ms_p90_batch", "ms", "latency p90 batch ms", "inference latency of one batch of batch_size, p90, ms"),
-    CostColumn("mfu", "", "MFU", "model FLOPs utilisation against the GPU's peak, in [0, 1]; empty on a CPU"),
-]  # fmt: skip
+# Every cost column: the run's own and each tracker's, declared in the tracker's file.
+COST_COLUMNS = cost_columns()
 COSTS = {c.name: c for c in COST_COLUMNS}
 
 
@@ -457,8 +402,8 @@ def schema_markdown() -> str:
         parts.extend(f"| `{c.name}` | {c.doc} |" for c in columns)
         parts.append("")
     parts.append(
-        "## Cost columns\n\nThe table in `bench/results.py` that the runner, the report, the sweep and "
-        "the CLI read. *reduce*: how a run's value comes from its epochs'; *axis*: the cost axis it "
+        "## Cost columns\n\nThe table in `bench/costs/columns.py` (the run's own columns) and the "
+        "`bench/costs/track_*.py` files (each tracker's) that the runner, the report, the sweep and the CLI read. *reduce*: how a run's value comes from its epochs'; *axis*: the cost axis it "
         "measures (memory is the GPU figure on a GPU and peak RSS on a CPU); *exact*: a count with no "
         "spread.\n\n| column | unit | reduce | axis | exact |\n|---|---|---|---|---|"
     )

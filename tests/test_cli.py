@@ -3,6 +3,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -138,3 +140,26 @@ def test_ci_runs_the_readme_test_command_and_fails_on_no_tests(tmp_path: Path) -
         )
         assert done.returncode == code, done.stderr
         assert (checkout / "ran").read_text() == "true -m pytest\n"  # under CI=true, whatever the caller set
+
+
+def test_a_wheel_carries_every_subpackage(tmp_path: Path) -> None:
+    """`pip install .` (not editable) installs every folder of bench/ that is a package, the models
+    and the suites: a subpackage missing from pyproject.toml would import only from a checkout."""
+    root = Path(__file__).resolve().parents[1]
+    source = tmp_path / "source"  # a copy: building writes build/ beside pyproject.toml
+    for name in ("bench", "models", "suites"):
+        shutil.copytree(root / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, source / name)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("bench-*.whl")
+    packed = {str(Path(name).parent) for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    packages = {str(p.parent.relative_to(root)) for p in (root / "bench").rglob("__init__.py")}
+    assert packages and packages <= packed
+    assert {"bench/models", "bench/suites"} <= packed | {
+        str(Path(n).parent) for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".toml")
+    }

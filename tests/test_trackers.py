@@ -8,25 +8,25 @@ import sys
 import threading
 import time
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from bench import notices
 from bench.costs import nvml as bench_nvml
-from bench.costs import trackers
+from bench.costs import track_energy, track_gpu_memory, trackers
+from bench.costs.columns import TRACKERS, CostColumn, tracked_cost
 from bench.costs.nvml import MIB, Nvml, gpu_info, nvml_baseline_bytes, open_nvml
-from bench.costs.polling import POLLER_THREAD_NAME, Poller
+from bench.costs.polling import POLLER_THREAD_NAME, PolledTracker, Poller
 from bench.costs.procmem import TreeRss
-from bench.costs.trackers import (
-    CostTracker,
-    EnergyTracker,
-    GpuMemoryTracker,
-    HostMemoryTracker,
-    Timer,
-    measure_latency,
-)
+from bench.costs.track_energy import EnergyTracker
+from bench.costs.track_gpu_memory import GpuMemoryTracker
+from bench.costs.track_host_memory import HostMemoryTracker
+from bench.costs.trackers import CostTracker, Timer, measure_latency
 from bench.errors import BenchError
 from bench.results import COSTS, run_costs
 from tests.fake_nvml import FakeNvml
@@ -119,7 +119,7 @@ def test_gpu_sample_on_exit_catches_a_short_body():
 def test_gpu_without_nvml_on_cpu_is_empty_and_starts_no_thread():
     with GpuMemoryTracker(CPU, None) as tracker:
         assert poller_threads() == []
-    assert tracker.record == trackers.GpuMemoryRecord(None, None, None, None, None)
+    assert tracker.record == track_gpu_memory.GpuMemoryRecord(None, None, None, None, None)
 
 
 def test_nested_trackers_keep_the_torch_peak_across_an_inner_reset(monkeypatch):
@@ -148,7 +148,7 @@ def test_nested_trackers_keep_the_torch_peak_across_an_inner_reset(monkeypatch):
     assert inner.record.peak_torch_allocated_mib == 200
     assert outer.record.peak_torch_allocated_mib == 1000
     assert outer.record.peak_torch_reserved_mib == 1000
-    assert trackers._torch_peak_stack == []
+    assert track_gpu_memory._torch_peak_stack == []
 
 
 # ---- energy ----------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def test_energy_counter_difference():
     fake, nvml = fake_nvml(energy_mj=(5_000_000, 5_012_345))
     with EnergyTracker(nvml) as tracker:
         assert poller_threads() == []  # the counter is read at the edges only
-    assert tracker.record == trackers.EnergyRecord(12.345, "nvml-energy-counter")
+    assert tracker.record == track_energy.EnergyRecord(12.345, "nvml-energy-counter")
 
 
 def test_energy_falls_back_to_power_times_time():
@@ -177,13 +177,13 @@ def test_energy_falls_back_to_power_times_time():
 
 def test_trapezoid_integration():
     samples = [(0.0, 100_000), (1.0, 200_000), (3.0, 200_000)]
-    assert trackers._trapezoid_j(samples) == pytest.approx(150 + 400)
+    assert track_energy._trapezoid_j(samples) == pytest.approx(150 + 400)
 
 
 def test_energy_without_nvml_is_empty():
     with EnergyTracker(None) as tracker:
         pass
-    assert tracker.record == trackers.EnergyRecord(None, None)
+    assert tracker.record == track_energy.EnergyRecord(None, None)
 
 
 # ---- host memory, time, composition ---------------------------------------------------------
@@ -347,7 +347,7 @@ def test_gpu_memory_query_failing_at_enter_leaves_nvml_columns_empty():
     _, nvml = fake_nvml(unsupported={"nvmlDeviceGetMemoryInfo"})
     with GpuMemoryTracker(CPU, nvml) as tracker:
         pass
-    assert tracker.record == trackers.GpuMemoryRecord(None, None, None, None, None)
+    assert tracker.record == track_gpu_memory.GpuMemoryRecord(None, None, None, None, None)
 
 
 @pytest.fixture
@@ -390,7 +390,7 @@ def test_energy_counter_failing_at_the_end_says_failed(warnings_said):
     _, nvml = fake_nvml(fail_after={"nvmlDeviceGetTotalEnergyConsumption": 1})
     with EnergyTracker(nvml) as tracker:
         pass
-    assert tracker.record == trackers.EnergyRecord(None, "failed")
+    assert tracker.record == track_energy.EnergyRecord(None, "failed")
     assert len(warnings_said()) == 1
 
 
@@ -399,7 +399,7 @@ def test_unsupported_power_and_counter_stay_empty_and_quiet(warnings_said):
     _, nvml = fake_nvml(unsupported=unsupported)
     with EnergyTracker(nvml) as tracker:
         assert poller_threads() == []
-    assert tracker.record == trackers.EnergyRecord(None, None)
+    assert tracker.record == track_energy.EnergyRecord(None, None)
     assert warnings_said() == []
 
 
@@ -441,6 +441,82 @@ def test_the_run_baseline_is_read_after_freeing_cached_memory(monkeypatch):
     assert nvml_baseline_bytes(None) is None and len(events) == 3  # no NVML: nothing to clean for
 
 
+# ---- a new tracker is one file ---------------------------------------------------------------
+CPU_TIME_TRACKER = """
+import time
+from dataclasses import dataclass
+
+from bench.costs.columns import CostColumn, tracked_cost
+from bench.costs.polling import PolledTracker
+
+
+@dataclass(frozen=True)
+class ProcessCpuRecord:
+    cpu_time_s: float
+
+
+@tracked_cost(CostColumn("cpu_time_s", "s", "CPU s", "process CPU time over training", reduce="sum"))
+class ProcessCpuTracker(PolledTracker):
+    Record = ProcessCpuRecord
+
+    @classmethod
+    def for_run(cls, device, nvml, baseline_bytes):
+        return cls()
+
+    def begin(self, poller):
+        self._start = time.process_time()
+
+    def end(self):
+        self.record = ProcessCpuRecord(time.process_time() - self._start)
+"""
+WITH_THE_EXTRA_FOLDER = """
+import sys
+
+import bench.costs
+
+bench.costs.__path__.append(sys.argv[1])  # as if track_cpu_time.py sat in bench/costs/
+from bench.cli import main
+from bench.results import schema_markdown
+
+assert "`cpu_time_s`" in schema_markdown()
+main(sys.argv[2:], prog_name="bench")
+"""
+
+
+def test_a_new_tracker_is_one_file_that_reaches_the_results_and_the_schema(tmp_path):
+    """A `track_*.py` module with one decorated class: `bench run` measures it each epoch, sums it
+    over the run as its column says, and the schema document lists it; nothing else is edited."""
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "track_cpu_time.py").write_text(CPU_TIME_TRACKER)
+    out = tmp_path / "out"
+    tiny = Path(__file__).parent / "data" / "tiny.toml"
+    command = [sys.executable, "-c", WITH_THE_EXTRA_FOLDER, str(plugin), "run", "--suite", str(tiny)]
+    command += ["--model", "encoder", "--cache-dir", "", "--out", str(out), "-q"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    epochs, results = pd.read_csv(out / "epochs.csv"), pd.read_csv(out / "results.csv")
+    assert len(epochs) == 2 and (epochs["cpu_time_s"] > 0).all()
+    assert results["cpu_time_s"].iloc[0] == pytest.approx(epochs["cpu_time_s"].sum())
+
+
+def test_a_tracker_whose_record_is_not_its_columns_is_refused():
+    @dataclass(frozen=True)
+    class Record:
+        seconds: float
+
+    class Mismatched(PolledTracker):
+        pass
+
+    Mismatched.Record = Record  # type: ignore[attr-defined]
+    Mismatched.for_run = classmethod(lambda cls, *args: cls())  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="must be its columns"):
+        tracked_cost(CostColumn("cpu_time_s", "s", "CPU s", "process CPU time", reduce="sum"))(Mismatched)
+    with pytest.raises(TypeError, match="needs a dataclass `Record`"):
+        tracked_cost(CostColumn("x", "s", "x", "x", reduce="sum"))(type("Bare", (PolledTracker,), {}))
+    assert "Mismatched" not in TRACKERS
+
+
 # ---- opening NVML ----------------------------------------------------------------------------
 
 
@@ -457,8 +533,10 @@ def test_device_trackers_poll_the_gpu_as_the_runner_does(monkeypatch):
     assert on.nvml is not None and on.baseline_bytes == 900 * MIB and fake.initialized == 1
     epoch_one, epoch_two = on(), on()
     assert epoch_one is not epoch_two and epoch_one.enabled
-    assert epoch_one.gpu.nvml is on.nvml and epoch_one.energy.nvml is on.nvml
-    assert epoch_one.gpu.baseline_bytes == 900 * MIB  # not re-read per epoch, with the model on the GPU
+    gpu_part, energy_part = epoch_one.parts["GpuMemoryTracker"], epoch_one.parts["EnergyTracker"]
+    assert isinstance(gpu_part, GpuMemoryTracker) and isinstance(energy_part, EnergyTracker)
+    assert gpu_part.nvml is on.nvml and energy_part.nvml is on.nvml
+    assert gpu_part.baseline_bytes == 900 * MIB  # not re-read per epoch, with the model on the GPU
     on.nvml.close()
 
     off = trackers.device_trackers(gpu, False)

@@ -19,11 +19,10 @@ from typing import Any
 
 import torch
 
+from bench.costs.columns import MIB
 from bench.notices import debug_once
 
 log = logging.getLogger(__name__)
-
-MIB = 1024 * 1024
 
 
 def _normalize_bus_id(bus_id: str | bytes) -> str:

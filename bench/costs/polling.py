@@ -90,7 +90,7 @@ class PolledTracker(ABC):
 
     def __init__(self) -> None:
         self._poller: Poller | None = None
-        # Set by end(): a frozen dataclass whose field names are columns of bench.results.COST_COLUMNS.
+        # Set by end(): a frozen dataclass whose fields are the columns the tracker registers.
         self.record: Any = None
 
     @abstractmethod

@@ -1,21 +1,18 @@
-"""Cost trackers: context managers for wall time, GPU and host memory, energy, and latency.
+"""Cost tracking around a run: the timer, `CostTracker` (the timer and every registered tracker
+on one thread), and latency.
 
-Each tracker sets `.record`, a frozen dataclass whose field names carry their unit, when its
-`with` block exits (also when the body raises). Trackers nest: one around a whole run, one
-around each epoch, one around evaluation. Sampling happens on one daemon thread per tracker
-(`bench.costs.polling`); `CostTracker` shares a single thread between all of its parts. None of them prints:
-what is unsupported is logged at debug level; a query that fails during the run warns once (its
-method column says `failed`). GPU readings come through `bench.costs.nvml`.
+The trackers themselves live one per file, `bench/costs/track_*.py`, each with the columns it fills
+(`bench.costs.columns`). Each sets `.record`, a frozen dataclass whose fields are its columns, when
+its `with` block exits (also when the body raises). Trackers nest: one around a whole run, one around
+each epoch, one around evaluation. None of them prints: what is unsupported is logged at debug level;
+a query that fails during the run warns once (its method column says `failed`). GPU readings come
+through `bench.costs.nvml`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
-import logging
-import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,13 +22,10 @@ from types import TracebackType
 import numpy as np
 import torch
 
-from bench.costs.nvml import MIB, Nvml, nvml_baseline_bytes, open_nvml
+from bench.costs.columns import load_trackers
+from bench.costs.nvml import Nvml, nvml_baseline_bytes, open_nvml
 from bench.costs.polling import PolledTracker, Poller, start_poller, stop_poller
-from bench.costs.procmem import TreeRss
-from bench.errors import BenchError, one_line
-from bench.notices import debug_once, warn_once
-
-log = logging.getLogger(__name__)
+from bench.errors import BenchError
 
 # ---------------------------------------------------------------------------------------------
 # Records
@@ -43,26 +37,6 @@ class TimeRecord:
 
 
 @dataclass(frozen=True)
-class GpuMemoryRecord:
-    peak_gpu_mem_nvml_mib: float | None  # device used memory, peak minus baseline
-    peak_gpu_mem_process_mib: float | None  # this process's own usage, CUDA context included
-    gpu_mem_method: str | None  # "process", "device-minus-baseline", or None without NVML
-    peak_torch_allocated_mib: float | None  # torch.cuda.max_memory_allocated in the window
-    peak_torch_reserved_mib: float | None  # torch.cuda.max_memory_reserved in the window
-
-
-@dataclass(frozen=True)
-class HostMemoryRecord:
-    peak_rss_mib: float  # this process plus its children (e.g. DataLoader workers)
-
-
-@dataclass(frozen=True)
-class EnergyRecord:
-    energy_j: float | None  # GPU board energy; None on CPU (RAPL is not read in this version)
-    energy_method: str | None  # "nvml-energy-counter", "power-x-time", or None
-
-
-@dataclass(frozen=True)
 class LatencyRecord:
     p50_ms: float
     p90_ms: float
@@ -70,8 +44,8 @@ class LatencyRecord:
 
 @dataclass(frozen=True)
 class CostRecord:
-    """What `CostTracker` measured: the wall time, and each part tracker's columns by the names of
-    bench.results.COST_COLUMNS (empty with the trackers off)."""
+    """What `CostTracker` measured: the wall time, and each registered tracker's columns (empty with
+    the trackers off)."""
 
     wall_s: float
     columns: dict[str, object]
@@ -106,193 +80,9 @@ class Timer:
         self.record = TimeRecord(wall_s=time.perf_counter() - self._start)
 
 
-# Trackers open on each CUDA device, outermost first. reset_peak_memory_stats is global per
-# device, so an inner tracker hands the peak so far to the outer ones before it resets.
-_torch_peak_lock = threading.Lock()
-_torch_peak_stack: list[GpuMemoryTracker] = []
-
-
-class GpuMemoryTracker(PolledTracker):
-    """Peak GPU memory in the body, from NVML (device and process) and torch's allocator."""
-
-    def __init__(
-        self,
-        device: torch.device,
-        nvml: Nvml | None,
-        interval_s: float = 0.005,
-        baseline_bytes: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.device = device
-        self.nvml = nvml
-        self.interval_s = interval_s
-        self.baseline_bytes = baseline_bytes  # given: the run-level one read before the model
-        self.record: GpuMemoryRecord | None = None
-        self._baseline = 0
-        self._peak_used: int | None = None
-        self._peak_process: int | None = None
-        self._torch_carry = (0, 0)  # (allocated, reserved) peaks from before an inner reset
-        self._nvml_ok = False
-        self._failed = False  # a query that worked at the start raised later: the peak is unknown
-
-    def _sample(self) -> None:
-        assert self.nvml is not None
-        used = self.nvml.used_bytes()
-        self._peak_used = used if self._peak_used is None else max(self._peak_used, used)
-        proc = self.nvml.process_used_bytes(os.getpid())
-        if proc is not None:
-            self._peak_process = max(self._peak_process or 0, proc)
-
-    def _fail(self, err: Exception) -> None:
-        self._failed = True
-        warn_once(f"GPU memory tracking failed ({one_line(err)}); gpu_mem_method says 'failed'")
-
-    def begin(self, poller: Poller) -> None:
-        self._peak_used = self._peak_process = None
-        self._nvml_ok = self.nvml is not None
-        self._failed = False
-        if self.nvml is not None:
-            try:
-                self._baseline = (
-                    self.baseline_bytes if self.baseline_bytes is not None else self.nvml.used_bytes()
-                )
-                poller.add(self._sample, self.interval_s, on_error=self._fail)
-            except self.nvml.error as err:  # a tracker must not end the run it measures
-                debug_once(log, f"NVML memory query failed ({err}); no NVML memory figures")
-                self._nvml_ok = False
-        if self.device.type == "cuda":
-            with _torch_peak_lock:
-                peaks = (
-                    torch.cuda.max_memory_allocated(self.device),
-                    torch.cuda.max_memory_reserved(self.device),
-                )
-                for outer in _torch_peak_stack:
-                    if outer.device == self.device:
-                        outer._torch_carry = (
-                            max(outer._torch_carry[0], peaks[0]),
-                            max(outer._torch_carry[1], peaks[1]),
-                        )
-                torch.cuda.reset_peak_memory_stats(self.device)
-                self._torch_carry = (0, 0)
-                _torch_peak_stack.append(self)
-
-    def end(self) -> None:
-        nvml_mib = process_mib = allocated_mib = reserved_mib = None
-        method = None
-        if self._failed:
-            method = "failed"
-        elif self.nvml is not None and self._nvml_ok:
-            with contextlib.suppress(self.nvml.error):
-                self._sample()  # a body shorter than one interval still gets a reading
-            if self._peak_used is not None:
-                # other processes may free memory meanwhile; a negative peak means nothing
-                nvml_mib = max(0, self._peak_used - self._baseline) / MIB
-            if self._peak_process is not None:
-                process_mib = self._peak_process / MIB
-            if process_mib is not None:
-                method = "process"
-            elif nvml_mib is not None:
-                method = "device-minus-baseline"
-        if self.device.type == "cuda":
-            with _torch_peak_lock:
-                allocated = max(self._torch_carry[0], torch.cuda.max_memory_allocated(self.device))
-                reserved = max(self._torch_carry[1], torch.cuda.max_memory_reserved(self.device))
-                if self in _torch_peak_stack:
-                    _torch_peak_stack.remove(self)
-            allocated_mib, reserved_mib = allocated / MIB, reserved / MIB
-        self.record = GpuMemoryRecord(nvml_mib, process_mib, method, allocated_mib, reserved_mib)
-
-
-class HostMemoryTracker(PolledTracker):
-    """Peak resident memory of this process and its children during the body."""
-
-    def __init__(self, interval_s: float = 0.05) -> None:
-        super().__init__()
-        self.interval_s = interval_s
-        self.record: HostMemoryRecord | None = None
-        self._peak = 0
-        self._rss = TreeRss()
-
-    def _sample(self) -> None:
-        self._peak = max(self._peak, self._rss())
-
-    def begin(self, poller: Poller) -> None:
-        self._peak = 0
-        self._sample()  # the RSS at the start counts towards the peak
-        poller.add(self._sample, self.interval_s, on_error=self._fail)
-
-    def _fail(self, err: Exception) -> None:
-        warn_once(f"host memory tracking stopped ({one_line(err)}); peak_rss_mib counts what came before")
-
-    def end(self) -> None:
-        self._sample()
-        self.record = HostMemoryRecord(peak_rss_mib=self._peak / MIB)
-
-
-def _trapezoid_j(samples: list[tuple[float, int]]) -> float:
-    """Energy in joules from (perf_counter seconds, milliwatts) samples."""
-    return sum((t1 - t0) * (p0 + p1) / 2 / 1000 for (t0, p0), (t1, p1) in itertools.pairwise(samples))
-
-
-class EnergyTracker(PolledTracker):
-    """GPU energy used during the body. CPU energy (RAPL) is not read in this version."""
-
-    def __init__(self, nvml: Nvml | None, interval_s: float = 0.02) -> None:
-        super().__init__()
-        self.nvml = nvml
-        self.interval_s = interval_s
-        self.record: EnergyRecord | None = None
-        self._start_mj: int | None = None
-        self._power: list[tuple[float, int]] = []
-        self._power_lock = threading.Lock()
-        self._failed = False  # a query that worked at the start raised later: the energy is unknown
-
-    def _sample_power(self) -> None:
-        assert self.nvml is not None
-        sample = (time.perf_counter(), self.nvml.power_mw())
-        with self._power_lock:
-            self._power.append(sample)
-
-    def _fail(self, err: Exception) -> None:
-        self._failed = True
-        warn_once(f"GPU energy tracking failed ({one_line(err)}); energy_method says 'failed'")
-
-    def begin(self, poller: Poller) -> None:
-        self._start_mj, self._power, self._failed = None, [], False
-        if self.nvml is None:
-            return
-        try:
-            self._start_mj = self.nvml.energy_mj()
-        except self.nvml.error as err:  # before Volta, or not exposed (some vGPUs)
-            debug_once(log, f"NVML energy counter unsupported ({err}); integrating power instead")
-            try:
-                self._sample_power()
-            except self.nvml.error as power_err:  # unsupported, not failed: no energy figures
-                debug_once(log, f"NVML power reading unsupported too ({power_err}); no energy figures")
-                return
-            poller.add(self._sample_power, self.interval_s, on_error=self._fail)
-
-    def end(self) -> None:
-        energy_j = method = None
-        if self._failed:
-            method = "failed"
-        elif self.nvml is not None and self._start_mj is not None:
-            try:
-                energy_j = (self.nvml.energy_mj() - self._start_mj) / 1000
-                method = "nvml-energy-counter"
-            except self.nvml.error as err:  # it answered at the start
-                self._fail(err)
-                method = "failed"
-        elif self.nvml is not None:
-            with contextlib.suppress(self.nvml.error):
-                self._sample_power()
-            if len(self._power) >= 2:
-                energy_j, method = _trapezoid_j(self._power), "power-x-time"
-        self.record = EnergyRecord(energy_j=energy_j, energy_method=method)
-
-
 class CostTracker:
-    """Time, GPU memory, host memory and energy of the body, sampled on one shared thread.
+    """Time of the body and every registered tracker's figures (GPU and host memory, energy),
+    sampled on one shared thread.
 
     With `enabled=False` (`--trackers off`) it only times the body: no thread and no NVML, so
     the cost of tracking itself can be measured.
@@ -307,12 +97,13 @@ class CostTracker:
     ) -> None:
         self.enabled = enabled
         self.timer = Timer(device)
-        self.gpu = GpuMemoryTracker(device, nvml, baseline_bytes=baseline_bytes)
-        self.host = HostMemoryTracker()
-        self.energy = EnergyTracker(nvml)
         self.record: CostRecord | None = None
         self._poller: Poller | None = None
-        self._parts: list[PolledTracker] = [self.gpu, self.host, self.energy]
+        # Every registered tracker, by its name (GpuMemoryTracker, ...); none with the trackers off.
+        self.parts: dict[str, PolledTracker] = (
+            {t.name: t.for_run(device, nvml, baseline_bytes) for t in load_trackers()} if enabled else {}
+        )
+        self._parts = list(self.parts.values())
 
     def __enter__(self) -> CostTracker:
         if not self.enabled:
