@@ -38,7 +38,7 @@ def timed_steps(run: RunConfig, steps: int = TIMED_STEPS, warmup: int = WARMUP_S
 
     from bench.runs.batching import to_device
     from bench.runs.executor import Executor
-    from bench.runs.train import pick_device, seed_everything, setup, synchronize, train_step
+    from bench.runs.train import pick_device, seed_everything, synchronize, train_step
 
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
         executor = Executor(Path(tmp))
@@ -53,17 +53,7 @@ def timed_steps(run: RunConfig, steps: int = TIMED_STEPS, warmup: int = WARMUP_S
         device = pick_device(run.device)
         prepared = executor.prepare(run)
         network = spec.build_network(prepared.dataset.n_classes, prepared.tokenizer)
-        pad_to = run.max_len if spec.pad_to_max_len() else None
-        state = setup(
-            network,
-            prepared.train,
-            prepared.test,
-            run,
-            prepared.dataset.n_classes,
-            prepared.pad_id,
-            device,
-            pad_to,
-        )
+        state = prepared.train_state(network, run, device)
         state.model.train()
 
         def batches() -> Any:

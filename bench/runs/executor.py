@@ -56,7 +56,6 @@ from bench.runs.train import (
     pick_device,
     resolve_precision,
     seed_everything,
-    setup,
     train_epoch,
     use_all_cores,
 )
@@ -297,19 +296,7 @@ class Executor:
         done = saved.epoch if saved else 0
         selection = saved.selection if saved else None
         live.epochs = live.sink.restart(run_id, done)
-        pad_to = run.max_len if spec.pad_to_max_len() else None
-        state = setup(
-            network,
-            prepared.train,
-            prepared.test,
-            run,
-            data.n_classes,
-            prepared.pad_id,
-            device,
-            pad_to,
-            val=prepared.val,
-            saved=saved.trainer if saved else None,
-        )
+        state = prepared.train_state(network, run, device, saved=saved.trainer if saved else None)
         for epoch in range(done + 1, run.epochs + 1):
             stats = train_epoch(state, epoch, self.progress, track)
             selection = self._after_epoch(live, run, stats, selection)
@@ -332,7 +319,7 @@ class Executor:
             mfu=mfu(achieved, 1.0, nvml.name() if nvml else None, row["precision"]) if achieved else None,
         )
         if run.trackers:
-            row.update(network_latency(network, prepared, run, device, pad_to))
+            row.update(network_latency(network, prepared, run, device))
         if nvml:
             nvml.close()
         return selection

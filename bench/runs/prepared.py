@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from bench.data import Dataset
 from bench.modeling import ModelSpec, Tokenizer
 from bench.runs.batching import Tokenized, loader
 from bench.runs.tokcache import cached_tokenize
-from bench.runs.train import autocast, resolve_precision
+from bench.runs.train import TrainState, autocast, resolve_precision, setup
 
 
 @dataclasses.dataclass
@@ -31,6 +32,32 @@ class Prepared:
     pad_id: int
     truncated_train: float
     truncated_test: float
+
+    def pad_to(self, run: RunConfig) -> int | None:
+        """The length every batch is padded to, for a model that needs one (None: the longest)."""
+        return run.max_len if self.spec.pad_to_max_len() else None
+
+    def train_state(
+        self,
+        network: torch.nn.Module,
+        run: RunConfig,
+        device: torch.device,
+        saved: Mapping[str, Any] | None = None,
+    ) -> TrainState:
+        """The network placed and its optimizer, schedule and batches built over these splits (a
+        timed run and a cost repeat train alike); `saved` trainer state resumes a run."""
+        return setup(
+            network,
+            self.train,
+            self.test,
+            run,
+            self.dataset.n_classes,
+            self.pad_id,
+            device,
+            self.pad_to(run),
+            val=self.val,
+            saved=saved,
+        )
 
 
 def tokenized(spec: ModelSpec, data: Dataset, run: RunConfig) -> Prepared:
@@ -59,11 +86,11 @@ def network_latency(
     prepared: Prepared,
     run: RunConfig,
     device: torch.device,
-    pad_to: int | None,
 ) -> dict[str, Any]:
     """Inference latency on real test reviews: each of LATENCY_REVIEWS reviews alone, in turn, and
     one batch of the run's batch size."""
     network.eval()
+    pad_to = prepared.pad_to(run)
     singles = list(
         itertools.islice(loader(prepared.test, 1, prepared.pad_id, pad_to, None, device), LATENCY_REVIEWS)
     )

@@ -10,7 +10,6 @@ points. The models run one after another; a worker that finds a model's study fu
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,8 +22,7 @@ from rich.console import Console
 from bench.config import SuiteConfig, SweepSettings, apply_overrides, load_suite
 from bench.errors import BenchError
 from bench.modeling import MODELS, EstimatorSpec, load_models, with_options
-from bench.runs.interrupts import exit_code, signals_as_interrupts, take_pending
-from bench.sweep.driver import Part, SweepOutcome, run_sweep, summary
+from bench.sweep.driver import Part, SweepOutcome, interrupts_said, run_sweep, summary
 from bench.sweep.search_space import resolve_spaces
 from bench.sweep.study import open_storage
 
@@ -179,15 +177,9 @@ def across_command(
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     the_plan = plan(load_suite(suite_name), models, settings, trials_given, out)
     console = Console(stderr=True, quiet=quiet)
-    with signals_as_interrupts(defer=True):
-        try:
-            outcomes = run_across(the_plan, overrides, options, console)
-            late = take_pending()
-            if late is not None:
-                raise late
-        except KeyboardInterrupt as exc:
-            print("bench: sweep interrupted; run the same command again to resume.", file=sys.stderr)
-            return exit_code(exc)
+    outcomes = interrupts_said(lambda: run_across(the_plan, overrides, options, console))
+    if isinstance(outcomes, int):
+        return outcomes
     stdout = Console()
     params = _names(settings.params)
     for outcome in outcomes:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 import pandas as pd
@@ -376,6 +376,25 @@ def confirmation(attrs: Mapping[str, Any]) -> str:
     )
 
 
+_Outcome = TypeVar("_Outcome")
+
+
+def interrupts_said(sweep: Callable[[], _Outcome]) -> _Outcome | int:
+    """`sweep()` with signals held back out of Optuna's bookkeeping: what it returns, or, when it
+    was interrupted, the exit code, once the user is told how to resume."""
+    with signals_as_interrupts(defer=True):
+        try:
+            outcome = sweep()
+            late = take_pending()  # a signal after the last trial's training
+            if late is not None:
+                raise late
+        except KeyboardInterrupt as exc:
+            # Optuna has marked the running trial FAIL; the Objective enqueued it again.
+            print("bench: sweep interrupted; run the same command again to resume.", file=sys.stderr)
+            return exit_code(exc)
+    return outcome
+
+
 def sweep_command(
     suite_name: str,
     model: str,
@@ -393,16 +412,10 @@ def sweep_command(
     )  # the runner logs failures; Optuna's lines break the display
     suite = load_suite(suite_name)
     base = with_options(apply_overrides(suite, overrides, (model,))[0], options)
-    with signals_as_interrupts(defer=True):
-        try:
-            outcome = run_sweep(base, suite, settings, out, Console(stderr=True, quiet=quiet))
-            late = take_pending()  # a signal after the last trial's training
-            if late is not None:
-                raise late
-        except KeyboardInterrupt as exc:
-            # Optuna has marked the running trial FAIL; the Objective enqueued it again.
-            print("bench: sweep interrupted; run the same command again to resume.", file=sys.stderr)
-            return exit_code(exc)
+    console = Console(stderr=True, quiet=quiet)
+    outcome = interrupts_said(lambda: run_sweep(base, suite, settings, out, console))
+    if isinstance(outcome, int):
+        return outcome
     stdout = Console()
     for part in summary(outcome, [p.partition("=")[0].strip() for p in settings.params]):
         stdout.print(part)
