@@ -94,6 +94,11 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._entries)
 
+    def registered(self) -> list[T]:
+        """The registered objects in the order they were registered, for a registry whose order
+        decides (the first accuracy comparison that applies is the one used)."""
+        return list(self._entries.values())
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 

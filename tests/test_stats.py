@@ -16,17 +16,11 @@ from statsmodels.stats.proportion import proportion_confint
 
 from bench.stats import mcnemar
 from bench.stats.budgets import _max_weights, budget_curve, expected_max, time_to_target
+from bench.stats.comparisons.seeds_items_t import seed_mean_squares, seeds_items_t
 from bench.stats.cost import COST_ASSUMED, DEFAULT_COST_NOISE, Replicates, compare_cost
 from bench.stats.intervals import StatsError, Summary, accuracy_interval, majority_test, mean_std_ci
 from bench.stats.metrics import confusion_matrix, macro_f1
-from bench.stats.paired import (
-    REFUSED_MIXED,
-    _compare_many,
-    _seed_mean_squares,
-    _seeds_items_batch,
-    compare_accuracy,
-    holm,
-)
+from bench.stats.paired import REFUSED_MIXED, _compare_many, compare_accuracy, holm
 from bench.stats.verdicts import pair_verdicts
 
 
@@ -269,7 +263,7 @@ def test_several_seeds_matches_step_by_step_reference(ka: int, kb: int) -> None:
 
 def test_seed_mean_squares_match_statsmodels_anova() -> None:
     y = (np.random.default_rng(3).random((3, 25)) < 0.7).astype(float)
-    s2, mse, df = _seed_mean_squares(y)
+    s2, mse, df = seed_mean_squares(y)
     assert (float(s2), float(mse), df) == pytest.approx((*_seed_ms_reference(y), 2))
 
 
@@ -422,9 +416,7 @@ def test_one_seed_against_two_is_liberal_so_it_is_refused() -> None:
     # (10,000 experiments), twice alpha. compare_accuracy refuses such a pair and says why.
     rng = np.random.default_rng(SEED + 13)
     a, b = _draw(rng, RATE_RUNS, 1, 2, LARGE_TAU)
-    fpr = float(
-        np.mean(_seeds_items_batch(a.astype(float), b.astype(float), 0.05, 0.8, False).p_value < 0.05)
-    )
+    fpr = float(np.mean(seeds_items_t(a, b, 0.05, 0.8, False).p_value < 0.05))
     assert fpr > 0.05 + _three_se(0.05, RATE_RUNS)
     r = compare_accuracy(a[0], b[0])
     assert r.refused == REFUSED_MIXED and math.isnan(r.p_value) and math.isnan(r.ci_low)

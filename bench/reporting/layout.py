@@ -18,6 +18,7 @@ from bench.formatting import fmt
 from bench.reporting import max_len
 from bench.reporting.data import METRICS, PAPER_DEVICE, TARGET_METRICS, Metric, Report
 from bench.results import COSTS
+from bench.stats import comparisons
 from bench.stats.majority import HINT
 
 Grid = tuple[list[str], list[list[str]]]
@@ -200,7 +201,7 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
         out.append(("Runs", note, runs_grid(rep, with_ci)))
     if not rep.pairs.empty:
         note = (
-            "Accuracy: exact McNemar with one seed each, else a t test over seeds and test items "
+            f"Accuracy: {comparisons.described()} "
             "(bench.stats.compare_accuracy); detectable: the difference found with 80% power at 0.05. "
             "Cost: ratio of means, its interval from independent replicates (seeds or cost repeats); "
             f"a side with a single run is judged against an assumed {100 * rep.cost_noise:g}% "

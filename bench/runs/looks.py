@@ -18,8 +18,9 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.results import DECISION_COLUMNS as DECISION_SCHEMA
 from bench.results import DECISIONS_FILE, PREDICTIONS_FILE, RESULTS_FILE, latest_rows, read_rows
+from bench.stats.comparisons.seeds_items_t import seed_mean_squares
 from bench.stats.cost import COST_ASSUMED, DEFAULT_COST_NOISE, compare_cost
-from bench.stats.paired import _seed_mean_squares, compare_accuracy
+from bench.stats.paired import compare_accuracy
 from bench.stats.sequential import INCONCLUSIVE, three_way
 
 DECISION_COLUMNS = [c.name for c in DECISION_SCHEMA]
@@ -132,7 +133,7 @@ def _cost(
 
 
 def _tau2(a: np.ndarray, b: np.ndarray) -> float | None:
-    groups = [_seed_mean_squares(y.astype(float)) for y in (a, b) if y.shape[0] >= 2]
+    groups = [seed_mean_squares(y.astype(float)) for y in (a, b) if y.shape[0] >= 2]
     if not groups:
         return None
     df = sum(g[2] for g in groups)
