@@ -16,7 +16,7 @@ from torch import nn
 
 from bench.config import RunConfig
 from bench.runs.executor import Executor, Prepared
-from bench.runs.train import TrainState, seed_everything, setup
+from bench.runs.train import TrainState, seed_everything
 
 CONFIDENCE = 0.95
 
@@ -57,13 +57,8 @@ def fresh_network(prepared: Prepared) -> nn.Module:
 
 
 def runner_state(prepared: Prepared, run: RunConfig, network: nn.Module, device: torch.device) -> TrainState:
-    """`setup` as the runner calls it (padding, validation split): then `train_epoch` is `bench run`'s
-    epoch."""
-    pad_to = run.max_len if prepared.spec.pad_to_max_len() else None
-    n_classes = prepared.dataset.n_classes
-    return setup(
-        network, prepared.train, prepared.test, run, n_classes, prepared.pad_id, device, pad_to, prepared.val
-    )
+    """The training state exactly as the executor sets it up: then `train_epoch` is `bench run`'s epoch."""
+    return prepared.train_state(network, run, device)
 
 
 def paired(

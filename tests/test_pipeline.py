@@ -21,7 +21,8 @@ from bench.runs import tokcache
 from bench.runs.batching import Collate, PlannedBatches, loader, make_loader, plan_batches
 from bench.runs.distributed import World
 from bench.runs.executor import Executor, Prepared
-from bench.runs.train import TrainState, evaluate, resolve_precision, seed_everything, setup, train_epoch
+from bench.runs.train import TrainState, evaluate, resolve_precision, seed_everything, train_epoch
+from bench.runs.train import setup as train_setup  # not `setup`: pytest would call it per module
 
 CPU = torch.device("cpu")
 
@@ -183,7 +184,7 @@ def train_once(run: RunConfig, prepared: Prepared, **changes: object) -> list:
     run = dataclasses.replace(run, **changes)  # type: ignore[arg-type]
     seed_everything(run.seed)
     network = prepared.spec.build_network(2, prepared.tokenizer)
-    state = setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU)
+    state = train_setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU)
     stats = [train_epoch(state, epoch) for epoch in range(1, run.epochs + 1)]
     return [stats, state, network]
 
@@ -223,7 +224,7 @@ def test_bf16_on_the_cpu_trains_under_autocast(tiny) -> None:
     network = prepared.spec.build_network(2, prepared.tokenizer)
     network.head.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
     bf16 = dataclasses.replace(run, precision="bf16", epochs=1)
-    stats = train_epoch(setup(network, prepared.train, prepared.test, bf16, 2, prepared.pad_id, CPU), 1)
+    stats = train_epoch(train_setup(network, prepared.train, prepared.test, bf16, 2, prepared.pad_id, CPU), 1)
     assert set(seen) == {torch.bfloat16}
     assert np.isfinite(stats.train_loss) and np.allclose(stats.test.probs.sum(axis=1), 1, atol=1e-3)
 
@@ -280,7 +281,7 @@ def test_a_grad_scaler_scales_every_step_and_unscales_before_the_clip(tiny, monk
     def trained(scaled: bool) -> tuple[TrainState, list[str], float]:
         seed_everything(0)
         network = prepared.spec.build_network(2, prepared.tokenizer)
-        state = setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU)
+        state = train_setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU)
         calls: list[str] = []
         if scaled:
             state.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
@@ -307,7 +308,7 @@ def test_fp16_on_a_gpu_uses_a_grad_scaler(tiny, monkeypatch) -> None:
     seed_everything(0)
     network = prepared.spec.build_network(2, prepared.tokenizer)
     gpu = torch.device("cuda")
-    state = setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, gpu)
+    state = train_setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, gpu)
     assert isinstance(state.scaler, torch.amp.GradScaler) and state.scaler.is_enabled()
     calls = spy_on_scaler(state.scaler, monkeypatch)
     stats = train_epoch(state, 1)
@@ -326,7 +327,9 @@ def test_the_epoch_tracker_covers_training_and_not_evaluation(tiny, monkeypatch)
     run, prepared = tiny
     seed_everything(0)
     network = prepared.spec.build_network(2, prepared.tokenizer)
-    state = setup(network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU, val=prepared.val)
+    state = train_setup(
+        network, prepared.train, prepared.test, run, 2, prepared.pad_id, CPU, val=prepared.val
+    )
     inside = []  # whether the tracker was open at each evaluation and each step
     tracking = [False]
 

@@ -338,6 +338,17 @@ def test_every_plot_is_written_and_readable(folders: tuple[Path, Path]) -> None:
     assert "Confusion matrices" in page and "<table" in page
 
 
+def test_two_copies_of_a_multi_seed_model_compare_as_equal(tmp_path: Path) -> None:
+    """The same two seeds in two folders: no difference and no spread between them. Rounding once
+    left a seed variance of 1e-17 here, a df of 1e-31 and an interval of +-1e129."""
+    a = shutil.copytree(BASIC, tmp_path / "a")
+    b = shutil.copytree(BASIC, tmp_path / "b")
+    pairs = build([a, b]).pairs.set_index(["model_a", "model_b"])
+    same = pairs.loc[("encoder [a]", "encoder [b]")]
+    assert (same["acc_diff"], same["acc_diff_ci_low"], same["acc_diff_ci_high"]) == (0, 0, 0)
+    assert same["p_value"] == 1 and same["acc_method"] == "paired t over items and seeds"
+
+
 def test_merge_keeps_sources_and_separates_same_model_in_two_folders(tmp_path: Path) -> None:
     a = shutil.copytree(BASIC, tmp_path / "a")
     b = shutil.copytree(BASIC, tmp_path / "b")

@@ -95,7 +95,11 @@ def seeds_items_t(a: np.ndarray, b: np.ndarray, alpha: float, power: float, with
     s2 = sum(g[0] * g[2] for g in groups) / df_seeds
     mse = sum(g[1] * g[2] for g in groups) / df_seeds
     coef = 1.0 / ka + 1.0 / kb
-    seed_part = coef * np.maximum(s2 - mse / n, 0.0)
+    excess = s2 - mse / n
+    # A difference of two equal mean squares is rounding, not spread: left in, it gives se2 ~ 1e-17
+    # and a Satterthwaite df ~ 1e-31 (an interval of +-1e129, and a crash in older scipy's t).
+    excess = np.where(excess > 1e-9 * (s2 + mse / n), excess, 0.0)
+    seed_part = coef * excess
     se2 = v_items + seed_part
     # Satterthwaite over the mean squares behind se2, each model's S^2 taken on its own: when
     # tau^2 is poorly determined (2-3 seeds) df stays small even where the estimate hit zero.
