@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from bench.config import load_suite, suite_names
-from bench.data import DATASETS
+from bench.data import load_datasets
 from bench.modeling import count_params, load_models
 
 
@@ -33,7 +33,8 @@ def listing(what: str) -> Table:
     table = Table(title="datasets")
     table.add_column("dataset")
     table.add_column("description")
-    for name in DATASETS:
-        doc = (DATASETS.get(name).__doc__ or "").strip().splitlines()[0]
+    datasets = load_datasets()
+    for name in datasets:
+        doc = (datasets.get(name).__doc__ or "").strip().splitlines()[0]
         table.add_row(name, doc)
     return table
