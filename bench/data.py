@@ -4,8 +4,6 @@ imported when a dataset is first loaded or listed)."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.registry import Registry
+from bench.registry import Registry, import_modules
 
 
 @dataclass(frozen=True)
@@ -209,9 +207,7 @@ def finish(
 
 def load_datasets() -> Registry[Loader]:
     """The registry, with every loader of bench/datasets/ imported."""
-    package = importlib.import_module("bench.datasets")
-    for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"bench.datasets.{info.name}")
+    import_modules("bench.datasets")
     return DATASETS
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib
 import json
 import math
-import pkgutil
 import types
 import typing
 from abc import ABC, abstractmethod
@@ -25,7 +23,7 @@ from bench.config import RunConfig
 from bench.costs.flops import train_flops_per_sample
 from bench.data import Split
 from bench.errors import BenchError
-from bench.registry import Registry
+from bench.registry import Registry, import_modules
 
 
 @dataclass
@@ -181,10 +179,7 @@ def load_models() -> Registry[type[Spec]]:
     """Import every module in the `bench.models` package so their decorators register them."""
     global _LOADED
     if not _LOADED:
-        package = importlib.import_module("bench.models")
-        for info in pkgutil.iter_modules(package.__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"bench.models.{info.name}")
+        import_modules("bench.models")
         _LOADED = True
     return MODELS
 

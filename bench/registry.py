@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from bench.errors import BenchError
 
 T = TypeVar("T")
+
+
+def import_modules(package: str, prefix: str = "") -> None:
+    """Import every module of `package` whose name starts with `prefix` (none starting with "_"):
+    importing runs their registering decorators, so an extension is its own file and nothing else."""
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if info.name.startswith(prefix) and not info.name.startswith("_"):
+            importlib.import_module(f"{package}.{info.name}")
 
 
 class Registry(Generic[T]):

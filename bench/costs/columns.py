@@ -17,13 +17,11 @@ and cost axes, the sweep's objectives, `--cost`, the console table and the schem
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bench.registry import Registry
+from bench.registry import Registry, import_modules
 
 if TYPE_CHECKING:
     from bench.costs.polling import PolledTracker
@@ -118,10 +116,7 @@ def tracked_cost(*columns: CostColumn) -> Callable[[_Class], _Class]:
 
 def load_trackers() -> list[Tracked]:
     """Every registered tracker (its module imported on first use), in name order."""
-    package = importlib.import_module("bench.costs")
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name.startswith(TRACKER_PREFIX):
-            importlib.import_module(f"bench.costs.{info.name}")
+    import_modules("bench.costs", TRACKER_PREFIX)
     return [TRACKERS.get(name) for name in TRACKERS.names()]
 
 

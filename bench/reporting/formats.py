@@ -11,14 +11,12 @@ A format with no extension prints to the terminal: its renderer returns `Printed
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.registry import Registry
+from bench.registry import Registry, import_modules
 
 RENDERER_PREFIX = "render_"  # bench/reporting/render_*.py: the modules whose renderers register themselves
 
@@ -61,8 +59,5 @@ def report_format(name: str, extension: str | None = None) -> Callable[[Render],
 
 
 def load_formats() -> Registry[Format]:
-    package = importlib.import_module("bench.reporting")
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name.startswith(RENDERER_PREFIX):
-            importlib.import_module(f"bench.reporting.{info.name}")
+    import_modules("bench.reporting", RENDERER_PREFIX)
     return FORMATS

@@ -19,16 +19,14 @@ It computes a batch of experiments at once: a is (..., seeds_a, items), b (..., 
 
 from __future__ import annotations
 
-import importlib
 import math
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 
-from bench.registry import Registry
+from bench.registry import Registry, import_modules
 
 
 @dataclass(frozen=True)
@@ -142,8 +140,7 @@ def accuracy_comparison(
 
 
 def load_comparisons() -> Registry[Comparison]:
-    for info in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{info.name}")
+    import_modules(__name__)
     return COMPARISONS
 
 
