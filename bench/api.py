@@ -27,7 +27,7 @@ from bench.results import RESULT_COLUMNS, frame_with_schema
 from bench.runs.console import results_table
 from bench.runs.decide import DecideSettings
 from bench.runs.distributed import is_main
-from bench.runs.interrupts import exit_code
+from bench.runs.interrupts import exit_code, signals_as_interrupts
 from bench.runs.launcher import Workers
 from bench.runs.session import RunRequest, default_out, run_session
 from bench.stats.cost import DEFAULT_COST_NOISE
@@ -173,5 +173,35 @@ def run_command(
     if deciding is not None and folder is not None:
         if margin is None:  # no --margin: the suite's
             deciding = dataclasses.replace(deciding, margin=suite_margin(request.suite) / 100)
+        if request.workers.queued:
+            return decide_queue_command(request, folder, deciding)
         return decide_command(folder, deciding)
+    return 0
+
+
+def decide_queue_command(request: RunRequest, folder: Path, settings: DecideSettings) -> int:
+    """`bench run --until-decided` over a queue: this process leads the deciding, its seeds queued for
+    every worker, or works the queue for the process that leads it; 0 also when pairs stay undecided."""
+    from bench.runs.decide import outcome_lines
+    from bench.runs.decide_queue import decide_queued
+
+    workers = request.workers
+    # Seeds are trained as the suite's runs were: by this process as a worker, or by --workers N again.
+    again = dataclasses.replace(request, workers=dataclasses.replace(workers, join=workers.count == 1))
+
+    def work() -> None:
+        run_session(again, Console(stderr=True, quiet=True))
+
+    console = Console()
+    try:
+        with signals_as_interrupts():
+            outcome = decide_queued(
+                folder, workers.url(folder), workers.name(folder), settings, work, request.skip_bad_rows,
+                console.print,
+            )  # fmt: skip
+    except KeyboardInterrupt as exc:
+        print(f"bench: interrupted; every finished look is in {folder}/decisions.csv.", file=sys.stderr)
+        return exit_code(exc)
+    for line in outcome_lines(outcome) if outcome is not None else []:
+        console.print(line)
     return 0

@@ -255,10 +255,8 @@ def run(
     request = RunRequest(
         suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints, queue
     )
-    if until_decided and (workers > 1 or storage or join):
-        raise BenchError(
-            "--until-decided trains its seeds in this process; run it without --workers or --storage."
-        )
+    if until_decided and join:
+        raise BenchError("--until-decided is the command's own, not a started worker's (--join).")
     deciding = decide_settings(budget, max_seeds, margin, looks, cost_noise) if until_decided else None
     sys.exit(run_command(request, quiet, margin, deciding))
 

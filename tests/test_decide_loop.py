@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,10 @@ class FakeBackend:
             ],
         )  # fmt: skip
         self._predict(model, seed, 0, config.max_test or 500)
+
+    def train_seeds(self, configs: Sequence[RunConfig]) -> None:
+        for config in configs:
+            self.train_seed(config)
 
     def extend(self, run_id: str, config: RunConfig, n_items: int) -> None:
         self.calls.append((ITEMS, run_id, n_items))

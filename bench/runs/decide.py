@@ -75,8 +75,9 @@ class Backend(Protocol):
         """Test items the config's dataset has to draw from."""
         ...
 
-    def train_seed(self, config: RunConfig) -> None:
-        """Train and evaluate one more run (its seed and max_test set), recorded in the folder."""
+    def train_seeds(self, configs: Sequence[RunConfig]) -> None:
+        """Train and evaluate more runs (each with its seed and max_test set), recorded in the folder:
+        one after another here, or all at once by the workers of a queue."""
         ...
 
     def extend(self, run_id: str, config: RunConfig, n_items: int) -> None:
@@ -241,25 +242,32 @@ class Decider:
         return out, levers
 
     def execute(self, actions: Sequence[Action], models: dict[str, ModelRuns]) -> None:
-        for action in sorted(actions, key=lambda a: a.lever != SEEDS):  # new seeds first: then extended too
+        seeds = [a for a in actions if a.lever == SEEDS]
+        if seeds:  # first, and all at once (workers of a queue train them side by side); then extended too
             started = time.perf_counter()
-            runs = models[action.model]
-            base = self.configs[action.model][0]
-            if action.lever == SEEDS:
+            configs = []
+            for action in seeds:
+                runs, base = models[action.model], self.configs[action.model][0]
                 seed = max(runs.seeds) + 1
                 self.say(f"deciding: training {action.model} seed {seed} (about {duration(action.seconds)})")
-                self.backend.train_seed(dataclasses.replace(base, seed=seed, max_test=runs.n_items))
-            else:
-                current = read_models(self.folder)[action.model]
-                self.say(
-                    f"deciding: {action.model} on {action.n_items} test items "
-                    f"({len(current.run_ids)} run(s), about {duration(action.seconds)})"
-                )
-                for run_id, seed in zip(current.run_ids, current.seeds):
-                    began = time.perf_counter()
-                    self.backend.extend(run_id, dataclasses.replace(base, seed=seed), action.n_items)
-                    extra = action.n_items - current.n_items
-                    self.load_s = max(0.0, time.perf_counter() - began - extra * current.item_s)
+                configs.append(dataclasses.replace(base, seed=seed, max_test=runs.n_items))
+            self.backend.train_seeds(configs)
+            self.spent += time.perf_counter() - started
+        for action in actions:
+            if action.lever == SEEDS:
+                continue
+            started = time.perf_counter()
+            base = self.configs[action.model][0]
+            current = read_models(self.folder)[action.model]
+            self.say(
+                f"deciding: {action.model} on {action.n_items} test items "
+                f"({len(current.run_ids)} run(s), about {duration(action.seconds)})"
+            )
+            for run_id, seed in zip(current.run_ids, current.seeds):
+                began = time.perf_counter()
+                self.backend.extend(run_id, dataclasses.replace(base, seed=seed), action.n_items)
+                extra = action.n_items - current.n_items
+                self.load_s = max(0.0, time.perf_counter() - began - extra * current.item_s)
             self.spent += time.perf_counter() - started
 
     # --- the loop -----------------------------------------------------------------------------

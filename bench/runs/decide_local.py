@@ -4,7 +4,7 @@ folder's recorder, more test items evaluated from kept weights; and `decide_fold
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -28,26 +28,39 @@ class InProcessBackend:
     def __init__(self, executor: Executor, recorder: Recorder, skip_bad_rows: bool = False) -> None:
         self.executor, self.recorder = executor, recorder
         self.skip_bad_rows = skip_bad_rows
-        self._pools: dict[tuple[object, ...], int] = {}
 
     def test_available(self, config: RunConfig) -> int:
-        key = (config.dataset, config.max_train, config.data_seed, config.val_share)
-        if key not in self._pools:
-            self._pools[key] = test_draw(config, 1, self.skip_bad_rows).test_available
-        return self._pools[key]
+        return test_available(config, self.skip_bad_rows)
 
-    def train_seed(self, config: RunConfig) -> None:
-        row = self.executor.execute(config, SEQUENTIAL, sink=self.recorder).row
-        if row.get("status") != "ok":
-            raise BenchError(f"{row['run_id']} failed while deciding: {row.get('error')}")
+    def train_seeds(self, configs: Sequence[RunConfig]) -> None:
+        for config in configs:
+            row = self.executor.execute(config, SEQUENTIAL, sink=self.recorder).row
+            if row.get("status") != "ok":
+                raise BenchError(f"{row['run_id']} failed while deciding: {row.get('error')}")
 
     def extend(self, run_id: str, config: RunConfig, n_items: int) -> None:
-        out = self.recorder.out
-        preds = latest_rows(read_rows(out / PREDICTIONS_FILE), PREDICTIONS_FILE)
-        mine = preds[(preds["run_id"] == run_id) & (preds["split"] == "test")]
-        have = [str(i) for i in mine["example_id"]]
-        items, probs, _ = predict_more(out, config, run_id, have, n_items, self.skip_bad_rows)
-        self.recorder.predictions(more_prediction_rows(self.recorder.results[run_id], items, probs))
+        extend_run(self.recorder, run_id, config, n_items, self.skip_bad_rows)
+
+
+_POOLS: dict[tuple[object, ...], int] = {}
+
+
+def test_available(config: RunConfig, skip_bad_rows: bool) -> int:
+    """Test items the config's dataset has to draw from (read once per dataset and split)."""
+    key = (config.dataset, config.max_train, config.data_seed, config.val_share, skip_bad_rows)
+    if key not in _POOLS:
+        _POOLS[key] = test_draw(config, 1, skip_bad_rows).test_available
+    return _POOLS[key]
+
+
+def extend_run(recorder: Recorder, run_id: str, config: RunConfig, n_items: int, skip_bad_rows: bool) -> None:
+    """Predict the run's next test items from its kept weights, into the folder that holds the run."""
+    out = recorder.out
+    preds = latest_rows(read_rows(out / PREDICTIONS_FILE), PREDICTIONS_FILE)
+    mine = preds[(preds["run_id"] == run_id) & (preds["split"] == "test")]
+    have = [str(i) for i in mine["example_id"]]
+    items, probs, _ = predict_more(out, config, run_id, have, n_items, skip_bad_rows)
+    recorder.predictions(more_prediction_rows(recorder.results[run_id], items, probs))
 
 
 def decide_folder(

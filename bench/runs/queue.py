@@ -79,7 +79,8 @@ class RunQueue:
             study.set_user_attr("runs", saved)  # last: the queue is complete
         queue = cls(study, storage, worker)
         queue._wait_ready(name)
-        if saved is not None and queue.runs() != [run_of(r) for r in saved]:
+        # The suite's runs come first; `--until-decided` may have added seeds after them.
+        if saved is not None and queue.runs()[: len(saved)] != [run_of(r) for r in saved]:
             raise BenchError(
                 f"study {name!r} already queues other runs; give the same suite and settings as the "
                 "workers that made it, or another --study."
@@ -107,6 +108,17 @@ class RunQueue:
 
     def runs(self) -> list[RunConfig]:
         return [run_of(r) for r in self.study.user_attrs["runs"]]
+
+    def add(self, runs: list[RunConfig]) -> list[int]:
+        """Queue more runs after the suite's (the seeds `--until-decided` asks for); their indices.
+        Only the deciding process adds, so reading and rewriting the list races with no one."""
+        saved = list(self.study.user_attrs["runs"])
+        start = len(saved)
+        saved += [dataclasses.asdict(r) for r in runs]
+        self.study.set_user_attr("runs", saved)  # first: a worker that claims a trial finds its run listed
+        for i in range(start, len(saved)):
+            self.study.enqueue_trial({}, user_attrs={"run": saved[i], "index": i})
+        return list(range(start, len(saved)))
 
     def counts(self) -> tuple[int, int, int]:
         """(finished, running, waiting) runs: finished is the runs with a complete trial."""
