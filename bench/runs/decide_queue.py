@@ -59,7 +59,7 @@ class QueueBackend:
         """The worker folder that holds the run's finished row (and its kept weights)."""
         for folder in worker_folders(self.out):
             rows = read_rows(folder / RESULTS_FILE)
-            if ((rows["run_id"] == run_id) & (rows["status"] == "ok")).any():
+            if not rows.empty and ((rows["run_id"] == run_id) & (rows["status"] == "ok")).any():
                 return folder
         raise BenchError(f"{run_id} finished in no worker folder of {self.out}; give the workers' folder.")
 
