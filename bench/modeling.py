@@ -172,15 +172,11 @@ class EstimatorSpec(Spec):
 
 
 MODELS: Registry[type[Spec]] = Registry("model", base=Spec)
-_LOADED = False
 
 
 def load_models() -> Registry[type[Spec]]:
     """Import every module in the `bench.models` package so their decorators register them."""
-    global _LOADED
-    if not _LOADED:
-        import_modules("bench.models")
-        _LOADED = True
+    import_modules("bench.models")
     return MODELS
 
 

@@ -13,12 +13,20 @@ from bench.errors import BenchError
 T = TypeVar("T")
 
 
+_IMPORTED: set[tuple[str, str]] = set()
+
+
 def import_modules(package: str, prefix: str = "") -> None:
     """Import every module of `package` whose name starts with `prefix` (none starting with "_"):
-    importing runs their registering decorators, so an extension is its own file and nothing else."""
+    importing runs their registering decorators, so an extension is its own file and nothing else.
+    The folder is read once per process: callers on hot paths (each epoch's trackers, each pair's
+    bound) find their registry already filled."""
+    if (package, prefix) in _IMPORTED:
+        return
     for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
         if info.name.startswith(prefix) and not info.name.startswith("_"):
             importlib.import_module(f"{package}.{info.name}")
+    _IMPORTED.add((package, prefix))
 
 
 class Registry(Generic[T]):
