@@ -85,8 +85,7 @@ SPEED_COLUMNS = [
 
 @dataclass(frozen=True)
 class Tracked:
-    name: str
-    tracker: type  # a bench.costs.polling.PolledTracker with `Record` and `for_run`
+    name: str  # the tracker class's
     columns: tuple[CostColumn, ...]
     for_run: Callable[[Any, Any, int | None], PolledTracker]  # (device, nvml, baseline bytes)
 
@@ -107,7 +106,7 @@ def tracked_cost(*columns: CostColumn) -> Callable[[_Class], _Class]:
             raise TypeError(f"{tracker.__name__}.Record's fields {fields} must be its columns, in order")
         if any(c.reduce is None for c in columns):  # measured per epoch, so each needs a reduction
             raise TypeError(f"every column of {tracker.__name__} needs `reduce` (max, sum or first)")
-        entry = Tracked(tracker.__name__, tracker, columns, tracker.for_run)
+        entry = Tracked(tracker.__name__, columns, tracker.for_run)
         TRACKERS.register(tracker.__name__)(entry)
         return tracker
 

@@ -109,8 +109,8 @@ class RunQueue:
     def runs(self) -> list[RunConfig]:
         return [run_of(r) for r in self.study.user_attrs["runs"]]
 
-    def add(self, runs: list[RunConfig]) -> list[int]:
-        """Queue more runs after the suite's (the seeds `--until-decided` asks for); their indices.
+    def add(self, runs: list[RunConfig]) -> None:
+        """Queue more runs after the suite's (the seeds `--until-decided` asks for).
         Only the deciding process adds, so reading and rewriting the list races with no one."""
         saved = list(self.study.user_attrs["runs"])
         start = len(saved)
@@ -118,7 +118,6 @@ class RunQueue:
         self.study.set_user_attr("runs", saved)  # first: a worker that claims a trial finds its run listed
         for i in range(start, len(saved)):
             self.study.enqueue_trial({}, user_attrs={"run": saved[i], "index": i})
-        return list(range(start, len(saved)))
 
     def counts(self) -> tuple[int, int, int]:
         """(finished, running, waiting) runs: finished is the runs with a complete trial."""
