@@ -20,16 +20,16 @@ import pandas as pd
 from rich.console import Console
 
 from bench.config import load_suite
+from bench.decide.loop import DecideSettings
 from bench.errors import BenchError
+from bench.launch.console import results_table
+from bench.launch.launcher import Workers
+from bench.launch.session import RunRequest, default_out, run_session
 from bench.reporting.data import build
 from bench.reporting.write import write_report
 from bench.results import RESULT_COLUMNS, frame_with_schema
-from bench.runs.console import results_table
-from bench.runs.decide import DecideSettings
 from bench.runs.distributed import is_main
 from bench.runs.interrupts import exit_code, signals_as_interrupts
-from bench.runs.launcher import Workers
-from bench.runs.session import RunRequest, default_out, run_session
 from bench.stats.cost import DEFAULT_COST_NOISE
 from bench.stats.verdicts import DEFAULT_MARGIN
 
@@ -112,7 +112,7 @@ def end_of_run_verdicts(folder: Path, margin: float | None, suite: str) -> list[
 
 def decide_command(folder: Path, settings: DecideSettings) -> int:
     """`bench decide`: the loop on a finished folder; 0 also when pairs stay undecided."""
-    from bench.runs.decide_local import decide_folder
+    from bench.decide.local import decide_folder
 
     try:
         decide_folder(folder, settings, Console())
@@ -182,8 +182,8 @@ def run_command(
 def decide_queue_command(request: RunRequest, folder: Path, settings: DecideSettings) -> int:
     """`bench run --until-decided` over a queue: this process leads the deciding, its seeds queued for
     every worker, or works the queue for the process that leads it; 0 also when pairs stay undecided."""
-    from bench.runs.decide import outcome_lines
-    from bench.runs.decide_queue import decide_queued
+    from bench.decide.loop import outcome_lines
+    from bench.decide.queued import decide_queued
 
     workers = request.workers
     # Seeds are trained as the suite's runs were: by this process as a worker, or by --workers N again.

@@ -125,7 +125,7 @@ def decide_options(func: Any) -> Any:
 
 
 def decide_settings(budget: str, max_seeds: int, margin: float | None, looks: int, cost_noise: float) -> Any:
-    from bench.runs.decide import DecideSettings, parse_budget
+    from bench.decide.loop import DecideSettings, parse_budget
     from bench.stats.verdicts import DEFAULT_MARGIN
 
     points = DEFAULT_MARGIN if margin is None else margin
@@ -245,8 +245,8 @@ def run(
     again to resume.
     """
     from bench.api import run_command
-    from bench.runs.launcher import Workers
-    from bench.runs.session import RunRequest
+    from bench.launch.launcher import Workers
+    from bench.launch.session import RunRequest
 
     overrides.update(paper_quirks=paper_quirks, trackers=None if trackers is None else trackers == "on")
     if cost_repeats < 0:

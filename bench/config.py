@@ -74,6 +74,13 @@ class RunConfig:
     cache_dir: str = flag(".bench-cache", "Tokenization cache folder; '' turns it off.")
     options: Mapping[str, OptionValue] = field(default_factory=dict)  # the model's own params
 
+    @classmethod
+    def from_saved(cls, saved: Mapping[str, Any]) -> RunConfig:
+        """A run's settings as they were saved (env.json, a queue's trial, a cost repeat's request):
+        the one place a RunConfig is rebuilt from a dict. A folder from before validation splits
+        trained on all its training rows (val_share 0)."""
+        return cls(**{"val_share": 0.0, **saved, "options": saved.get("options") or {}})
+
     def validate(self) -> RunConfig:
         """Raise a BenchError for values no run can use."""
         checks = [

@@ -14,8 +14,9 @@ from typing import Any
 import pandas as pd
 
 from bench import atomic
+from bench.config import RunConfig
 from bench.costs.columns import AXES, REDUCTIONS, CostColumn, cost_columns
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,18 @@ def read_folder(path: Path) -> RunFolder:
     if not (path / RESULTS_FILE).is_file() and not worker_folders(path):
         raise BenchError(f"{path} holds no {RESULTS_FILE}; give a folder written by `bench run`.")
     return RunFolder(path)
+
+
+def saved_runs(folder: Path) -> tuple[list[RunConfig], dict[str, Any]]:
+    """The runs a folder's env.json lists, and the env.json itself."""
+    env = folder / ENV_FILE
+    if not env.is_file():
+        raise BenchError(f"{folder} is not a bench run folder (no {ENV_FILE}); nothing to resume.")
+    try:
+        data = json.loads(env.read_text(encoding="utf-8"))
+        return [RunConfig.from_saved(r) for r in data["runs"]], data
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchError(f"{env} cannot be read back ({one_line(exc)}); start a new run.") from None
 
 
 def run_costs(epochs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

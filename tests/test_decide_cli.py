@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import bench
 from bench.cli import main
-from bench.runs.looks import DECISION_COLUMNS
+from bench.decide.looks import DECISION_COLUMNS
 
 TINY_SUITE = Path(__file__).parent / "data" / "tiny.toml"
 

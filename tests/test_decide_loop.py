@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from bench.config import RunConfig
+from bench.decide.looks import DECISION_COLUMNS, DECISIONS_FILE
+from bench.decide.loop import DecideSettings, decide, parse_budget
 from bench.errors import BenchError
 from bench.results import ENV_FILE, PREDICTIONS_FILE, RESULTS_FILE
-from bench.runs.decide import DecideSettings, decide, parse_budget
-from bench.runs.looks import DECISION_COLUMNS, DECISIONS_FILE
 from bench.stats.levers import ITEMS, SEEDS
 
 POOL = 20_000
@@ -98,7 +98,7 @@ def make_folder(tmp_path: Path, accuracy: dict[str, float], seed_sd: float = 0.0
 @pytest.fixture(autouse=True)
 def registered_names(monkeypatch: pytest.MonkeyPatch) -> None:
     # The fake's models are not registered: their display name is their name.
-    monkeypatch.setattr("bench.runs.decide.run_id_of", lambda run: f"{run.model}-s{run.seed}")
+    monkeypatch.setattr("bench.decide.loop.run_id_of", lambda run: f"{run.model}-s{run.seed}")
 
 
 def test_a_small_true_gain_is_decided_by_items(tmp_path: Path) -> None:

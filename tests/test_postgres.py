@@ -26,8 +26,8 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from bench.config import SweepSettings, apply_overrides, load_suite
+from bench.launch.storage import with_driver
 from bench.sweep.driver import run_sweep
-from bench.sweep.study import with_driver
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny_sweep.toml"

@@ -22,10 +22,11 @@ from rich.console import Console
 from bench.cli import main
 from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides, load_suite
 from bench.errors import BenchError
+from bench.launch.storage import Worker
 from bench.runs.executor import Executor
 from bench.sweep.driver import cost_value, make_pruner, run_sweep
 from bench.sweep.search_space import check_spaces, resolve_spaces
-from bench.sweep.study import Worker, counted, mark_skipped, skip_reason
+from bench.sweep.study import counted, mark_skipped, skip_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny_sweep.toml"

@@ -20,12 +20,12 @@ from click.testing import CliRunner
 from optuna.trial import TrialState
 
 from bench.cli import main
+from bench.launch.cost_repeats import timed_steps
+from bench.launch.storage import with_driver
+from bench.launch.workers import Slot, slots
 from bench.reporting.data import load
 from bench.results import COST_REPEAT_COLUMNS, EPOCHS_FILE, RESULTS_FILE, RunFolder, latest_rows, read_rows
-from bench.runs.cost_repeats import timed_steps
 from bench.runs.recorder import AppendedCsv, Recorder, merge_workers
-from bench.runs.workers import Slot, slots
-from bench.sweep.study import with_driver
 from tests import test_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,7 +259,7 @@ def coin_flip_reviews(path: Path) -> str:
 # tests/test_levers.py's to check; here, that a seed the loop asks for goes through the queue.
 SEEDS_FIRST = """
 import dataclasses, sys
-import bench.runs.decide as decide
+import bench.decide.loop as decide
 from bench.stats.levers import SEEDS
 
 chosen = decide.choose_lever

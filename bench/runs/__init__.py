@@ -1,1 +1,2 @@
-"""Running one model run and many: the executor, the recorder, the launcher and the training loop."""
+"""One run and its folder: the executor, the training loop, batching, checkpoints and kept weights,
+the recorder (which writes a run's rows) and the folder lock."""

@@ -7,7 +7,7 @@ rows. The executor writes no results file; it hands its rows to a `RunSink` (the
     outcome.row, outcome.epochs, outcome.predictions
 
 With `keep_weights`, the outcome carries the selected epoch's weights (a CPU copy of a network's
-tensors, or the fitted estimator) for the recorder to keep (bench.runs.weights); bench.runs.extend
+tensors, or the fitted estimator) for the recorder to keep (bench.runs.weights); bench.decide.extend
 evaluates them on more test items.
 """
 

@@ -190,7 +190,7 @@ class Recorder:
         self._append(RESULTS_FILE, [row])
 
     def cost_repeats(self, rows: list[dict[str, Any]]) -> None:
-        """Rows of cost_repeats.csv: a run's timed repeats (bench.runs.cost_repeats)."""
+        """Rows of cost_repeats.csv: a run's timed repeats (bench.launch.cost_repeats)."""
         counts = self._repeat_counts()
         for row in rows:
             counts[row["run_id"]] = max(counts.get(row["run_id"], 0), int(row["repeat"]))

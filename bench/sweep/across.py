@@ -21,10 +21,10 @@ from rich.console import Console
 
 from bench.config import SuiteConfig, SweepSettings, apply_overrides, load_suite
 from bench.errors import BenchError
+from bench.launch.storage import open_storage
 from bench.modeling import MODELS, EstimatorSpec, load_models, with_options
 from bench.sweep.driver import Part, SweepOutcome, interrupts_said, run_sweep, summary
 from bench.sweep.search_space import resolve_spaces
-from bench.sweep.study import open_storage
 
 # Settings only a network's tokenizer and training loop read: sweeping them cannot change an
 # estimator's run (tfidf_lr reads whole reviews and fits in one go), so it is left out of the sweep.

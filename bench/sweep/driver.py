@@ -22,6 +22,7 @@ from rich.table import Table
 from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides, load_suite
 from bench.errors import BenchError
 from bench.formatting import fmt
+from bench.launch.storage import Worker, open_storage, recover_dead_trials, retry_callback
 from bench.modeling import MODELS, with_options
 from bench.results import AXES, axis_value
 from bench.runs.checkpoint import checkpoint_dir, remove_checkpoint
@@ -39,15 +40,7 @@ from bench.sweep.outputs import (
     write_outputs,
 )
 from bench.sweep.search_space import Space, check_spaces, resolve_spaces, trial_run
-from bench.sweep.study import (
-    Worker,
-    counted,
-    mark_skipped,
-    open_storage,
-    recover_dead_trials,
-    retry_callback,
-    skip_reason,
-)
+from bench.sweep.study import counted, mark_skipped, skip_reason
 
 OBJECTIVES = ("accuracy", "pareto")
 SAMPLERS = ("tpe", "random", "grid", "nsga2")

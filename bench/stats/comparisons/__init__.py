@@ -147,7 +147,7 @@ def load_comparisons() -> Registry[Comparison]:
 def in_order() -> list[Comparison]:
     """The comparisons in the order they are tried: by their modules' names, then as registered in
     a module. Not by registration alone, which follows whichever module happened to be imported
-    first (bench.runs.looks imports seeds_items_t for its mean squares)."""
+    first (bench.decide.looks imports seeds_items_t for its mean squares)."""
     return sorted(load_comparisons().registered(), key=lambda c: c.compute.__module__)
 
 

@@ -3,7 +3,7 @@
 On a machine with GPUs, worker i sees only GPU i (CUDA_VISIBLE_DEVICES); N may not exceed the GPUs.
 Without GPUs, N > 1 is refused unless `--share-cpu`, since runs that share the cores slow each other
 down and their timings then measure the sharing; with it, each worker is pinned to its own share of
-the cores (its torch threads follow its affinity). The workers join the run queue (bench.runs.queue)
+the cores (its torch threads follow its affinity). The workers join the run queue (bench.launch.queue)
 that this process filled, and each writes its own worker folder.
 """
 

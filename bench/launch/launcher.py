@@ -4,7 +4,6 @@ interrupted folder resumed. The executor trains each run and the recorder writes
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,18 +12,18 @@ from typing import Any
 from optuna.trial import Trial
 
 from bench.config import RunConfig
-from bench.errors import BenchError, one_line
+from bench.errors import BenchError
+from bench.launch.cost_repeats import repeat_rows
+from bench.launch.queue import RunFailed, RunQueue
+from bench.launch.storage import Worker
+from bench.launch.workers import slots, wait_all, worker_command
+from bench.launch.workers import start as start_worker
 from bench.modeling import check_display_names
-from bench.results import ENV_FILE, RESULTS_FILE, RunFolder
-from bench.runs.cost_repeats import repeat_rows
+from bench.results import ENV_FILE, RESULTS_FILE, RunFolder, saved_runs
 from bench.runs.executor import Executor
 from bench.runs.lock import folder_lock
-from bench.runs.queue import RunFailed, RunQueue
 from bench.runs.recorder import Recorder, merge_workers, records
 from bench.runs.rows import run_id_of
-from bench.runs.workers import slots, wait_all, worker_command
-from bench.runs.workers import start as start_worker
-from bench.sweep.study import Worker
 
 
 def with_repeats(runs: list[RunConfig], repeats: int) -> list[RunConfig]:
@@ -68,22 +67,9 @@ def _one(run: RunConfig, executor: Executor, recorder: Recorder, cost_repeats: i
 SEQUENTIAL = {"concurrent_runs": 1}  # the tag of a run that had the machine to itself
 
 
-def saved_env(out: Path) -> tuple[list[RunConfig], dict[str, Any]]:
-    """The runs a folder's env.json lists, and the env.json itself."""
-    env = out / ENV_FILE
-    if not env.is_file():
-        raise BenchError(f"{out} is not a bench run folder (no {ENV_FILE}); nothing to resume.")
-    try:
-        data = json.loads(env.read_text(encoding="utf-8"))
-        # A folder from before validation splits existed trained on all its training rows.
-        return [RunConfig(**{"val_share": 0.0, **r}) for r in data["runs"]], data
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BenchError(f"{env} cannot be read back ({one_line(exc)}); start a new run.") from None
-
-
 def resume_suite(executor: Executor, recorder: Recorder) -> list[dict[str, Any]]:
     """Continue an interrupted folder: finished runs are kept, the others run (from checkpoints)."""
-    runs, env = saved_env(recorder.out)
+    runs, env = saved_runs(recorder.out)
     if "queue" in env:
         raise BenchError(
             f"{recorder.out} was run by workers sharing a queue; continue it with the same command "

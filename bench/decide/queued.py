@@ -20,16 +20,16 @@ import optuna
 from optuna.storages import RDBStorage
 
 from bench.config import RunConfig
+from bench.decide.local import extend_run, test_available
+from bench.decide.loop import DecideSettings, Outcome, decide
 from bench.errors import BenchError
+from bench.launch.queue import POLL_S, RunQueue
+from bench.launch.storage import Worker, open_storage
 from bench.results import RESULTS_FILE, RunFolder, read_rows, worker_folders
-from bench.runs.decide import DecideSettings, Outcome, decide
-from bench.runs.decide_local import extend_run, test_available
 from bench.runs.interrupts import take_pending
 from bench.runs.lock import folder_lock
-from bench.runs.queue import POLL_S, RunQueue
 from bench.runs.recorder import Recorder, merge_workers
 from bench.runs.rows import run_id_of
-from bench.sweep.study import Worker, open_storage
 
 FINISHED, ABANDONED, LEADER = "finished", "abandoned", "leader"
 

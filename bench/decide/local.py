@@ -10,14 +10,14 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.config import RunConfig
+from bench.decide.extend import more_prediction_rows, predict_more, test_draw
+from bench.decide.loop import DecideSettings, Outcome, decide, outcome_lines
 from bench.errors import BenchError
+from bench.launch.console import RichProgress
+from bench.launch.launcher import SEQUENTIAL
 from bench.results import PREDICTIONS_FILE, RESULTS_FILE, latest_rows, read_rows, worker_folders
-from bench.runs.console import RichProgress
-from bench.runs.decide import DecideSettings, Outcome, decide, outcome_lines
 from bench.runs.executor import Executor
-from bench.runs.extend import more_prediction_rows, predict_more, test_draw
 from bench.runs.interrupts import signals_as_interrupts
-from bench.runs.launcher import SEQUENTIAL
 from bench.runs.lock import folder_lock
 from bench.runs.recorder import Recorder
 

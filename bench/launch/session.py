@@ -12,11 +12,8 @@ from typing import Any
 from rich.console import Console
 
 from bench.config import RunConfig, apply_overrides, load_suite
-from bench.modeling import with_options
-from bench.runs.console import RichProgress
-from bench.runs.executor import Executor
-from bench.runs.interrupts import signals_as_interrupts, take_pending
-from bench.runs.launcher import (
+from bench.launch.console import RichProgress
+from bench.launch.launcher import (
     Workers,
     resume_suite,
     run_queued,
@@ -24,6 +21,9 @@ from bench.runs.launcher import (
     run_with_workers,
     with_repeats,
 )
+from bench.modeling import with_options
+from bench.runs.executor import Executor
+from bench.runs.interrupts import signals_as_interrupts, take_pending
 from bench.runs.recorder import Recorder
 
 

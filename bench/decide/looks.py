@@ -2,7 +2,7 @@
 level, as rows of decisions.csv.
 
 Reads results files only (results.csv, predictions.csv); the loop that adds items and seeds between
-looks is bench.runs.decide.
+looks is bench.decide.loop.
 """
 
 from __future__ import annotations

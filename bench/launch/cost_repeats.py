@@ -8,7 +8,7 @@ steps untimed (first calls, allocator growth, kernel choice), then times `steps`
 sync at each end. A model that is no network (tfidf_lr) has no steps: its repeat times one whole fit
 and reports it as one step.
 
-The child process is `python -m bench.runs.cost_repeats`, the run's settings as JSON on stdin and
+The child process is `python -m bench.launch.cost_repeats`, the run's settings as JSON on stdin and
 its measurement as JSON on stdout.
 """
 
@@ -83,7 +83,7 @@ def measure_in_fresh_process(
     request = json.dumps({"run": dataclasses.asdict(run), "steps": steps, "warmup": warmup})
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "bench.runs.cost_repeats"],
+            [sys.executable, "-m", "bench.launch.cost_repeats"],
             input=request,
             capture_output=True,
             text=True,
@@ -123,7 +123,7 @@ def repeat_rows(
 def _child() -> None:
     request = json.loads(sys.stdin.read())
     saved = request["run"]
-    run = RunConfig(**{**saved, "options": saved.get("options") or {}})
+    run = RunConfig.from_saved(saved)
     from bench.modeling import load_models
 
     load_models()

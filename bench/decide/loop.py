@@ -22,9 +22,7 @@ import pandas as pd
 
 from bench import atomic
 from bench.config import RunConfig
-from bench.errors import BenchError
-from bench.runs.launcher import saved_env
-from bench.runs.looks import (
+from bench.decide.looks import (
     COST_NOISE,
     DECISION_COLUMNS,
     DECISIONS_FILE,
@@ -38,6 +36,8 @@ from bench.runs.looks import (
     read_decisions,
     read_models,
 )
+from bench.errors import BenchError
+from bench.results import saved_runs
 from bench.runs.rows import run_id_of
 from bench.stats.levers import ITEMS, SEEDS, PairSpread, choose_lever, needed
 from bench.stats.sequential import INCONCLUSIVE, SPENDING, SequentialPlan
@@ -110,7 +110,7 @@ def parse_budget(text: str) -> float:
 def suite_configs(folder: Path) -> dict[str, list[RunConfig]]:
     """The folder's run configurations by model (display name, as its rows have it), from env.json."""
     out: dict[str, list[RunConfig]] = {}
-    for run in saved_env(folder)[0]:
+    for run in saved_runs(folder)[0]:
         out.setdefault(run_id_of(run).rsplit("-s", 1)[0], []).append(run)
     return out
 

@@ -20,7 +20,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage
@@ -28,8 +27,8 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from bench.config import RunConfig
 from bench.errors import BenchError
+from bench.launch.storage import LIVE, Worker, open_storage, recover_dead_trials, retry_callback
 from bench.runs.interrupts import interruptible, take_pending
-from bench.sweep.study import LIVE, Worker, open_storage, recover_dead_trials, retry_callback
 
 KIND = "bench run"  # the study's `kind` attribute: a queue of runs, not a sweep
 READY_WAIT_S = 300  # how long a worker waits for the creating worker to finish enqueuing
@@ -42,10 +41,6 @@ class RunFailed(Exception):
 
 class Skipped(Exception):
     """The trial holds no run (the queue was empty when it was asked for) or a run held elsewhere."""
-
-
-def run_of(saved: dict[str, Any]) -> RunConfig:
-    return RunConfig(**{**saved, "options": saved.get("options") or {}})
 
 
 def _index(trial: FrozenTrial) -> int | None:
@@ -80,7 +75,7 @@ class RunQueue:
         queue = cls(study, storage, worker)
         queue._wait_ready(name)
         # The suite's runs come first; `--until-decided` may have added seeds after them.
-        if saved is not None and queue.runs()[: len(saved)] != [run_of(r) for r in saved]:
+        if saved is not None and queue.runs()[: len(saved)] != [RunConfig.from_saved(r) for r in saved]:
             raise BenchError(
                 f"study {name!r} already queues other runs; give the same suite and settings as the "
                 "workers that made it, or another --study."
@@ -107,7 +102,7 @@ class RunQueue:
             time.sleep(1.0)
 
     def runs(self) -> list[RunConfig]:
-        return [run_of(r) for r in self.study.user_attrs["runs"]]
+        return [RunConfig.from_saved(r) for r in self.study.user_attrs["runs"]]
 
     def add(self, runs: list[RunConfig]) -> None:
         """Queue more runs after the suite's (the seeds `--until-decided` asks for).
@@ -178,7 +173,7 @@ class RunQueue:
             )
             try:
                 with interruptible():
-                    execute(trial, run_of(saved))
+                    execute(trial, RunConfig.from_saved(saved))
             except KeyboardInterrupt:  # Optuna marks the trial FAIL; a copy of it waits for the next call
                 retry_callback()(self.study, self.storage.get_trial(trial._trial_id))
                 raise
