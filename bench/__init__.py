@@ -1,7 +1,8 @@
 """bench: measure the accuracy-cost trade-offs of text classifiers.
 
 `bench.run(...)` trains a suite's models and returns their results rows; `bench.report(...)` compares
-results folders. Both are documented in bench/api.py.
+results folders (both in bench/api.py); `bench.use_plugins(DIR)` adds a folder of plugin files, as
+`bench --plugins DIR` does.
 """
 
 from __future__ import annotations
@@ -18,4 +19,8 @@ def __getattr__(name: str) -> Any:
         from bench import api
 
         return getattr(api, name)
+    if name == "use_plugins":
+        from bench.registry import use_plugin_folders
+
+        return lambda *folders: use_plugin_folders(folders)
     raise AttributeError(f"module 'bench' has no attribute {name!r}")

@@ -27,7 +27,7 @@ from bench.launch.launcher import Workers
 from bench.launch.session import RunRequest, default_out, run_session
 from bench.reporting.data import build
 from bench.reporting.write import write_report
-from bench.results import RESULT_COLUMNS, frame_with_schema
+from bench.results import frame_with_schema, result_columns
 from bench.runs.distributed import is_main
 from bench.runs.interrupts import exit_code, signals_as_interrupts
 from bench.stats.cost import DEFAULT_COST_NOISE
@@ -69,7 +69,7 @@ def run(
         workers or Workers(),
     )
     _, _, rows = run_session(request, Console(stderr=True, quiet=quiet or not is_main()))
-    return frame_with_schema(rows, RESULT_COLUMNS)
+    return frame_with_schema(rows, result_columns())
 
 
 def report(

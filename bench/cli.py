@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,6 @@ import click
 from rich.console import Console
 
 from bench.errors import BenchError
-from bench.results import AXES
 
 
 class BenchGroup(click.Group):
@@ -29,38 +29,86 @@ class BenchGroup(click.Group):
             ctx.exit(2)
 
 
-class ReportFormat(click.ParamType):
-    """--format's choices: the registered report formats, loaded when the option is read or shown
-    (so `bench --help` does not import the renderers)."""
+class Registered(click.ParamType):
+    """A choice among a registry's names (report formats, cost axes), read when the option is used or
+    shown, so that `bench --help` imports nothing heavy and plugins registered by --plugins count."""
 
-    name = "format"
+    def __init__(self, name: str, names: Callable[[], list[str]], canonical: Callable[[str], str]) -> None:
+        self.name, self._names, self._canonical = name, names, canonical
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        from bench.reporting.formats import load_formats
-
-        return "[" + "|".join(load_formats().names()) + "]"
+        return "[" + "|".join(self._names()) + "]"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from bench.reporting.formats import load_formats
-
         try:
-            return load_formats().canonical(value)
+            return self._canonical(value)
         except BenchError as exc:
             self.fail(str(exc), param, ctx)
 
 
+def _formats() -> Any:
+    from bench.reporting.formats import load_formats
+
+    return load_formats()
+
+
+def _axes() -> Any:
+    from bench.costs.axes import load_axes
+
+    return load_axes()
+
+
+REPORT_FORMAT = Registered("format", lambda: _formats().names(), lambda v: _formats().canonical(v))
+COST_AXIS = Registered("axis", lambda: [a.name for a in _axes().registered()], lambda v: _axes().canonical(v))
+
+
 @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.option(
+    "--plugins",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    envvar="BENCH_PLUGINS",
+    help="A folder of plugin files (repeatable; BENCH_PLUGINS=DIR1:DIR2): each *.py in it may register "
+    "models, datasets, trackers, cost axes, comparisons or report formats, and each *.toml is a suite. "
+    "Installed packages' entry points are read as well.",
+)
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, plugins: tuple[Path, ...]) -> None:
     """Measure the accuracy-cost trade-offs of text classifiers.
 
     \b
     bench run                      the quick suite on the embedded IMDB reviews
     bench run --suite paper        the paper's three models, as published
-    bench ls models                what is registered
+    bench report                   is the bigger model worth it? the newest results folder
+    bench ls models                what is registered (models, suites, datasets, trackers, axes, ...)
     """
     ctx.obj = {"debug": debug}
+    if plugins:
+        from bench.registry import use_plugin_folders
+
+        use_plugin_folders(plugins)
+
+
+class LazyHelp(click.Option):
+    """An option whose help is written when help is shown: `--dataset` lists the registered loaders,
+    plugins included, without importing them for every command."""
+
+    def __init__(self, *args: Any, write_help: Callable[[], str], suffix: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.write_help, self.suffix = write_help, suffix
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.write_help() + self.suffix
+        return super().get_help_record(ctx)
+
+
+def shown_default(value: Any) -> str:
+    """A default as help text shows it: on/off for a switch, '' for an empty string, else the value
+    (1 is 1, not "on")."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "''" if value == "" else str(value)
 
 
 def run_override_options(func: Any) -> Any:
@@ -74,15 +122,16 @@ def run_override_options(func: Any) -> Any:
             continue
         name = f.name.replace("_", "-")
         kind = next(a for a in typing.get_args(hints[f.name]) or (hints[f.name],) if a is not type(None))
-        shown = {True: "on", False: "off", "": "''"}.get(f.default, f.default)
-        text = f.metadata["help"] + ("" if f.default is None else f" [default: the suite's, else {shown}]")
+        suffix = "" if f.default is None else f" [default: the suite's, else {shown_default(f.default)}]"
+        written = f.metadata["help"]
+        lazy = {} if isinstance(written, str) else {"cls": LazyHelp, "write_help": written, "suffix": suffix}
+        text = written + suffix if isinstance(written, str) else None
         if kind is bool:
-            func = click.option(f"--{name}/--no-{name}", f.name, default=None, help=text)(func)
+            func = click.option(f"--{name}/--no-{name}", f.name, default=None, help=text, **lazy)(func)
         else:
             choices = f.metadata["choices"]
-            func = click.option(
-                f"--{name}", f.name, type=click.Choice(choices) if choices else kind, default=None, help=text
-            )(func)
+            kind = click.Choice(choices) if choices else kind
+            func = click.option(f"--{name}", f.name, type=kind, default=None, help=text, **lazy)(func)
     return func
 
 
@@ -282,9 +331,15 @@ def decide(
 
 
 @main.command("ls")
-@click.argument("what", type=click.Choice(["models", "suites", "datasets"]), default="models")
+@click.argument(
+    "what",
+    type=click.Choice(["models", "suites", "datasets", "trackers", "axes", "comparisons", "formats"]),
+    default="models",
+)
 def ls(what: str) -> None:
-    """List registered models (with the paper's parameter counts), suites or datasets."""
+    """List what is registered, plugins included, and where each comes from: models (with the paper's
+    parameter counts), suites, datasets, cost trackers, cost axes, accuracy comparisons or report
+    formats."""
     from bench.listing import listing
 
     Console().print(listing(what))
@@ -295,7 +350,7 @@ def ls(what: str) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=ReportFormat(),
+    type=REPORT_FORMAT,
     default="table",
     show_default=True,
     help="table prints to the terminal; the others write one file.",
@@ -308,7 +363,7 @@ def ls(what: str) -> None:
 )
 @click.option(
     "--cost",
-    type=click.Choice(AXES),
+    type=COST_AXIS,
     default="time",
     show_default=True,
     help="Cost axis of the verdicts and the front: memory is GPU memory on a GPU, host RSS on a CPU.",
@@ -408,7 +463,7 @@ def report(
 @click.option(
     "--cost",
     "costs",
-    type=click.Choice(AXES),
+    type=COST_AXIS,
     multiple=True,
     help="Cost(s) minimised with --objective pareto (repeatable) [default: time].",
 )

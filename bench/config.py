@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 import tomllib
 
 from bench.errors import BenchError
+from bench.registry import plugin_folders
 
 OptionValue = int | float | str | bool
 DEVICES = ("auto", "cpu", "cuda")
@@ -25,10 +26,22 @@ INITS = ("pretrained", "random")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16", "fp16")
 
 
-def flag(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+def flag(default: Any, help: str | Callable[[], str], choices: tuple[str, ...] | None = None) -> Any:
     """A run setting that the command line sets too (`--max-len`, `--bucket/--no-bucket`): its
-    default, and the help text and choices that `bench run` and `bench sweep` show."""
+    default, and the help text (or a function that writes it when help is shown) and choices that
+    `bench run` and `bench sweep` show."""
     return field(default=default, metadata={"help": help, "choices": choices})
+
+
+def dataset_help() -> str:
+    """--dataset's help: the registered loaders (plugins included), as they are written."""
+    from bench.data import load_datasets
+
+    datasets = load_datasets()
+    return (
+        f"Dataset: {', '.join(datasets.usage(n) for n in datasets)} (a file's PATH takes "
+        "?text=COL&label=COL&test=PATH&val=PATH); `bench ls datasets` says what each is."
+    )
 
 
 @dataclass(frozen=True)
@@ -37,11 +50,7 @@ class RunConfig:
 
     model: str
     suite: str = "custom"
-    dataset: str = flag(
-        "imdb",
-        "Dataset: imdb, kaggle:DIR, or tsv:, csv:, jsonl: or parquet:PATH "
-        "(PATH?text=COL&label=COL&test=PATH&val=PATH).",
-    )
+    dataset: str = flag("imdb", lambda: dataset_help())
     data_seed: int = 0  # fixes the train/test split, so seed repeats share their test items
     max_train: int | None = flag(2000, "Training reviews to use (a stratified sample).")
     max_test: int | None = flag(500, "Test reviews to use (a stratified sample).")
@@ -132,12 +141,22 @@ class SuiteConfig:
         return [run.model for run in self.runs]
 
 
-def _suite_dir() -> Any:
-    return resources.files("bench.suites")
+def _suite_files() -> dict[str, Any]:
+    """Suite name -> its file: the packaged suites, then the plugin folders' *.toml files."""
+    found: dict[str, Any] = {}
+    for folder in [resources.files("bench.suites"), *plugin_folders()]:
+        for file in sorted(folder.iterdir(), key=lambda p: p.name):
+            name = file.name.removesuffix(".toml")
+            if not file.name.endswith(".toml"):
+                continue
+            if name in found:
+                raise BenchError(f"The suite name {name!r} is taken twice: by {found[name]} and by {file}.")
+            found[name] = file
+    return found
 
 
 def suite_names() -> list[str]:
-    return sorted(p.name[:-5] for p in _suite_dir().iterdir() if p.name.endswith(".toml"))
+    return sorted(_suite_files())
 
 
 def _check_keys(where: str, given: Mapping[str, Any], allowed: set[str]) -> None:
@@ -188,8 +207,10 @@ def load_suite(name_or_path: str) -> SuiteConfig:
                 f"Unknown suite {name_or_path!r}.{hint} Known: {', '.join(names)}; "
                 "or give the path of a .toml file."
             )
-        text = (_suite_dir() / f"{name_or_path}.toml").read_text(encoding="utf-8")
-        source, name = f"suites/{name_or_path}.toml", name_or_path
+        file = _suite_files()[name_or_path]
+        text = file.read_text(encoding="utf-8")
+        from_plugin = isinstance(file, Path) and file.parent in plugin_folders()
+        source, name = (str(file) if from_plugin else f"suites/{name_or_path}.toml"), name_or_path
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.registry import Registry, import_modules
+from bench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class DataRequest:
 
 
 Loader = Callable[[str, DataRequest], Dataset]
-DATASETS: Registry[Loader] = Registry("dataset")
+DATASETS: Registry[Loader] = Registry("dataset", package="bench.datasets", group="bench.datasets")
 
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
@@ -207,11 +207,11 @@ def finish(
 
 def load_datasets() -> Registry[Loader]:
     """The registry, with every loader of bench/datasets/ imported."""
-    import_modules("bench.datasets")
-    return DATASETS
+    return DATASETS.load()
 
 
 def load_dataset(spec: str, request: DataRequest) -> Dataset:
-    """`imdb`, `kaggle:DIR`, or `tsv:`, `csv:`, `jsonl:`, `parquet:` and a PATH (see each loader)."""
-    scheme, _, arg = spec.partition(":")
-    return load_datasets().get(scheme)(arg, request)
+    """`imdb`, `kaggle:DIR`, `tsv:PATH`... (`bench ls datasets`): the registered loader, given the
+    spec's argument ("" for a loader that takes none)."""
+    datasets = load_datasets()
+    return datasets.get(spec)(datasets.split(spec)[1] or "", request)

@@ -23,7 +23,7 @@ from bench.config import RunConfig
 from bench.costs.flops import train_flops_per_sample
 from bench.data import Split
 from bench.errors import BenchError
-from bench.registry import Registry, import_modules
+from bench.registry import Registry
 
 
 @dataclass
@@ -41,14 +41,6 @@ class Tokenizer:
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         return [e.ids for e in self.backend.encode_batch(list(texts))]
-
-    def full_lengths(self, texts: Sequence[str]) -> list[int]:
-        """Untruncated token counts, to measure how many reviews max_len cuts."""
-        self.backend.no_truncation()
-        try:
-            return [len(e.ids) for e in self.backend.encode_batch(list(texts))]
-        finally:
-            self.backend.enable_truncation(max_length=self.max_len)
 
     @property
     def vocab_size(self) -> int:
@@ -133,15 +125,18 @@ class ModelSpec(Spec):
         """Whether batches must be padded to max_len rather than to their longest member."""
         return False
 
-    @abstractmethod
-    def shape(self, network: nn.Module) -> Shape:
-        """The network's dimensions, for the default FLOPs estimate and the parameter check."""
+    def shape(self, network: nn.Module) -> Shape | None:
+        """A transformer's dimensions, for the default FLOPs estimate; None (the default) for a
+        network that gives its FLOPs itself, or gives none."""
+        return None
 
     def train_flops_per_sample(self, network: nn.Module, tokens: float) -> float | None:
         """Training FLOPs for one review of `tokens` non-padding tokens. The default is the
-        transformer formula (plus a BiLSTM term) on `shape()`; a network of another family (a CNN,
-        say) overrides this with its own formula and its source, or returns None for no estimate."""
+        transformer formula (plus a BiLSTM term) on `shape()`, and None without one; a network of
+        another family (a CNN, say) overrides this with its own formula and its source."""
         s = self.shape(network)
+        if s is None:
+            return None
         return train_flops_per_sample(
             s.n_dense_params, s.n_layers, s.d_model, tokens, s.lstm_input, s.lstm_hidden
         )
@@ -171,13 +166,12 @@ class EstimatorSpec(Spec):
         """Fit on `train`; any setting chosen by data is chosen on `val` (possibly empty)."""
 
 
-MODELS: Registry[type[Spec]] = Registry("model", base=Spec)
+MODELS: Registry[type[Spec]] = Registry("model", base=Spec, package="bench.models", group="bench.models")
 
 
 def load_models() -> Registry[type[Spec]]:
     """Import every module in the `bench.models` package so their decorators register them."""
-    import_modules("bench.models")
-    return MODELS
+    return MODELS.load()
 
 
 def option_types(params_cls: type[Any]) -> dict[str, str]:

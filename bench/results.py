@@ -15,7 +15,8 @@ import pandas as pd
 
 from bench import atomic
 from bench.config import RunConfig
-from bench.costs.columns import AXES, REDUCTIONS, CostColumn, cost_columns
+from bench.costs.axes import load_axes
+from bench.costs.columns import REDUCTIONS, CostColumn, cost_columns
 from bench.errors import BenchError, one_line
 
 
@@ -25,32 +26,13 @@ class Column:
     doc: str
 
 
-# Every cost column: the run's own and each tracker's, declared in the tracker's file.
-COST_COLUMNS = cost_columns()
-COSTS = {c.name: c for c in COST_COLUMNS}
-
-
-def device_type(device: object) -> str:
-    """cpu, or cuda for a row whose device names a GPU."""
-    return "cpu" if device is None or str(device) in ("cpu", "nan", "") else "cuda"
-
-
-def axis_column(axis: str, device: object = "cpu") -> CostColumn:
-    """The column that measures `axis` for a run on `device` (a row's device value)."""
-    kind = device_type(device)
-    for column in COST_COLUMNS:
-        if column.axis == axis and column.device in (None, kind):
-            return column
-    raise BenchError(f"Unknown cost axis {axis!r}; choose one of {', '.join(AXES)}.")
-
-
-def axis_value(row: Mapping[Any, Any], axis: str) -> Any:
-    """A run's value on a cost axis, from the column that axis reads on the run's device."""
-    return row.get(axis_column(axis, row.get("device")).name)
+def costs_by_name() -> dict[str, CostColumn]:
+    """Every cost column (the run's own and each tracker's, declared in the tracker's file) by name."""
+    return {c.name: c for c in cost_columns()}
 
 
 # results.csv: one row per model run. Empty cells mean "not measured here" (e.g. GPU columns on a CPU).
-RESULT_COLUMNS = [
+_RESULT_HEAD = [
     Column("run_id", "unique within the folder: model, seed and (in sweeps) trial"),
     Column("suite", "suite name"),
     Column(
@@ -137,7 +119,8 @@ RESULT_COLUMNS = [
     Column("latency_repeats_batch", "timed calls behind the batch latency"),
     Column("truncated_train_share", "share of training reviews longer than max_len (cut)"),
     Column("truncated_test_share", "share of test reviews longer than max_len (cut)"),
-    *(Column(c.name, c.doc) for c in COST_COLUMNS),
+]
+_RESULT_TAIL = [
     Column("study", "Optuna study name, for sweep trials"),
     Column("trial", "Optuna trial number, for sweep trials"),
     Column("trial_state", "Optuna trial state: COMPLETE, PRUNED or FAIL"),
@@ -147,8 +130,14 @@ RESULT_COLUMNS = [
     Column("finished_at", "UTC end time, ISO 8601"),
 ]
 
+
+def result_columns() -> list[Column]:
+    """results.csv's columns: the run's, every cost column (plugins' trackers included), the tail."""
+    return [*_RESULT_HEAD, *(Column(c.name, c.doc) for c in cost_columns()), *_RESULT_TAIL]
+
+
 # epochs.csv: one row per model run per epoch.
-EPOCH_COLUMNS = [
+_EPOCH_HEAD = [
     Column("run_id", "the run this epoch belongs to (see results.csv)"),
     Column("model", "model name, as in results.csv"),
     Column("seed", "run seed"),
@@ -171,14 +160,22 @@ EPOCH_COLUMNS = [
     Column("train_samples_per_s", "training reviews per second"),
     Column("train_tokens_per_s", "training non-padding tokens per second"),
     Column("eval_samples_per_s", "evaluation reviews per second"),
-    *(
-        Column(c.name, f"as in results.csv, for this epoch; {REDUCTIONS[c.reduce]}")
-        for c in COST_COLUMNS
-        if c.reduce
-    ),
+]
+_EPOCH_TAIL = [
     Column("study", "Optuna study name, for sweep trials"),
     Column("trial", "Optuna trial number, for sweep trials"),
 ]
+
+
+def epoch_columns() -> list[Column]:
+    """epochs.csv's columns: the epoch's, every tracker's per-epoch column, the tail."""
+    tracked = [
+        Column(c.name, f"as in results.csv, for this epoch; {REDUCTIONS[c.reduce]}")
+        for c in cost_columns()
+        if c.reduce
+    ]
+    return [*_EPOCH_HEAD, *tracked, *_EPOCH_TAIL]
+
 
 # predictions.csv: one row per run per test and validation example, from the selected epoch; prob_<k>
 # columns follow, one per class.
@@ -379,7 +376,8 @@ def saved_runs(folder: Path) -> tuple[list[RunConfig], dict[str, Any]]:
 def run_costs(epochs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A run's tracker columns from its epochs', each reduced as the table says."""
     found: dict[str, Any] = {}
-    for column in COST_COLUMNS:
+    columns = cost_columns()
+    for column in columns:
         values = [e[column.name] for e in epochs if e.get(column.name) is not None]
         if column.reduce == "max":
             found[column.name] = max(values) if values else None
@@ -387,7 +385,7 @@ def run_costs(epochs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             found[column.name] = sum(values) if values else None
         elif column.reduce == "first":  # a method column: one failed epoch makes the run's failed
             found[column.name] = "failed" if "failed" in values else next(iter(values), None)
-    for column in COST_COLUMNS:
+    for column in columns:
         if column.method and found.get(column.method) == "failed":
             found[column.name] = None  # a sum that misses epochs is no run's figure
     return found
@@ -404,8 +402,8 @@ def schema_markdown() -> str:
     """The schema as markdown: the whole of docs/results-schema.md."""
     parts = [SCHEMA_INTRO.rstrip("\n") + "\n"]
     for title, columns in (
-        (RESULTS_FILE, RESULT_COLUMNS),
-        (EPOCHS_FILE, EPOCH_COLUMNS),
+        (RESULTS_FILE, result_columns()),
+        (EPOCHS_FILE, epoch_columns()),
         (PREDICTIONS_FILE, PREDICTION_COLUMNS),
         (STEPS_FILE, STEP_COLUMNS),
         (COST_REPEATS_FILE, COST_REPEAT_COLUMNS),
@@ -423,7 +421,16 @@ def schema_markdown() -> str:
     parts.extend(
         f"| `{c.name}` | {c.unit or '–'} | {c.reduce or '–'} | "
         f"{(c.axis or '–') + (f' ({c.device})' if c.device else '')} | {'yes' if c.exact else '–'} |"
-        for c in COST_COLUMNS
+        for c in cost_columns()
+    )
+    parts.append(
+        "\n## Cost axes\n\nWhat `--cost` judges pairs on (`bench ls axes`), declared beside what measures "
+        "them (`bench/costs/axes.py`, a tracker's file, or a plugin). *exact*: a count, any difference "
+        "counts.\n\n| axis | measures | unit | exact |\n|---|---|---|---|"
+    )
+    parts.extend(
+        f"| `{a.name}` | {a.doc} | {a.unit or '–'} | {'yes' if a.exact else '–'} |"
+        for a in load_axes().registered()
     )
     parts.append("")
     return "\n".join(parts)

@@ -10,7 +10,7 @@ import pytest
 
 import bench
 from bench.errors import BenchError
-from bench.results import RESULT_COLUMNS
+from bench.results import result_columns
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -22,7 +22,7 @@ def test_run_returns_the_results_rows_and_report_writes(tiny_suite: Path, tmp_pa
     )
     assert isinstance(rows, pd.DataFrame)
     assert rows["model"].tolist() == ["tfidf_lr", "encoder"] and (rows["status"] == "ok").all()
-    assert list(rows.columns[: len(RESULT_COLUMNS)]) == [c.name for c in RESULT_COLUMNS]
+    assert list(rows.columns[: len(result_columns())]) == [c.name for c in result_columns()]
     assert rows["epochs"].tolist() == [1, 1]  # a keyword is a run setting
     written_rows = pd.read_csv(out / "results.csv", float_precision="round_trip")  # every digit written
     for column in ("run_id", "model", "test_accuracy", "val_accuracy", "train_time_s", "options"):

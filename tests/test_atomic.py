@@ -15,7 +15,7 @@ import torch
 from bench import atomic
 from bench.reporting import plots
 from bench.reporting.write import write_report
-from bench.results import RESULT_COLUMNS, write_csv, write_json
+from bench.results import result_columns, write_csv, write_json
 from bench.runs import tokcache
 from bench.runs.checkpoint import WEIGHTS, save_checkpoint
 
@@ -41,7 +41,7 @@ def test_files_take_the_mode_the_umask_allows(
 ) -> None:
     monkeypatch.setattr(plots, "write_all", lambda rep, folder: {})  # matplotlib's files are not ours
     folder = shutil.copytree(BASIC, tmp_path / "basic")
-    write_csv(tmp_path / "results.csv", [{"model": "bert"}], RESULT_COLUMNS)
+    write_csv(tmp_path / "results.csv", [{"model": "bert"}], result_columns())
     write_json(tmp_path / "env.json", {"python": "3"})
     written = [tmp_path / "results.csv", tmp_path / "env.json"]
     for fmt, name in (("markdown", "report.md"), ("html", "report.html")):

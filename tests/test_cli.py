@@ -7,12 +7,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+import click
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
-from bench.results import EPOCH_COLUMNS, PREDICTION_COLUMNS, RESULT_COLUMNS
+from bench.results import PREDICTION_COLUMNS, epoch_columns, result_columns
 
 
 def run_cli(*args: str) -> tuple[int, str]:
@@ -25,7 +26,7 @@ def test_run_end_to_end_writes_results(tiny_suite: Path, tmp_path: Path) -> None
     code, output = run_cli("run", "--suite", str(tiny_suite), "--out", str(out), "-q")
     assert code == 0, output
     results = pd.read_csv(out / "results.csv")
-    assert list(results.columns[: len(RESULT_COLUMNS)]) == [c.name for c in RESULT_COLUMNS]
+    assert list(results.columns[: len(result_columns())]) == [c.name for c in result_columns()]
     assert results["model"].tolist() == ["encoder", "bert", "bert_bilstm", "tfidf_lr"]
     assert (results["status"] == "ok").all()
     for column in ("test_accuracy", "val_accuracy", "test_macro_f1", "train_accuracy", "majority_accuracy"):
@@ -36,7 +37,7 @@ def test_run_end_to_end_writes_results(tiny_suite: Path, tmp_path: Path) -> None
     assert (results["train_time_s"] > 0).all()
     assert (results[["n_train", "n_val", "n_test"]] == [43, 5, 24]).all().all()  # 48 asked, 5 held out
     epochs = pd.read_csv(out / "epochs.csv")
-    assert list(epochs.columns[: len(EPOCH_COLUMNS)]) == [c.name for c in EPOCH_COLUMNS]
+    assert list(epochs.columns[: len(epoch_columns())]) == [c.name for c in epoch_columns()]
     assert len(epochs) == 3 * 2 + 1  # three networks, two epochs each, and one fit
     predictions = pd.read_csv(out / "predictions.csv")
     assert list(predictions.columns[: len(PREDICTION_COLUMNS)]) == [c.name for c in PREDICTION_COLUMNS]
@@ -89,6 +90,12 @@ def test_pretrained_folder_that_is_not_a_model(tmp_path: Path) -> None:
     assert "is not a model folder" in result.output
 
 
+def help_of(option: click.Parameter) -> str:
+    """An option's help as `--help` shows it (written then, for a help that lists a registry)."""
+    record = option.get_help_record(click.Context(main))
+    return record[1] if record else ""
+
+
 def test_run_flags_come_from_run_config() -> None:
     """Every RunConfig field marked as a flag is an option of `bench run` and `bench sweep`, with
     its help and choices; no other run setting is."""
@@ -102,10 +109,18 @@ def test_run_flags_come_from_run_config() -> None:
         params = {p.name: p for p in main.commands[command].params}
         for name, field in flagged.items():
             assert name in params, f"bench {command} lacks --{name.replace('_', '-')}"
-            assert field.metadata["help"] in (params[name].help or "")
+            written = field.metadata["help"]
+            shown = help_of(params[name])
+            assert (written if isinstance(written, str) else written()) in shown.replace("\n", " ")
             if field.metadata["choices"]:
                 assert list(params[name].type.choices) == list(field.metadata["choices"])
         assert "warmup_ratio" not in params  # a suite setting, not a flag
+        epochs, seed = (
+            params[n].get_help_record(click.Context(main.commands[command]))[1] for n in ("epochs", "seed")
+        )
+        assert "else 1]" in epochs and "else 0]" in seed  # numbers, not on and off
+        dataset = params["dataset"].get_help_record(click.Context(main.commands[command]))[1]
+        assert "kaggle:DIR" in dataset and "tsv:PATH" in dataset  # the registered loaders, as written
 
 
 ROOT = Path(__file__).resolve().parents[1]

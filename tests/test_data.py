@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -378,46 +377,3 @@ def test_a_bom_is_accepted_in_a_csv(tmp_path: Path) -> None:
     a, b = (load_dataset(f"csv:{tmp_path / name}", ALL) for name in ("bom.csv", "plain.csv"))
     assert (a.train.texts, a.train.ids, a.test.ids) == (b.train.texts, b.train.ids, b.test.ids)
     assert a.label_names == b.label_names == ("0", "1")
-
-
-# --- a new dataset is one file ------------------------------------------------------------------
-SHOUTING_LOADER = '''
-import dataclasses
-
-from bench.data import DATASETS, DataRequest, Dataset, load_dataset
-
-
-@DATASETS.register("shouting")
-def load_shouting(arg: str, request: DataRequest) -> Dataset:
-    """The embedded IMDB reviews, in capitals."""
-    data = load_dataset("imdb", request)
-    loud = {name: dataclasses.replace(split, texts=[t.upper() for t in split.texts])
-            for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
-    return dataclasses.replace(data, name="shouting", **loud)
-'''
-WITH_THE_EXTRA_FOLDER = """
-import sys
-
-import bench.datasets
-
-bench.datasets.__path__.append(sys.argv[1])  # as if shouting.py sat in bench/datasets/
-from bench.cli import main
-
-main(sys.argv[2:], prog_name="bench", standalone_mode=False)
-"""
-
-
-def test_a_new_dataset_is_one_file_that_bench_lists_and_runs(tmp_path: Path) -> None:
-    plugin = tmp_path / "plugin"
-    plugin.mkdir()
-    (plugin / "shouting.py").write_text(SHOUTING_LOADER)
-    bench = [sys.executable, "-c", WITH_THE_EXTRA_FOLDER, str(plugin)]
-    listed = subprocess.run([*bench, "ls", "datasets"], capture_output=True, text=True, timeout=300)
-    assert listed.returncode == 0 and "The embedded IMDB reviews, in capitals." in listed.stdout
-    out = tmp_path / "out"
-    tiny = Path(__file__).parent / "data" / "tiny.toml"
-    args = ["run", "--suite", str(tiny), "--model", "tfidf_lr", "--dataset", "shouting", "--out", str(out)]
-    done = subprocess.run([*bench, *args, "-q"], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    row = pd.read_csv(out / "results.csv").iloc[0]
-    assert row["dataset"] == "shouting" and row["status"] == "ok" and row["n_train"] > 0

@@ -9,7 +9,6 @@ from bench.costs.flops import (
     lstm_train_flops_per_token,
     mfu,
     peak_tflops,
-    transformer_forward_flops_per_token,
     transformer_train_flops_per_token,
 )
 from bench.errors import BenchError
@@ -19,18 +18,6 @@ def test_transformer_train_flops_by_hand():
     # BERT-base-like: 85M non-embedding weights, 12 layers, d=768, 128 tokens.
     # 6 * 85e6 = 510e6; 12 * 12 * 768 * 128 = 14_155_776.
     assert transformer_train_flops_per_token(85_000_000, 12, 768, 128) == 510_000_000 + 14_155_776
-
-
-def test_transformer_forward_is_a_third_of_training():
-    # training: 6 * 1000 + 12 * 2 * 8 * 16 = 6000 + 3072; forward: 2 * 1000 + 4 * 2 * 8 * 16 = 2000 + 1024
-    assert transformer_train_flops_per_token(1000, 2, 8, 16) == 9072
-    assert transformer_forward_flops_per_token(1000, 2, 8, 16) == pytest.approx(3024)
-    for shape in [(1000, 2, 8, 16), (85_000_000, 12, 768, 128), (22_000_000, 6, 384, 48)]:
-        forward, train = (
-            transformer_forward_flops_per_token(*shape),
-            transformer_train_flops_per_token(*shape),
-        )
-        assert forward == pytest.approx(train / 3)
 
 
 def test_lstm_flops_by_hand():

@@ -18,7 +18,7 @@ from bench.stats import mcnemar
 from bench.stats.budgets import _max_weights, budget_curve, expected_max, time_to_target
 from bench.stats.comparisons.seeds_items_t import seed_mean_squares, seeds_items_t
 from bench.stats.cost import COST_ASSUMED, DEFAULT_COST_NOISE, Replicates, compare_cost
-from bench.stats.intervals import StatsError, Summary, accuracy_interval, majority_test, mean_std_ci
+from bench.stats.intervals import StatsError, Summary, accuracy_interval, mean_std_ci
 from bench.stats.metrics import confusion_matrix, macro_f1
 from bench.stats.paired import REFUSED_MIXED, _compare_many, compare_accuracy, holm
 from bench.stats.verdicts import pair_verdicts
@@ -710,33 +710,7 @@ def test_compare_cost_coverage_and_size_log_normal(n: int, sigma: float) -> None
     assert fpr <= 0.05 + _three_se(0.05, reps)
 
 
-# --- majority_test and accuracy_interval ------------------------------------------------------
-
-
-def test_majority_test_by_hand() -> None:
-    # P(X >= 4), X ~ Binomial(5, 0.6): 5 * 0.6^4 * 0.4 + 0.6^5 = 0.2592 + 0.07776 = 0.33696.
-    assert majority_test(4, 5, 0.6) == pytest.approx(5 * 0.6**4 * 0.4 + 0.6**5)
-    assert majority_test(4, 5, 0.6) == pytest.approx(0.33696)
-    assert majority_test(5, 5, 0.5) == pytest.approx(1 / 32)
-    assert majority_test(0, 5, 0.5) == pytest.approx(1.0)
-
-
-def test_majority_test_size_and_power_exactly() -> None:
-    # Exact: sum the binomial pmf over the outcomes the test rejects.
-    for n, share in ((50, 0.5), (500, 0.62), (2_000, 0.34)):
-        k = np.arange(n + 1)
-        rejects = np.array([majority_test(int(i), n, share) < 0.05 for i in k])
-        assert sps.binom.pmf(k, n, share)[rejects].sum() <= 0.05
-    k = np.arange(501)
-    rejects = np.array([majority_test(int(i), 500, 0.62) < 0.05 for i in k])
-    assert sps.binom.pmf(k, 500, 0.70)[rejects].sum() > 0.97  # 8 points above: measured 0.981
-
-
-def test_majority_test_rejects_bad_input() -> None:
-    with pytest.raises(ValueError):
-        majority_test(6, 5, 0.5)
-    with pytest.raises(ValueError):
-        majority_test(3, 5, 1.5)
+# --- accuracy_interval ------------------------------------------------------------------------
 
 
 def test_accuracy_interval_matches_statsmodels_wilson() -> None:

@@ -9,10 +9,8 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -28,7 +26,7 @@ from bench.costs.track_gpu_memory import GpuMemoryTracker
 from bench.costs.track_host_memory import HostMemoryTracker
 from bench.costs.trackers import CostTracker, Timer, measure_latency
 from bench.errors import BenchError
-from bench.results import COSTS, run_costs
+from bench.results import costs_by_name, run_costs
 from tests.fake_nvml import FakeNvml
 
 CPU = torch.device("cpu")
@@ -258,7 +256,7 @@ def test_cost_tracker_on_cpu(capsys):
         ]
     )
     # every column a tracker reports is a row of the cost table, so the runner and report know it
-    assert set(record.columns) <= set(COSTS)
+    assert set(record.columns) <= set(costs_by_name())
     assert capsys.readouterr() == ("", "")
 
 
@@ -441,65 +439,7 @@ def test_the_run_baseline_is_read_after_freeing_cached_memory(monkeypatch):
     assert nvml_baseline_bytes(None) is None and len(events) == 3  # no NVML: nothing to clean for
 
 
-# ---- a new tracker is one file ---------------------------------------------------------------
-CPU_TIME_TRACKER = """
-import time
-from dataclasses import dataclass
-
-from bench.costs.columns import CostColumn, tracked_cost
-from bench.costs.polling import PolledTracker
-
-
-@dataclass(frozen=True)
-class ProcessCpuRecord:
-    cpu_time_s: float
-
-
-@tracked_cost(CostColumn("cpu_time_s", "s", "CPU s", "process CPU time over training", reduce="sum"))
-class ProcessCpuTracker(PolledTracker):
-    Record = ProcessCpuRecord
-
-    @classmethod
-    def for_run(cls, device, nvml, baseline_bytes):
-        return cls()
-
-    def begin(self, poller):
-        self._start = time.process_time()
-
-    def end(self):
-        self.record = ProcessCpuRecord(time.process_time() - self._start)
-"""
-WITH_THE_EXTRA_FOLDER = """
-import sys
-
-import bench.costs
-
-bench.costs.__path__.append(sys.argv[1])  # as if track_cpu_time.py sat in bench/costs/
-from bench.cli import main
-from bench.results import schema_markdown
-
-assert "`cpu_time_s`" in schema_markdown()
-main(sys.argv[2:], prog_name="bench")
-"""
-
-
-def test_a_new_tracker_is_one_file_that_reaches_the_results_and_the_schema(tmp_path):
-    """A `track_*.py` module with one decorated class: `bench run` measures it each epoch, sums it
-    over the run as its column says, and the schema document lists it; nothing else is edited."""
-    plugin = tmp_path / "plugin"
-    plugin.mkdir()
-    (plugin / "track_cpu_time.py").write_text(CPU_TIME_TRACKER)
-    out = tmp_path / "out"
-    tiny = Path(__file__).parent / "data" / "tiny.toml"
-    command = [sys.executable, "-c", WITH_THE_EXTRA_FOLDER, str(plugin), "run", "--suite", str(tiny)]
-    command += ["--model", "encoder", "--cache-dir", "", "--out", str(out), "-q"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    epochs, results = pd.read_csv(out / "epochs.csv"), pd.read_csv(out / "results.csv")
-    assert len(epochs) == 2 and (epochs["cpu_time_s"] > 0).all()
-    assert results["cpu_time_s"].iloc[0] == pytest.approx(epochs["cpu_time_s"].sum())
-
-
+# ---- the tracker contract (a plugin tracker: tests/test_plugins.py) ------------------------
 def test_a_tracker_whose_record_is_not_its_columns_is_refused():
     @dataclass(frozen=True)
     class Record:
@@ -515,6 +455,25 @@ def test_a_tracker_whose_record_is_not_its_columns_is_refused():
     with pytest.raises(TypeError, match="needs a dataclass `Record`"):
         tracked_cost(CostColumn("x", "s", "x", "x", reduce="sum"))(type("Bare", (PolledTracker,), {}))
     assert "Mismatched" not in TRACKERS
+
+
+def test_a_column_declared_twice_is_refused_naming_both():
+    @dataclass(frozen=True)
+    class RssAgain:
+        peak_rss_mib: float
+
+    class Again(PolledTracker):
+        Record = RssAgain
+
+        @classmethod
+        def for_run(cls, device, nvml, baseline_bytes):
+            return cls()
+
+    with pytest.raises(
+        BenchError, match="'peak_rss_mib' is declared twice: by bench.costs.track_host_memory"
+    ):
+        tracked_cost(CostColumn("peak_rss_mib", "MiB", "RSS", "again", reduce="max"))(Again)
+    assert "Again" not in TRACKERS
 
 
 # ---- opening NVML ----------------------------------------------------------------------------

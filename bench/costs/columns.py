@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bench.registry import Registry, import_modules
+from bench.errors import BenchError
+from bench.registry import Registry
 
 if TYPE_CHECKING:
     from bench.costs.polling import PolledTracker
@@ -39,7 +40,7 @@ class CostColumn:
     label: str  # table header
     doc: str
     reduce: str | None = None  # a run's value from its epochs': max, sum or first; None: the runner's
-    axis: str | None = None  # the cost axis it measures (see AXES)
+    axis: str | None = None  # the cost axis it measures (declared in bench.costs.axes or a tracker's file)
     device: str | None = None  # the device type whose axis it is (cuda or cpu); None: any
     exact: bool = False  # a count, not a measurement: it has no spread
     console: bool = False  # a column of `bench run`'s table
@@ -57,10 +58,6 @@ REDUCTIONS = {
     "sum": "the run's is the sum over epochs",
     "first": "the run's is the first epoch's that has one",
 }
-
-# Cost axes of the report's front, the sweep's objectives and --cost. Memory is the GPU figure on a
-# GPU and peak RSS on a CPU, never both on one axis.
-AXES = ("time", "memory", "energy", "params", "flops")
 
 # What the executor measures itself, around the trackers' columns.
 SIZE_AND_TIME_COLUMNS = [
@@ -90,7 +87,9 @@ class Tracked:
     for_run: Callable[[Any, Any, int | None], PolledTracker]  # (device, nvml, baseline bytes)
 
 
-TRACKERS: Registry[Tracked] = Registry("cost tracker")
+TRACKERS: Registry[Tracked] = Registry(
+    "cost tracker", package="bench.costs", prefix=TRACKER_PREFIX, group="bench.trackers"
+)
 _Class = TypeVar("_Class", bound=type)
 
 
@@ -106,8 +105,18 @@ def tracked_cost(*columns: CostColumn) -> Callable[[_Class], _Class]:
             raise TypeError(f"{tracker.__name__}.Record's fields {fields} must be its columns, in order")
         if any(c.reduce is None for c in columns):  # measured per epoch, so each needs a reduction
             raise TypeError(f"every column of {tracker.__name__} needs `reduce` (max, sum or first)")
+        origin = f"{tracker.__module__}.{tracker.__qualname__}"
+        TRACKERS.load_builtins()  # so that a plugin's clash names the built-in tracker it clashes with
+        owners = {c.name: "the run's own columns" for c in (*SIZE_AND_TIME_COLUMNS, *SPEED_COLUMNS)}
+        for name, known in TRACKERS.so_far().items():
+            owners.update({c.name: TRACKERS.origin(name) for c in known.columns})
+        for column in columns:
+            if column.name in owners:  # one would silently overwrite the other in every row
+                raise BenchError(
+                    f"The cost column {column.name!r} is declared twice: by {owners[column.name]} and by {origin}."
+                )
         entry = Tracked(tracker.__name__, columns, tracker.for_run)
-        TRACKERS.register(tracker.__name__)(entry)
+        TRACKERS.register(tracker.__name__, origin=origin)(entry)
         return tracker
 
     return decorate
@@ -115,7 +124,7 @@ def tracked_cost(*columns: CostColumn) -> Callable[[_Class], _Class]:
 
 def load_trackers() -> list[Tracked]:
     """Every registered tracker (its module imported on first use), in name order."""
-    import_modules("bench.costs", TRACKER_PREFIX)
+    TRACKERS.load()
     return [TRACKERS.get(name) for name in TRACKERS.names()]
 
 

@@ -28,13 +28,6 @@ def transformer_train_flops_per_token(
     return 6.0 * n_dense_params + 12.0 * n_layers * d_model * seq_len
 
 
-def transformer_forward_flops_per_token(
-    n_dense_params: int, n_layers: int, d_model: int, seq_len: int
-) -> float:
-    """Inference FLOPs per token of a transformer: 2·N + 4·L·d·T, a third of training."""
-    return transformer_train_flops_per_token(n_dense_params, n_layers, d_model, seq_len) / 3.0
-
-
 def lstm_forward_flops_per_token(
     input_size: int, hidden_size: int, bidirectional: bool = True, num_layers: int = 1
 ) -> float:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bench.costs.axes import Axis, cost_axis
 from bench.costs.columns import CostColumn, tracked_cost
 from bench.costs.polling import PolledTracker, Poller
 from bench.errors import one_line
@@ -32,6 +33,9 @@ class EnergyRecord:
 def _trapezoid_j(samples: list[tuple[float, int]]) -> float:
     """Energy in joules from (perf_counter seconds, milliwatts) samples."""
     return sum((t1 - t0) * (p0 + p1) / 2 / 1000 for (t0, p0), (t1, p1) in itertools.pairwise(samples))
+
+
+cost_axis(Axis("energy", "energy", "J", "energy over training where measured (energy_j)"))
 
 
 @tracked_cost(

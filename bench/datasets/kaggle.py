@@ -11,7 +11,7 @@ from bench.errors import BenchError
 KAGGLE_LABELS = ("negative", "neutral", "positive")
 
 
-@DATASETS.register("kaggle")
+@DATASETS.register("kaggle", argument="DIR")
 def load_kaggle(arg: str, request: DataRequest) -> Dataset:
     """The paper's data set: DIR/train.tsv and DIR/test.tsv, columns `sentiment` (0/1/2), `review`.
 

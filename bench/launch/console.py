@@ -17,8 +17,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from bench.costs.columns import cost_columns
 from bench.formatting import fmt
-from bench.results import COST_COLUMNS
 from bench.stats.majority import HINT, short_warning
 
 
@@ -54,15 +54,21 @@ class RichProgress:
             self._progress = None
 
 
-RESULT_TABLE = [
-    ("model", "model", ""),
-    ("seed", "seed", ""),
-    ("status", "status", ""),
-    ("test_accuracy", "acc %", "pct"),
-    ("test_macro_f1", "F1 %", "pct"),
-    *((c.name, c.label, "int" if c.exact or c.unit == "MiB" else "s") for c in COST_COLUMNS if c.console),
-    ("flag", "flag", ""),
-]
+def result_table() -> list[tuple[str, str, str]]:
+    """The console table's columns: (key, header, format)."""
+    return [
+        ("model", "model", ""),
+        ("seed", "seed", ""),
+        ("status", "status", ""),
+        ("test_accuracy", "acc %", "pct"),
+        ("test_macro_f1", "F1 %", "pct"),
+        *(
+            (c.name, c.label, "int" if c.exact or c.unit == "MiB" else "s")
+            for c in cost_columns()
+            if c.console
+        ),
+        ("flag", "flag", ""),
+    ]
 
 
 def informative(rows: Sequence[dict[str, Any]], key: str) -> bool:
@@ -93,7 +99,7 @@ def results_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     shown = [*({**r, "flag": short_warning(r.get("warning"))} for r in rows), *majority_rows(rows)]
     hint = f"flag: {HINT}." if any(r.get("warning") for r in rows) else None
     table = Table(title=title, caption=hint, caption_justify="left")
-    present = [c for c in RESULT_TABLE if informative(shown, c[0])]
+    present = [c for c in result_table() if informative(shown, c[0])]
     for _, header, kind in present:
         table.add_column(header, justify="right" if kind else "left", no_wrap=True)
     for row in shown:

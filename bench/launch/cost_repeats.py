@@ -125,7 +125,9 @@ def _child() -> None:
     saved = request["run"]
     run = RunConfig.from_saved(saved)
     from bench.modeling import load_models
+    from bench.registry import plugin_folders_from_env
 
+    plugin_folders_from_env()  # the plugin folders of the command that started this process
     load_models()
     try:
         print(json.dumps(timed_steps(run, int(request["steps"]), int(request["warmup"]))))

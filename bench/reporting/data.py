@@ -22,23 +22,19 @@ import numpy as np
 import pandas as pd
 
 from bench.config import RUN_FIELDS
+from bench.costs.axes import axis_group, axis_names, axis_value, device_type, group_axis
+from bench.costs.columns import cost_columns
 from bench.errors import BenchError
 from bench.reporting.paths import decision_paths
 from bench.reporting.replicates import cost_replicates as cost_replicates  # re-exported
 from bench.reporting.replicates import load_cost_repeats
 from bench.results import (
-    AXES,
-    COST_COLUMNS,
-    COSTS,
     DECISIONS_FILE,
     EPOCHS_FILE,
     PREDICTIONS_FILE,
     RESULTS_FILE,
     STEPS_FILE,
     CostColumn,
-    axis_column,
-    axis_value,
-    device_type,
     read_folder,
 )
 from bench.stats.budgets import budget_curve, time_to_target
@@ -65,18 +61,26 @@ def cost_metric(column: CostColumn) -> Metric:
     return Metric(column.name, column.label, kind, column.higher_is_better)
 
 
-METRICS = [
-    Metric("test_accuracy", "accuracy %", "pct", True),
-    Metric("test_macro_f1", "macro-F1 %", "pct", True),
-    *(cost_metric(c) for c in COST_COLUMNS if c.report),
-]
+def metrics() -> list[Metric]:
+    """The report's per-run metrics: accuracy, macro-F1 and every cost column marked `report`."""
+    return [
+        Metric("test_accuracy", "accuracy %", "pct", True),
+        Metric("test_macro_f1", "macro-F1 %", "pct", True),
+        *(cost_metric(c) for c in cost_columns() if c.report),
+    ]
+
+
 # Time (and energy) until validation accuracy first reached the report's target, per run.
 TARGET_METRICS = [
     Metric("time_to_target_s", "time to target s", "s", False),
     Metric("energy_to_target_j", "energy to target J", "f", False),
 ]
-# Each run's value on each cost axis (see bench.results.axis_column), aggregated but not shown.
-AXIS_METRICS = {axis: Metric(f"axis_{axis}", axis, "f", False) for axis in AXES}
+
+
+def axis_metrics() -> dict[str, Metric]:
+    """Each run's value on each cost axis (bench.costs.axes), aggregated but not shown."""
+    return {axis: Metric(f"axis_{axis}", axis, "f", False) for axis in axis_names()}
+
 
 PAPER_DEVICE = "RTX 4060 Laptop GPU"
 PAPER_TASK = "3-class Kaggle IMDB"
@@ -196,7 +200,7 @@ def load(folders: Sequence[Path]) -> Loaded:
     ]
     res["task"] = [task_of(r) for r in res.to_dict("records")]
     rows = res.to_dict("records")
-    for axis, metric in AXIS_METRICS.items():
+    for axis, metric in axis_metrics().items():
         res[metric.key] = pd.to_numeric(pd.Series([axis_value(r, axis) for r in rows], dtype=object))
 
     entry_of = res.set_index(["source", "run_id"])["entry"]
@@ -241,7 +245,7 @@ def add_time_to_target(loaded: Loaded, target: float | None) -> None:
         at = (res["source"] == source) & (res["run_id"] == run_id)
         time = g["cumulative_train_time_s"].to_numpy(dtype=float)
         res.loc[at, "time_to_target_s"] = time_to_target(time, accuracy, target)
-        energy = pd.to_numeric(_col(g, axis_column("energy").name), errors="coerce").to_numpy(dtype=float)
+        energy = pd.to_numeric(_col(g, "energy_j"), errors="coerce").to_numpy(dtype=float)
         if np.isfinite(energy).all():
             res.loc[at, "energy_to_target_j"] = time_to_target(np.cumsum(energy), accuracy, target)
 
@@ -286,7 +290,7 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
             "warning": warning,
             "targets_reached": int(_col(ok, "time_to_target_s").notna().sum()),
         }
-        for m in [*METRICS, *TARGET_METRICS, *AXIS_METRICS.values()]:
+        for m in [*metrics(), *TARGET_METRICS, *axis_metrics().values()]:
             for stat, value in _summary(_col(ok, m.key), bounded=m.kind == "pct").items():
                 row[f"{m.key}_{stat}"] = value
         rows.append(row)
@@ -314,7 +318,7 @@ def reference_rows(results: pd.DataFrame, ours: list[dict[str, Any]]) -> list[di
             ref = {"entry": f"{model} (paper)", "model": model, "reference": "paper", "task": PAPER_TASK,
                    "comparable": tasks == {PAPER_TASK}, "device": PAPER_DEVICE}  # fmt: skip
             ref.update({f"{k}_mean": v for k, v in paper.items()})
-            for axis, metric in AXIS_METRICS.items():  # the paper trained on a GPU
+            for axis, metric in axis_metrics().items():  # the paper trained on a GPU
                 ref[f"{metric.key}_mean"] = axis_value({**paper, "device": PAPER_DEVICE}, axis)
             refs.append(ref)
     return refs
@@ -374,7 +378,7 @@ def judge(
     groups: dict[str, list[str]] = {}  # by the column the axis reads: memory differs by device type
     for name in measured:
         kind = device_type(str(ours.set_index("entry").loc[name, "device"]).split(", ")[0])
-        groups.setdefault(axis_column(cost, kind).name, []).append(name)
+        groups.setdefault(axis_group(cost, kind), []).append(name)
     if len(groups) > 1:
         notes.append(
             "Memory is GPU memory on a GPU and host RSS on a CPU, never one axis: GPU and CPU runs are "
@@ -394,7 +398,7 @@ def judge(
                     right[a][shared].to_numpy(), right[b][shared].to_numpy(), ALPHA
                 )
         costs = {n: reps for n in group if (reps := cost_replicates(res, n, cost, repeats)) is not None}
-        axis = COSTS[column]
+        axis = group_axis(column)
         table = pair_verdicts(
             group,
             costs,
@@ -509,8 +513,8 @@ def build(
         raise BenchError(f"--margin is a gain in accuracy points, zero or more, not {margin}.")
     if not (0 < cost_noise < 1):
         raise BenchError(f"--cost-noise is a relative sd in (0, 1), e.g. 0.1, not {cost_noise}.")
-    if cost not in AXES:
-        raise BenchError(f"--cost must be one of {', '.join(AXES)}, not {cost!r}.")
+    if cost not in axis_names():
+        raise BenchError(f"--cost must be one of {', '.join(axis_names())}, not {cost!r}.")
     if target is not None and not 0 < target <= 1:
         raise BenchError(f"--target is a validation accuracy in (0, 1], not {target}.")
     loaded = load(folders)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.registry import Registry, import_modules
+from bench.registry import Registry
 
 RENDERER_PREFIX = "render_"  # bench/reporting/render_*.py: the modules whose renderers register themselves
 
@@ -45,19 +45,22 @@ class Format:
     extension: str | None  # the file's; None: printed to the terminal, plots beside the first folder
 
 
-FORMATS: Registry[Format] = Registry("report format")
+FORMATS: Registry[Format] = Registry(
+    "report format", package="bench.reporting", prefix=RENDERER_PREFIX, group="bench.formats"
+)
 
 
 def report_format(name: str, extension: str | None = None) -> Callable[[Render], Render]:
     """Decorator: registers a renderer as the format `name`."""
 
     def decorate(render: Render) -> Render:
-        FORMATS.register(name)(Format(name, render, extension))
+        FORMATS.register(name, origin=f"{render.__module__}.{render.__qualname__}")(
+            Format(name, render, extension)
+        )
         return render
 
     return decorate
 
 
 def load_formats() -> Registry[Format]:
-    import_modules("bench.reporting", RENDERER_PREFIX)
-    return FORMATS
+    return FORMATS.load()

@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from bench.costs.axes import group_axis
 from bench.formatting import fmt
 from bench.reporting import max_len
-from bench.reporting.data import METRICS, PAPER_DEVICE, TARGET_METRICS, Metric, Report
-from bench.results import COSTS
+from bench.reporting.data import PAPER_DEVICE, TARGET_METRICS, Metric, Report, metrics
 from bench.stats import comparisons
 from bench.stats.majority import HINT
 
@@ -61,7 +61,7 @@ def runs_cell(row: pd.Series) -> str:
 
 
 def runs_grid(rep: Report, with_ci: bool) -> Grid:
-    shown = present(rep.entries, METRICS + (TARGET_METRICS if rep.target is not None else []))
+    shown = present(rep.entries, metrics() + (TARGET_METRICS if rep.target is not None else []))
     warn = bool(rep.entries.get("warning", pd.Series(dtype=str)).fillna("").astype(bool).any())
     headers = ["model", "runs", "device", "task", *(m.header for m in shown), *(["warning"] if warn else [])]
     rows = []
@@ -123,8 +123,8 @@ def front_grid(rep: Report) -> Grid:
     )
     rows = []
     for _, r in rep.front.iterrows():
-        column = COSTS[r["group"]]
-        cost = f"{fmt(r['cost'], 'int' if column.exact else 'f')} {column.unit}".strip()
+        axis = group_axis(r["group"])
+        cost = f"{fmt(r['cost'], 'int' if axis.exact else 'f')} {axis.unit}".strip()
         row = [
             r["model"],
             fmt(r["accuracy"], "pct"),
@@ -132,7 +132,7 @@ def front_grid(rep: Report) -> Grid:
             "yes" if r["on_front"] else "no",
             r["dominated_by"] or "–",
         ]
-        rows.append(row + ([column.label] if several else []))
+        rows.append(row + ([axis.header] if several else []))
     return headers, rows
 
 

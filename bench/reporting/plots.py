@@ -18,10 +18,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from bench.costs.axes import group_axis  # noqa: E402
 from bench.reporting.curves import COLORS, training_curves  # noqa: E402
 from bench.reporting.data import PAPER_DEVICE, PAPER_TASK, Report  # noqa: E402
 from bench.reporting.verdict_plots import decisions_plot, margin_points, pairs_plot  # noqa: E402
-from bench.results import COSTS  # noqa: E402
 
 
 def slug(text: str) -> str:
@@ -54,7 +54,7 @@ def cost_plot(rep: Report) -> Figure:
     styles = ["-", "--", ":"]
     for g, (group, front) in enumerate(rep.front.groupby("group", sort=False)):
         on = front[front["on_front"]].sort_values("cost")
-        label = f"front ({COSTS[str(group)].label})" if rep.front["group"].nunique() > 1 else "front"
+        label = f"front ({group_axis(str(group)).header})" if rep.front["group"].nunique() > 1 else "front"
         ax.plot(on["cost"], on["accuracy"], styles[g % 3], color="black", linewidth=1, alpha=0.5, label=label)
     for i, (_, r) in enumerate(rep.front.iterrows()):
         row = entries.loc[r["model"]]
@@ -81,7 +81,9 @@ def cost_plot(rep: Report) -> Figure:
     costs = pd.concat([rep.front["cost"], papers[f"axis_{rep.cost}_mean"]]).dropna()
     if len(costs) and costs.min() > 0 and costs.max() / costs.min() > 20:
         ax.set_xscale("log")  # the paper's GPU hours and a CPU smoke run differ by orders of magnitude
-    ax.set_xlabel(" / ".join(dict.fromkeys(f"{COSTS[g].noun} ({COSTS[g].unit})" for g in rep.front["group"])))
+    ax.set_xlabel(
+        " / ".join(dict.fromkeys(f"{group_axis(g).noun} ({group_axis(g).unit})" for g in rep.front["group"]))
+    )
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
     ax.set_title("Accuracy against cost (o on the front, x dominated)", fontsize=10)

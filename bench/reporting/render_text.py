@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.reporting.data import METRICS, TARGET_METRICS, Report
+from bench.reporting.data import TARGET_METRICS, Report, metrics
 from bench.reporting.formats import RenderOptions, report_format
 from bench.reporting.layout import sections
 from bench.stats.verdicts import VERDICT_COLUMNS
@@ -44,8 +44,8 @@ def to_csv(rep: Report, figures: dict[str, Path] | None = None, options: RenderO
         entries = entries.merge(front, on="entry", how="left")
     runs = rep.loaded.results.assign(level="run")
     keep = ["level", "source", "entry", "run_id", "model", "seed", "status", "error", "warning", "task"]
-    metrics = [m.key for m in METRICS + TARGET_METRICS]
-    runs = runs.reindex(columns=[c for c in keep if c in runs.columns] + metrics)
+    keys = [m.key for m in metrics() + TARGET_METRICS]
+    runs = runs.reindex(columns=[c for c in keep if c in runs.columns] + keys)
     pairs = rep.pairs.assign(level="pair").reindex(columns=["level", *VERDICT_COLUMNS, "n_items"])
     budget = rep.budget.assign(level="budget") if not rep.budget.empty else pd.DataFrame()
     parts = [p for p in (entries, runs, pairs, budget) if not p.empty]

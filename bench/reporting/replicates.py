@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.costs.axes import on_device
 from bench.errors import BenchError
-from bench.results import axis_column
 from bench.stats.cost import Replicates
 
 COST_REPEATS_FILE = "cost_repeats.csv"
@@ -56,7 +56,7 @@ def cost_replicates(
     values = pd.to_numeric(ok[f"axis_{axis}"], errors="coerce").dropna().to_numpy(dtype=float)
     if not len(values):
         return None
-    if len(values) >= 2 or axis_column(axis, ok["device"].iloc[0]).exact:
+    if len(values) >= 2 or on_device(axis, ok["device"].iloc[0]).exact:
         return Replicates.of(values)
     if axis == "time" and repeats is not None and not repeats.empty:
         run = ok.iloc[0]

@@ -72,17 +72,6 @@ def _count_and_total(n_correct: int, n: int) -> None:
         raise StatsError(f"need 0 <= n_correct <= n and n >= 1, got {n_correct} of {n}")
 
 
-def majority_test(n_correct: int, n: int, majority_share: float) -> float:
-    """One-sided exact binomial p-value that accuracy exceeds the majority-class share.
-
-    P(X >= n_correct) for X ~ Binomial(n, majority_share): scipy's binomtest, alternative="greater".
-    """
-    _count_and_total(n_correct, n)
-    if not 0.0 <= majority_share <= 1.0:
-        raise StatsError(f"majority_share must be in [0, 1], got {majority_share}")
-    return float(sps.binomtest(int(n_correct), int(n), majority_share, alternative="greater").pvalue)
-
-
 def accuracy_interval(n_correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for one accuracy (n_correct of n test items).
 

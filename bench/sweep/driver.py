@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.config import RunConfig, SuiteConfig, SweepSettings, apply_overrides, load_suite
+from bench.costs.axes import axis_names, axis_value
 from bench.errors import BenchError
 from bench.formatting import fmt
 from bench.launch.storage import Worker, open_storage, recover_dead_trials, retry_callback
 from bench.modeling import MODELS, with_options
-from bench.results import AXES, axis_value
 from bench.runs.checkpoint import checkpoint_dir, remove_checkpoint
 from bench.runs.executor import Executor
 from bench.runs.interrupts import exit_code, interruptible, signals_as_interrupts, take_pending
@@ -33,9 +33,9 @@ from bench.runs.recorder import Recorder
 from bench.runs.train import EpochHook, EpochStats, Pruned
 from bench.stats.intervals import accuracy_interval
 from bench.sweep.outputs import (
-    SUMMARY_ATTRS,
     SweepProgress,
     status_line,
+    summary_attrs,
     trials_table,
     write_outputs,
 )
@@ -148,15 +148,15 @@ class Objective:
             self.recorder.record(row)
             if state != "COMPLETE":  # a retry is a new trial with a new run_id: nothing would resume this
                 remove_checkpoint(checkpoint_dir(self.executor.out, row["run_id"]))
-        costs = {f"cost_{axis}": axis_value(row, axis) for axis in AXES} if row else {}
-        summary = {key: _plain({**row, **costs}.get(key)) for key in SUMMARY_ATTRS}
+        costs = {f"cost_{axis}": axis_value(row, axis) for axis in axis_names()} if row else {}
+        summary = {key: _plain({**row, **costs}.get(key)) for key in summary_attrs()}
         for key, value in summary.items():
             trial.set_user_attr(key, value)
         return summary
 
 
 def cost_value(summary: Mapping[str, Any], cost: str) -> float:
-    """The --cost axis of a trial's summary (see bench.results.axis_column)."""
+    """The --cost axis of a trial's summary (see bench.costs.axes)."""
     value = summary.get(f"cost_{cost}")
     if value is None:
         raise BenchError(f"--cost {cost}: the run measured no {cost} (are trackers off, or is it a CPU?).")
@@ -235,7 +235,7 @@ def _check_settings(settings: SweepSettings) -> None:
     checks = [
         (settings.objective in OBJECTIVES, f"--objective must be one of {', '.join(OBJECTIVES)}"),
         (settings.sampler in (None, *SAMPLERS), f"--sampler must be one of {', '.join(SAMPLERS)}"),
-        (set(settings.costs) <= set(AXES), f"--cost must be among {', '.join(AXES)}"),
+        (set(settings.costs) <= set(axis_names()), f"--cost must be among {', '.join(axis_names())}"),
         (settings.trials >= 1, f"--trials must be at least 1, not {settings.trials}"),
         (settings.timeout is None or settings.timeout > 0, "--timeout must be positive"),
     ]

@@ -13,21 +13,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from bench import atomic
+from bench.costs.axes import axis_names
 from bench.formatting import fmt
-from bench.results import AXES
 from bench.runs.recorder import merge_workers
 from bench.sweep.study import counted
 
-SUMMARY_ATTRS = (
-    "run_id",
-    "status",
-    "val_accuracy",  # what the sweep maximises and prunes on
-    "test_accuracy",  # read for the report, never to choose
-    "n_test",
-    *(f"cost_{axis}" for axis in AXES),  # the run's value on each cost axis (bench.results.axis_column)
-    "truncated_train_share",
-    "truncated_test_share",
-)  # the run's figures each trial keeps as Optuna user attributes
+
+def summary_attrs() -> tuple[str, ...]:
+    """The run's figures each trial keeps as Optuna user attributes."""
+    return (
+        "run_id",
+        "status",
+        "val_accuracy",  # what the sweep maximises and prunes on
+        "test_accuracy",  # read for the report, never to choose
+        "n_test",
+        *(f"cost_{axis}" for axis in axis_names()),  # the run's value on each cost axis
+        "truncated_train_share",
+        "truncated_test_share",
+    )
 
 
 class SweepProgress:
@@ -95,7 +98,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
                 "trial": t.number,
                 "state": t.state.name,
                 **t.params,
-                **{key: attrs.get(key) for key in SUMMARY_ATTRS if key not in ("run_id", "status")},
+                **{key: attrs.get(key) for key in summary_attrs() if key not in ("run_id", "status")},
                 "duration_s": t.duration.total_seconds() if t.duration else None,
                 "retry_of": t.system_attrs.get("failed_trial"),
                 "worker": (attrs.get("worker") or {}).get("folder"),

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bench.registry import Registry, import_modules
+from bench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,9 @@ class Comparison:
     p_not_superior: Bound  # (comparison, margin) -> the one-sided p of H0: diff >= margin
 
 
-COMPARISONS: Registry[Comparison] = Registry("accuracy comparison")
+COMPARISONS: Registry[Comparison] = Registry(
+    "accuracy comparison", package=__name__, group="bench.comparisons"
+)
 
 
 def accuracy_comparison(
@@ -133,15 +135,16 @@ def accuracy_comparison(
     returned unchanged, so it can still be called directly."""
 
     def decorate(compute: Compute) -> Compute:
-        COMPARISONS.register(method)(Comparison(method, compute, applies, described, upper, p_not_superior))
+        COMPARISONS.register(method, origin=f"{compute.__module__}.{compute.__qualname__}")(
+            Comparison(method, compute, applies, described, upper, p_not_superior)
+        )
         return compute
 
     return decorate
 
 
 def load_comparisons() -> Registry[Comparison]:
-    import_modules(__name__)
-    return COMPARISONS
+    return COMPARISONS.load()
 
 
 def in_order() -> list[Comparison]:
