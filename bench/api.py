@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from rich.console import Console
 
-from bench.config import load_suite
+from bench.config import ReportSettings, VerdictSettings, load_suite
 from bench.decide.loop import DecideSettings
 from bench.errors import BenchError
 from bench.launch.console import results_table
@@ -30,8 +30,6 @@ from bench.reporting.write import write_report
 from bench.results import frame_with_schema, result_columns
 from bench.runs.distributed import is_main
 from bench.runs.interrupts import exit_code, signals_as_interrupts
-from bench.stats.cost import DEFAULT_COST_NOISE
-from bench.stats.verdicts import DEFAULT_MARGIN
 
 
 def run(
@@ -78,33 +76,33 @@ def report(
     out: str | Path | None = None,
     cost: str = "time",
     target: float | None = None,
-    margin: float = DEFAULT_MARGIN,
-    cost_noise: float = DEFAULT_COST_NOISE,
     wide: bool = False,
+    **verdicts: Any,
 ) -> Path | None:
     """Compare results folders as `bench report` does (default: the newest under reports/); the file
-    written, or None for the terminal table. `margin`: the smallest gain (points) worth a higher
-    cost; `cost_noise`: run-to-run relative sd assumed for a model with one run; `wide`: the terminal
-    table with every column, however wide. See
+    written, or None for the terminal table. `cost`: the axis of the verdicts; `target`: validation
+    accuracy of time to target; `wide`: the terminal table with every column, however wide; any
+    other keyword is a verdict setting (bench.config.VerdictSettings: `margin=0.5` points...). See
     bench.reporting.data for what the report holds."""
-    folders = [Path(p) for p in paths]
-    return write_report(folders, format, Path(out) if out else None, cost, target, margin, cost_noise, wide)
+    settings = ReportSettings(cost, target, VerdictSettings(**verdicts), wide)
+    return write_report([Path(p) for p in paths], format, Path(out) if out else None, settings)
 
 
-def suite_margin(suite: str) -> float:
-    """The suite's margin in points, else the report's default."""
+def suite_verdicts(suite: str, given: Mapping[str, Any]) -> VerdictSettings:
+    """The verdict settings of a run of `suite`: those `given` (None: not given), else the suite's,
+    else the defaults."""
     try:
-        margin = load_suite(suite).margin
-    except BenchError:  # a resumed folder's suite file may have moved: the default then
-        margin = None
-    return DEFAULT_MARGIN if margin is None else margin
+        chosen = load_suite(suite)
+    except BenchError:  # a resumed folder's suite file may have moved: no suite's settings then
+        chosen = None
+    return VerdictSettings().with_suite(chosen, given)
 
 
-def end_of_run_verdicts(folder: Path, margin: float | None, suite: str) -> list[str]:
-    """The verdict sentences of a finished folder (bench.reporting.data), at `margin` points, else
-    the suite's margin, else the report's default; none with fewer than two models to compare."""
+def end_of_run_verdicts(folder: Path, verdicts: VerdictSettings) -> list[str]:
+    """The verdict sentences of a finished folder (bench.reporting.data); none with fewer than two
+    models to compare."""
     try:
-        rep = build([folder], margin=suite_margin(suite) if margin is None else margin)
+        rep = build([folder], ReportSettings(verdicts=verdicts))
     except BenchError as exc:
         return [f"No verdicts: {exc}"]
     return [str(s) for s in rep.pairs["sentence"]]
@@ -125,12 +123,12 @@ def decide_command(folder: Path, settings: DecideSettings) -> int:
 def run_command(
     request: RunRequest,
     quiet: bool = False,
-    margin: float | None = None,
+    verdicts: Mapping[str, Any] | None = None,
     deciding: DecideSettings | None = None,
 ) -> int:
-    """`bench run`: `run`, then its table, then the verdict of each pair of models (at `margin` points,
-    default the suite's) or, with `deciding`, the decide loop; the exit code (1: a run failed;
-    130/143: interrupted)."""
+    """`bench run`: `run`, then its table, then the verdict of each pair of models (with the
+    `verdicts` settings given, None meaning the suite's) or, with `deciding`, the decide loop; the
+    exit code (1: a run failed; 130/143: interrupted)."""
     if request.resume is None and request.out is None:  # named now, so an interruption can name it
         request = dataclasses.replace(request, out=default_out(load_suite(request.suite).name))
     folder = request.resume or request.out
@@ -162,7 +160,7 @@ def run_command(
     console.print(results_table(rows, f"{title}: {folder}"))
     ok_models = {row["model"] for row in rows if row["status"] == "ok"}
     if deciding is None and folder is not None and len(ok_models) > 1:
-        sentences = end_of_run_verdicts(folder, margin, request.suite)
+        sentences = end_of_run_verdicts(folder, suite_verdicts(request.suite, verdicts or {}))
         if sentences:
             console.print("Is it worth it? (bench report for the tables and plots)")
             for sentence in sentences:
@@ -171,8 +169,8 @@ def run_command(
         print("bench: some runs failed; see the status and error columns.", file=sys.stderr)
         return 1
     if deciding is not None and folder is not None:
-        if margin is None:  # no --margin: the suite's
-            deciding = dataclasses.replace(deciding, margin=suite_margin(request.suite) / 100)
+        chosen = suite_verdicts(request.suite, verdicts or {})
+        deciding = dataclasses.replace(deciding, margin=chosen.margin / 100, cost_noise=chosen.cost_noise)
         if request.workers.queued:
             return decide_queue_command(request, folder, deciding)
         return decide_command(folder, deciding)

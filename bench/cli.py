@@ -145,6 +145,32 @@ model_option = click.option(
 )
 
 
+def verdict_options(func: Any) -> Any:
+    """The settings every verdict reads (bench.config.VerdictSettings), shared by `bench run`,
+    `bench report` and `bench decide`; None means the suite's, else the default."""
+    from bench.config import DEFAULT_COST_NOISE, DEFAULT_MARGIN
+
+    for flag, default, text in reversed(
+        [
+            (
+                "--margin",
+                DEFAULT_MARGIN,
+                "The smallest accuracy gain, in points, worth a higher cost: a costlier model whose gain "
+                "is shown below it is not worth it",
+            ),
+            (
+                "--cost-noise",
+                DEFAULT_COST_NOISE,
+                "Relative run-to-run sd of a cost, assumed for a model with a single run (no seeds or "
+                "cost repeats to measure it)",
+            ),
+        ]
+    ):
+        text += f" [default: the suite's, else {default:g}]."
+        func = click.option(flag, type=float, default=None, help=text)(func)
+    return func
+
+
 def decide_options(func: Any) -> Any:
     """The options of deciding, shared by `bench run --until-decided` and `bench decide`."""
     for flag, kind, default, text in reversed(
@@ -152,35 +178,27 @@ def decide_options(func: Any) -> Any:
             ("--budget", str, "30m", "Seconds of training and evaluation to spend deciding: 30m, 1h, 90s."),
             ("--max-seeds", int, 5, "Seeds of one model at most."),
             (
-                "--margin",
-                float,
-                None,
-                "The smallest accuracy gain, in points, worth a higher cost: a costlier model whose gain "
-                "is shown below it is not worth it [default: the suite's margin, else 1.0].",
-            ),
-            (
                 "--looks",
                 int,
                 5,
                 "Planned looks (the runs already there the first); alpha is spent over them.",
             ),
-            ("--cost-noise", float, 0.10, "Relative run-to-run sd of a training time, assumed for one seed."),
         ]
     ):
-        func = click.option(flag, type=kind, default=default, show_default=default is not None, help=text)(
-            func
-        )
+        func = click.option(flag, type=kind, default=default, show_default=True, help=text)(func)
     return func
 
 
-def decide_settings(budget: str, max_seeds: int, margin: float | None, looks: int, cost_noise: float) -> Any:
+def decide_settings(
+    budget: str, max_seeds: int, looks: int, margin: float | None, cost_noise: float | None
+) -> Any:
+    from bench.config import VerdictSettings
     from bench.decide.loop import DecideSettings, parse_budget
-    from bench.stats.verdicts import DEFAULT_MARGIN
 
-    points = DEFAULT_MARGIN if margin is None else margin
-    if not points >= 0:
-        raise BenchError(f"--margin is a gain in accuracy points, zero or more, not {points}.")
-    return DecideSettings(parse_budget(budget), max_seeds, looks, points / 100.0, cost_noise=cost_noise)
+    verdicts = VerdictSettings().with_suite(None, {"margin": margin, "cost_noise": cost_noise})
+    return DecideSettings(
+        parse_budget(budget), max_seeds, looks, verdicts.margin / 100.0, verdicts.cost_noise
+    )
 
 
 @main.command()
@@ -235,6 +253,7 @@ def decide_settings(budget: str, max_seeds: int, margin: float | None, looks: in
     "the budget is spent (as `bench decide`); every look goes to decisions.csv.",
 )
 @decide_options
+@verdict_options
 @click.option(
     "--workers",
     default=1,
@@ -275,7 +294,7 @@ def run(
     max_seeds: int,
     margin: float | None,
     looks: int,
-    cost_noise: float,
+    cost_noise: float | None,
     options: tuple[str, ...],
     workers: int,
     share_cpu: bool,
@@ -306,15 +325,17 @@ def run(
     )
     if until_decided and join:
         raise BenchError("--until-decided is the command's own, not a started worker's (--join).")
-    deciding = decide_settings(budget, max_seeds, margin, looks, cost_noise) if until_decided else None
-    sys.exit(run_command(request, quiet, margin, deciding))
+    verdicts = {"margin": margin, "cost_noise": cost_noise}
+    deciding = decide_settings(budget, max_seeds, looks, margin, cost_noise) if until_decided else None
+    sys.exit(run_command(request, quiet, verdicts, deciding))
 
 
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @decide_options
+@verdict_options
 def decide(
-    folder: Path, budget: str, max_seeds: int, margin: float | None, looks: int, cost_noise: float
+    folder: Path, budget: str, max_seeds: int, looks: int, margin: float | None, cost_noise: float | None
 ) -> None:
     """Continue a finished results folder until its pairs are decided, as `bench run --until-decided`.
 
@@ -327,7 +348,7 @@ def decide(
     """
     from bench.api import decide_command
 
-    sys.exit(decide_command(folder, decide_settings(budget, max_seeds, margin, looks, cost_noise)))
+    sys.exit(decide_command(folder, decide_settings(budget, max_seeds, looks, margin, cost_noise)))
 
 
 @main.command("ls")
@@ -374,22 +395,7 @@ def ls(what: str) -> None:
     default=None,
     help="Validation accuracy of time to target, e.g. 0.8 [default: 95% of the best in the report].",
 )
-@click.option(
-    "--margin",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Smallest accuracy gain, in points, worth a higher cost: a costlier model whose gain is shown "
-    "below it is not worth it.",
-)
-@click.option(
-    "--cost-noise",
-    type=float,
-    default=0.10,
-    show_default=True,
-    help="Run-to-run relative sd of a cost, assumed for a model with a single run (no seeds or cost "
-    "repeats to measure it); 0.10 from two quick-suite runs on a 2-core CPU.",
-)
+@verdict_options
 @click.option(
     "--wide",
     is_flag=True,
@@ -402,17 +408,19 @@ def report(
     out: Path | None,
     cost: str,
     target: float | None,
-    margin: float,
-    cost_noise: float,
+    margin: float | None,
+    cost_noise: float | None,
     wide: bool,
 ) -> None:
     """Is the bigger model worth it? A verdict for every pair, the runs, the front and plots.
 
     FOLDERS default to the newest folder under reports/.
     """
-    from bench.api import report as write_report
+    from bench.config import ReportSettings, VerdictSettings
+    from bench.reporting.write import write_report
 
-    write_report(folders, fmt, out, cost, target, margin, cost_noise, wide)
+    verdicts = VerdictSettings().with_suite(None, {"margin": margin, "cost_noise": cost_noise})
+    write_report(list(folders), fmt, out, ReportSettings(cost, target, verdicts, wide))
 
 
 @main.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +22,16 @@ from bench.registry import plugin_folders
 
 OptionValue = int | float | str | bool
 DEVICES = ("auto", "cpu", "cuda")
+
+# What every verdict reads (the report, the end of `bench run`, `bench decide`): their defaults, here only.
+ALPHA = 0.05
+DEFAULT_MARGIN = 1.0  # points of accuracy: the smallest gain worth a higher cost
+DEFAULT_COST_MARGIN = 0.10  # relative: costs this close count as equal, for "equivalent"
+# Relative sd of one run's cost from one run to the next, assumed where a side has a single run
+# (bench.stats.cost says where 0.10 comes from).
+DEFAULT_COST_NOISE = 0.10
+# Points: the seed-to-seed sd of a model's test accuracy, assumed where a side has a single seed.
+DEFAULT_SEED_NOISE = 1.0
 SELECTIONS = ("best-val", "last")
 INITS = ("pretrained", "random")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16", "fp16")
@@ -135,7 +146,12 @@ class SuiteConfig:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # the [run] table
     sweep: Mapping[str, Any] = field(default_factory=dict)  # search spaces, read by bench.sweep.driver
     source: str = ""
-    margin: float | None = None  # points: the smallest gain worth a higher cost (None: the report's 1.0)
+    verdicts: Mapping[str, float] = field(default_factory=dict)  # margin, seed_noise...: VerdictSettings
+
+    @property
+    def margin(self) -> float | None:
+        """Points: the smallest gain worth a higher cost (None: the default)."""
+        return self.verdicts.get("margin")
 
     def models(self) -> list[str]:
         return [run.model for run in self.runs]
@@ -219,10 +235,14 @@ def load_suite(name_or_path: str) -> SuiteConfig:
 
 
 def parse_suite(raw: Mapping[str, Any], name: str, source: str) -> SuiteConfig:
-    _check_keys(source, raw, {"name", "description", "margin", "run", "models", "sweep"})
-    margin = raw.get("margin")
-    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int | float) or margin < 0):
-        raise BenchError(f"{source}: 'margin' is a gain in accuracy points, zero or more, not {margin!r}.")
+    _check_keys(source, raw, {"name", "description", "run", "models", "sweep", *SUITE_VERDICT_KEYS})
+    verdicts = {}
+    for key in SUITE_VERDICT_KEYS:
+        value = raw.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+            raise BenchError(f"{source}: {key!r} is {SUITE_VERDICT_KEYS[key]}, zero or more, not {value!r}.")
+        if value is not None:
+            verdicts[key] = float(value)
     defaults = dict(raw.get("run", {}))
     _check_keys(f"{source} [run]", defaults, SUITE_RUN_KEYS)
     defaults = {k: coerce(k, v, f"{source} [run]") for k, v in defaults.items()}
@@ -248,7 +268,7 @@ def parse_suite(raw: Mapping[str, Any], name: str, source: str) -> SuiteConfig:
         defaults=defaults,
         sweep=dict(sweep),
         source=source,
-        margin=None if margin is None else float(margin),
+        verdicts=verdicts,
     )
 
 
@@ -267,6 +287,72 @@ def apply_overrides(
     _check_keys("run settings", overrides, SUITE_RUN_KEYS)  # bench.run(...) takes them as keywords
     set_values = {k: coerce(k, v, "command line") for k, v in overrides.items() if v is not None}
     return [dataclasses.replace(run, **set_values).validate() for run in chosen]
+
+
+# The verdict settings a suite may set, and what each is.
+SUITE_VERDICT_KEYS = {
+    "margin": "a gain in accuracy points",
+    "cost_margin": "a relative difference of cost (0.1: 10%)",
+    "seed_noise": "a seed-to-seed sd of accuracy in points",
+    "cost_noise": "a relative run-to-run sd of cost",
+}
+
+
+@dataclass(frozen=True)
+class VerdictSettings:
+    """What every verdict reads, whoever judges (the report, the end of `bench run`, `bench decide`).
+
+    margin and seed_noise are in accuracy points, cost_margin and cost_noise relative (0.1: 10%).
+    checkpoints: compare the trained checkpoints (one seed each, exact McNemar), not the models.
+    """
+
+    margin: float = DEFAULT_MARGIN
+    cost_margin: float = DEFAULT_COST_MARGIN
+    cost_noise: float = DEFAULT_COST_NOISE
+    seed_noise: float = DEFAULT_SEED_NOISE
+    checkpoints: bool = False
+    alpha: float = ALPHA
+
+    def validate(self) -> VerdictSettings:
+        m, cm, cn, sn = self.margin, self.cost_margin, self.cost_noise, self.seed_noise
+        checks = [
+            (
+                math.isfinite(m) and 0 <= m < 100,
+                f"--margin is a gain in accuracy points in [0, 100), not {m:g}",
+            ),
+            (
+                math.isfinite(cm) and 0 <= cm < 1,
+                f"--cost-margin is relative, in [0, 1), e.g. 0.1, not {cm:g}",
+            ),
+            (0 < cn < 1, f"--cost-noise is a relative sd in (0, 1), e.g. 0.1, not {cn:g}"),
+            (
+                math.isfinite(sn) and 0 <= sn < 50,
+                f"--seed-noise is a sd in accuracy points in [0, 50), not {sn:g}",
+            ),
+            (0 < self.alpha < 1, f"alpha must be in (0, 1), not {self.alpha:g}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise BenchError(message + ".")
+        return self
+
+    def with_suite(self, suite: SuiteConfig | None, given: Mapping[str, float | None]) -> VerdictSettings:
+        """These settings with the suite's where the command line gave none (`given`: None = not given)."""
+        chosen = {
+            **(suite.verdicts if suite is not None else {}),
+            **{k: v for k, v in given.items() if v is not None},
+        }
+        return dataclasses.replace(self, **chosen).validate()
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What `bench report` was asked for, apart from the folders, the format and the output file."""
+
+    cost: str = "time"  # the cost axis of the verdicts and the front (bench.costs.axes)
+    target: float | None = None  # the validation accuracy of time to target (None: 95% of the best)
+    verdicts: VerdictSettings = field(default_factory=VerdictSettings)
+    wide: bool = False  # the terminal's tables with every column, however wide
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from scipy import stats as sps
 from statsmodels.stats.proportion import proportion_confint
 
 from bench.cli import main
+from bench.config import ReportSettings, VerdictSettings
 from bench.errors import BenchError
 from bench.reporting import plots
 from bench.reporting.curves import training_curves
@@ -90,13 +91,13 @@ def assert_same_csv(name: str, text: str, expected: str) -> None:
 
 
 def test_golden_markdown_and_csv() -> None:
-    rep = build([BASIC], "time")
+    rep = build([BASIC], ReportSettings("time"))
     check_golden("basic.md", to_markdown(rep))
     check_golden_csv("basic.csv", to_csv(rep))
 
 
 def test_golden_merged_with_sweep() -> None:
-    rep = build([BASIC, SWEEP], "memory")
+    rep = build([BASIC, SWEEP], ReportSettings("memory"))
     check_golden("basic+sweep.md", to_markdown(rep))
 
 
@@ -126,7 +127,10 @@ def test_time_to_target_reads_validation() -> None:
     assert bert["time_to_target_s_mean"] == pytest.approx(1050)
     assert bert["targets_reached"] == 2 and row(rep.entries, "encoder")["targets_reached"] == 0
     assert (
-        build([BASIC], target=0.65).entries.set_index("entry").loc["encoder", "time_to_target_s_mean"] == 120
+        build([BASIC], ReportSettings(target=0.65))
+        .entries.set_index("entry")
+        .loc["encoder", "time_to_target_s_mean"]
+        == 120
     )
 
 
@@ -217,7 +221,7 @@ def test_cost_repeats_are_replicates_of_training_time(tmp_path: Path) -> None:
     _cost_repeats(folder, 1.3, 1.053)
     loaded = load_cost_repeats(folder)
     assert len(loaded) == 6 and loaded["step_time_s_mean"].iloc[1] == pytest.approx(1.3)
-    rep = build([folder], margin=5.0)
+    rep = build([folder], ReportSettings(verdicts=VerdictSettings(margin=5.0)))
     (pair,) = rep.pairs.to_dict("records")
     # each repeat's seconds per step times the run's 63 optimizer steps
     a, b = (
@@ -261,7 +265,7 @@ def test_memory_never_mixes_gpu_and_host_on_one_axis(tmp_path: Path) -> None:
     results.loc[1, "device"] = "NVIDIA H200"  # bert_bilstm ran on a GPU
     results.loc[1, "peak_gpu_mem_nvml_mib"] = 3000.0
     results.to_csv(folder / "results.csv", index=False)
-    rep = build([folder], "memory")
+    rep = build([folder], ReportSettings("memory"))
     assert set(rep.front["group"]) == {"peak_rss_mib", "peak_gpu_mem_nvml_mib"}  # two fronts
     assert rep.pairs.empty  # no pair spans the two: GPU MiB and host MiB are not one axis
     assert any("never one axis" in note for note in rep.notes)
@@ -317,7 +321,7 @@ def test_a_folder_of_sweep_trials_alone_reports_in_every_format(tmp_path: Path) 
 
 
 def test_a_cost_no_run_measured_says_so_instead_of_a_front() -> None:
-    rep = build([BASIC], "energy")  # the golden runs measured no energy, as on a CPU
+    rep = build([BASIC], ReportSettings("energy"))  # the golden runs measured no energy, as on a CPU
     assert rep.front.empty and rep.pairs.empty
     md = to_markdown(rep)
     assert "No front: fewer than two runs measured energy" in md and "Left out of the verdicts" in md
@@ -334,7 +338,7 @@ def test_failed_run_renders_with_its_error(folders: tuple[Path, Path]) -> None:
 
 def test_every_plot_is_written_and_readable(folders: tuple[Path, Path]) -> None:
     basic, sweep = folders
-    out = write_report([basic, sweep], "html", cost="params")
+    out = write_report([basic, sweep], "html", None, ReportSettings("params"))
     assert out == basic / "report.html"
     plots = basic / "plots"
     names = {p.stem for p in plots.glob("*.png")}
@@ -461,7 +465,7 @@ def test_margin_and_cost_noise_flags_reach_the_verdicts(tmp_path: Path) -> None:
 
 
 def test_suite_margin_sets_the_end_of_run_verdicts(tmp_path: Path) -> None:
-    from bench.api import end_of_run_verdicts
+    from bench.api import end_of_run_verdicts, suite_verdicts
     from bench.config import load_suite
 
     suite = tmp_path / "s.toml"
@@ -473,9 +477,9 @@ def test_suite_margin_sets_the_end_of_run_verdicts(tmp_path: Path) -> None:
         load_suite(str(suite_bad))
     folder = quick_like(tmp_path / "quick")
     _cost_repeats(folder, 1.3, 1.053)
-    (sentence,) = end_of_run_verdicts(folder, None, str(suite))
+    (sentence,) = end_of_run_verdicts(folder, suite_verdicts(str(suite), {"margin": None}))
     assert sentence.endswith("below the 5-point margin.")
-    (sentence,) = end_of_run_verdicts(folder, 1.0, str(suite))  # --margin wins over the suite
+    (sentence,) = end_of_run_verdicts(folder, suite_verdicts(str(suite), {"margin": 1.0}))  # --margin wins
     assert "inconclusive" in sentence
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.config import RUN_FIELDS
+from bench.config import RUN_FIELDS, ReportSettings, VerdictSettings
 from bench.costs.axes import axis_group, axis_names, axis_value, device_type, group_axis
 from bench.costs.columns import cost_columns
 from bench.errors import BenchError
@@ -38,11 +38,10 @@ from bench.results import (
     read_folder,
 )
 from bench.stats.budgets import budget_curve, time_to_target
-from bench.stats.cost import DEFAULT_COST_NOISE
 from bench.stats.intervals import StatsError, accuracy_interval, mean_std_ci
 from bench.stats.majority import short_warning
 from bench.stats.paired import compare_accuracy, holm
-from bench.stats.verdicts import DEFAULT_MARGIN, VERDICT_COLUMNS, pair_verdicts, verdict_front
+from bench.stats.verdicts import VERDICT_COLUMNS, pair_verdicts, verdict_front
 
 ALPHA = 0.05
 TARGET_SHARE = 0.95  # time to target: by default 95% of the best validation accuracy in the report
@@ -128,8 +127,7 @@ class Report:
     budget: pd.DataFrame  # expected best validation accuracy against trials' cost (see `budget_curves`)
     failures: pd.DataFrame
     notes: list[str] = field(default_factory=list)  # what the reader must know to read the verdicts
-    margin: float = DEFAULT_MARGIN  # points: the smallest gain worth a higher cost
-    cost_noise: float = DEFAULT_COST_NOISE  # relative run-to-run sd assumed for a single run
+    verdicts: VerdictSettings = field(default_factory=VerdictSettings)  # what the verdicts read
     decisions: list[str] = field(default_factory=list)  # each pair's path under --until-decided
 
 
@@ -352,18 +350,18 @@ def judge(
     loaded: Loaded,
     entries: pd.DataFrame,
     cost: str,
-    margin: float = DEFAULT_MARGIN,
-    noise: float = DEFAULT_COST_NOISE,
+    verdicts: VerdictSettings | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Every pair of our entries judged on accuracy and `cost`, and the front; notes for the reader.
 
     Accuracy: one paired comparison on the shared test items (bench.stats.compare_accuracy), Holm-
     adjusted across all pairs of the report. Cost: bench.stats.compare_cost on the replicates of
     `cost_replicates` (seeds or cost repeats); a side with one run is judged against the assumed
-    run-to-run `noise`. `margin` (points) is the smallest gain worth a higher cost. Memory is GPU
+    run-to-run noise. `verdicts` holds the margin and what else the verdicts read. Memory is GPU
     memory for GPU runs and host RSS for CPU runs: a report holding both judges each device type
     apart, with a front each.
     """
+    settings = verdicts or VerdictSettings()
     notes: list[str] = []
     ours = entries[entries["reference"] == ""]
     names = [str(e) for e in ours["entry"] if ours.set_index("entry").loc[e, "n_ok"] > 0]
@@ -406,8 +404,8 @@ def judge(
             cost=axis.noun,
             exact=axis.exact,
             alpha=ALPHA,
-            margin=margin,
-            noise=noise,
+            margin=settings.margin,
+            noise=settings.cost_noise,
         )
         items = {frozenset(k): c.n_items for k, c in comparisons.items()}
         table["n_items"] = [items[frozenset(k)] for k in zip(table["model_a"], table["model_b"])]
@@ -502,17 +500,10 @@ def budget_curves(sweep: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def build(
-    folders: Sequence[Path],
-    cost: str = "time",
-    target: float | None = None,
-    margin: float = DEFAULT_MARGIN,
-    cost_noise: float = DEFAULT_COST_NOISE,
-) -> Report:
-    if not (margin >= 0 and math.isfinite(margin)):
-        raise BenchError(f"--margin is a gain in accuracy points, zero or more, not {margin}.")
-    if not (0 < cost_noise < 1):
-        raise BenchError(f"--cost-noise is a relative sd in (0, 1), e.g. 0.1, not {cost_noise}.")
+def build(folders: Sequence[Path], settings: ReportSettings | None = None) -> Report:
+    """The report of `folders` (default: the newest under reports/) as `settings` ask."""
+    settings = settings or ReportSettings()
+    verdicts, cost, target = settings.verdicts.validate(), settings.cost, settings.target
     if cost not in axis_names():
         raise BenchError(f"--cost must be one of {', '.join(axis_names())}, not {cost!r}.")
     if target is not None and not 0 < target <= 1:
@@ -522,7 +513,7 @@ def build(
     add_time_to_target(loaded, target)
     entries = aggregate(loaded.results)
     try:
-        pairs, front, notes = judge(loaded, entries, cost, margin, cost_noise)
+        pairs, front, notes = judge(loaded, entries, cost, verdicts)
     except StatsError as exc:
         raise BenchError(f"cannot compare these runs: {exc}") from None
     res = loaded.results
@@ -544,7 +535,6 @@ def build(
         budget_curves(sweep),
         failures,
         notes,
-        margin,
-        cost_noise,
+        verdicts,
         decision_paths(folders),
     )

@@ -174,7 +174,8 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
         note = (
             "Each pair, cheaper model first. Worth it: the costlier model is significantly more accurate "
             "(p < 0.05 after Holm's adjustment across all pairs). Not worth it: it is significantly less "
-            f"accurate, or it is costlier and its gain is shown below the {rep.margin:g}-point margin "
+            "accurate, or it is costlier and its gain is shown below the "
+            f"{rep.verdicts.margin:g}-point margin "
             "(its Holm-adjusted one-sided upper bound). Inconclusive: neither, with the gain's bounds "
             "and what would decide it."
         )
@@ -204,7 +205,7 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
             f"Accuracy: {comparisons.described()} "
             "(bench.stats.compare_accuracy); detectable: the difference found with 80% power at 0.05. "
             "Cost: ratio of means, its interval from independent replicates (seeds or cost repeats); "
-            f"a side with a single run is judged against an assumed {100 * rep.cost_noise:g}% "
+            f"a side with a single run is judged against an assumed {100 * rep.verdicts.cost_noise:g}% "
             "run-to-run noise; parameters and FLOPs are exact."
         )
         out.append(("Pairs", note, pairs_grid(rep)))

@@ -8,11 +8,10 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import atomic
+from bench.config import ReportSettings
 from bench.reporting import max_len, plots
 from bench.reporting.data import Report, build
 from bench.reporting.formats import Printed, RenderOptions, load_formats
-from bench.stats.cost import DEFAULT_COST_NOISE
-from bench.stats.verdicts import DEFAULT_MARGIN
 
 
 def write_figures(rep: Report, folder: Path) -> dict[str, Path]:
@@ -24,18 +23,15 @@ def write_report(
     folders: Sequence[Path],
     fmt_name: str = "table",
     out: Path | None = None,
-    cost: str = "time",
-    target: float | None = None,
-    margin: float = DEFAULT_MARGIN,
-    cost_noise: float = DEFAULT_COST_NOISE,
-    wide: bool = False,
+    settings: ReportSettings | None = None,
 ) -> Path | None:
     """Build the report, write its plots beside it and render it; the file written (None: printed,
-    fitted to the terminal's width, or with every column with `wide`)."""
+    fitted to the terminal's width, or with every column with `settings.wide`)."""
+    settings = settings or ReportSettings()
     fmt = load_formats().get(fmt_name)  # an unknown name: a BenchError with did-you-mean
-    rep = build(folders, cost, target, margin, cost_noise)
+    rep = build(folders, settings)
     err = Console(stderr=True)
-    options = RenderOptions(Console().width, wide)
+    options = RenderOptions(Console().width, settings.wide)
     if fmt.extension is None:
         plot_dir = out or rep.loaded.folders[0]
         figures = write_figures(rep, plot_dir / "plots")
