@@ -20,12 +20,12 @@ import pandas as pd
 from rich.console import Console
 
 from bench.config import ReportSettings, VerdictSettings, load_suite
-from bench.decide.loop import DecideSettings
+from bench.decide.plan import DecideSettings
 from bench.errors import BenchError
 from bench.launch.console import results_table
 from bench.launch.launcher import Workers
 from bench.launch.session import RunRequest, default_out, run_session
-from bench.reporting.data import build
+from bench.reporting.report import build
 from bench.reporting.write import write_report
 from bench.results import frame_with_schema, result_columns
 from bench.runs.distributed import is_main
@@ -169,8 +169,7 @@ def run_command(
         print("bench: some runs failed; see the status and error columns.", file=sys.stderr)
         return 1
     if deciding is not None and folder is not None:
-        chosen = suite_verdicts(request.suite, verdicts or {})
-        deciding = dataclasses.replace(deciding, margin=chosen.margin / 100, cost_noise=chosen.cost_noise)
+        deciding = dataclasses.replace(deciding, verdicts=suite_verdicts(request.suite, verdicts or {}))
         if request.workers.queued:
             return decide_queue_command(request, folder, deciding)
         return decide_command(folder, deciding)

@@ -145,18 +145,43 @@ model_option = click.option(
 )
 
 
+VERDICTS_KEY = "verdicts"  # where the verdict options' values are gathered (click's context meta)
+
+
+def _gather(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    ctx.meta.setdefault(VERDICTS_KEY, {})[param.name] = value
+
+
+def given_verdicts(ctx: click.Context) -> dict[str, Any]:
+    """The verdict settings given on the command line; None where one was not given."""
+    return dict(ctx.meta.get(VERDICTS_KEY, {}))
+
+
 def verdict_options(func: Any) -> Any:
     """The settings every verdict reads (bench.config.VerdictSettings), shared by `bench run`,
-    `bench report` and `bench decide`; None means the suite's, else the default."""
-    from bench.config import DEFAULT_COST_NOISE, DEFAULT_MARGIN
+    `bench report` and `bench decide`: None means the suite's, else the default. Their values are
+    gathered for `given_verdicts`, not passed to the command one by one."""
+    from bench.config import DEFAULT_COST_MARGIN, DEFAULT_COST_NOISE, DEFAULT_MARGIN, DEFAULT_SEED_NOISE
 
     for flag, default, text in reversed(
         [
             (
                 "--margin",
                 DEFAULT_MARGIN,
-                "The smallest accuracy gain, in points, worth a higher cost: a costlier model whose gain "
-                "is shown below it is not worth it",
+                "The smallest accuracy gain, in points, worth a higher cost: a costlier model must be "
+                "better by more, and one whose gain is shown below it is not worth it",
+            ),
+            (
+                "--cost-margin",
+                DEFAULT_COST_MARGIN,
+                "Costs within this relative difference count as equal (0.1: 10%): a model more accurate "
+                "at an equal cost is worth it, and one as accurate (within the margin) equivalent",
+            ),
+            (
+                "--seed-noise",
+                DEFAULT_SEED_NOISE,
+                "Seed-to-seed sd of a model's accuracy, in points, assumed for a model with one seed "
+                "(measured on the quick suite: see the docs); sentences say it was assumed",
             ),
             (
                 "--cost-noise",
@@ -167,8 +192,18 @@ def verdict_options(func: Any) -> Any:
         ]
     ):
         text += f" [default: the suite's, else {default:g}]."
-        func = click.option(flag, type=float, default=None, help=text)(func)
-    return func
+        option = click.option(flag, type=float, default=None, help=text, expose_value=False, callback=_gather)
+        func = option(func)
+    checkpoints = click.option(
+        "--checkpoints",
+        is_flag=True,
+        default=None,
+        expose_value=False,
+        callback=_gather,
+        help="Compare the trained checkpoints (one seed each: exact McNemar), not the models: a claim "
+        "about these two checkpoints only, which leaves seed-to-seed variance out.",
+    )
+    return checkpoints(func)
 
 
 def decide_options(func: Any) -> Any:
@@ -177,28 +212,17 @@ def decide_options(func: Any) -> Any:
         [
             ("--budget", str, "30m", "Seconds of training and evaluation to spend deciding: 30m, 1h, 90s."),
             ("--max-seeds", int, 5, "Seeds of one model at most."),
-            (
-                "--looks",
-                int,
-                5,
-                "Planned looks (the runs already there the first); alpha is spent over them.",
-            ),
+            ("--max-repeats", int, 5, "Cost repeats of one model at most (timed runs in fresh processes)."),
         ]
     ):
         func = click.option(flag, type=kind, default=default, show_default=True, help=text)(func)
     return func
 
 
-def decide_settings(
-    budget: str, max_seeds: int, looks: int, margin: float | None, cost_noise: float | None
-) -> Any:
-    from bench.config import VerdictSettings
-    from bench.decide.loop import DecideSettings, parse_budget
+def decide_settings(budget: str, max_seeds: int, max_repeats: int, verdicts: Any) -> Any:
+    from bench.decide.plan import DecideSettings, parse_budget
 
-    verdicts = VerdictSettings().with_suite(None, {"margin": margin, "cost_noise": cost_noise})
-    return DecideSettings(
-        parse_budget(budget), max_seeds, looks, verdicts.margin / 100.0, verdicts.cost_noise
-    )
+    return DecideSettings(parse_budget(budget), max_seeds, max_repeats, verdicts)
 
 
 @main.command()
@@ -292,9 +316,7 @@ def run(
     until_decided: bool,
     budget: str,
     max_seeds: int,
-    margin: float | None,
-    looks: int,
-    cost_noise: float | None,
+    max_repeats: int,
     options: tuple[str, ...],
     workers: int,
     share_cpu: bool,
@@ -325,8 +347,10 @@ def run(
     )
     if until_decided and join:
         raise BenchError("--until-decided is the command's own, not a started worker's (--join).")
-    verdicts = {"margin": margin, "cost_noise": cost_noise}
-    deciding = decide_settings(budget, max_seeds, looks, margin, cost_noise) if until_decided else None
+    from bench.config import VerdictSettings
+
+    verdicts = given_verdicts(click.get_current_context())  # the suite's where not given: run_command
+    deciding = decide_settings(budget, max_seeds, max_repeats, VerdictSettings()) if until_decided else None
     sys.exit(run_command(request, quiet, verdicts, deciding))
 
 
@@ -334,21 +358,21 @@ def run(
 @click.argument("folder", type=click.Path(path_type=Path))
 @decide_options
 @verdict_options
-def decide(
-    folder: Path, budget: str, max_seeds: int, looks: int, margin: float | None, cost_noise: float | None
-) -> None:
+def decide(folder: Path, budget: str, max_seeds: int, max_repeats: int) -> None:
     """Continue a finished results folder until its pairs are decided, as `bench run --until-decided`.
 
     \b
     Between looks each inconclusive pair takes the lever expected to narrow its accuracy interval
-    most per second: more test items (its runs' kept weights on the next unused test reviews) or
-    another seed of each model. Errors stay at alpha over all looks (O'Brien-Fleming-type alpha
-    spending). Every look is a row per pair in FOLDER/decisions.csv. A budget that ends with
-    pairs undecided exits 0 and says what more would decide them.
+    most per second: more test items (its runs' kept weights on the next unused test reviews),
+    another seed, or cost repeats where only the costs are left to show. Errors stay at alpha over
+    all looks (alpha spent along the budget). Every look is a row per pair in FOLDER/decisions.csv.
+    A budget that ends with pairs undecided exits 0 and says what more would decide them.
     """
     from bench.api import decide_command
+    from bench.config import VerdictSettings
 
-    sys.exit(decide_command(folder, decide_settings(budget, max_seeds, looks, margin, cost_noise)))
+    verdicts = VerdictSettings().with_suite(None, given_verdicts(click.get_current_context()))
+    sys.exit(decide_command(folder, decide_settings(budget, max_seeds, max_repeats, verdicts)))
 
 
 @main.command("ls")
@@ -408,8 +432,6 @@ def report(
     out: Path | None,
     cost: str,
     target: float | None,
-    margin: float | None,
-    cost_noise: float | None,
     wide: bool,
 ) -> None:
     """Is the bigger model worth it? A verdict for every pair, the runs, the front and plots.
@@ -419,7 +441,7 @@ def report(
     from bench.config import ReportSettings, VerdictSettings
     from bench.reporting.write import write_report
 
-    verdicts = VerdictSettings().with_suite(None, {"margin": margin, "cost_noise": cost_noise})
+    verdicts = VerdictSettings().with_suite(None, given_verdicts(click.get_current_context()))
     write_report(list(folders), fmt, out, ReportSettings(cost, target, verdicts, wide))
 
 

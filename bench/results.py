@@ -18,6 +18,7 @@ from bench.config import RunConfig
 from bench.costs.axes import load_axes
 from bench.costs.columns import REDUCTIONS, CostColumn, cost_columns
 from bench.errors import BenchError, one_line
+from bench.stats.pair_table import PAIR_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -189,25 +190,16 @@ PREDICTION_COLUMNS = [
     Column("pred", "predicted class id"),
 ]
 
-# decisions.csv (`bench run --until-decided`, `bench decide`): one row per pair of models per look.
+# decisions.csv (`bench run --until-decided`, `bench decide`): one row per undecided pair per look,
+# then the pair's row as it was decided; the pair columns are the report's (bench/stats/pair_table.py).
 DECISION_COLUMNS = [
-    Column("look", "the look, from 1 (the runs the folder had) to the planned looks"),
-    Column("model_a", "the cheaper model at this look (mean training time)"),
-    Column("model_b", "the costlier model"),
-    Column("seeds_a", "seeds of model_a compared (one against several compares one seed each)"),
-    Column("seeds_b", "seeds of model_b compared"),
-    Column("n_items", "test items both models' runs predicted: a prefix of the nested test draw"),
-    Column("acc_diff", "accuracy of model_b minus model_a, points"),
-    Column("acc_diff_ci_low", "lower bound, at the look's share of alpha (O'Brien-Fleming-type spending)"),
-    Column("acc_diff_ci_high", "upper bound, at the same level"),
-    Column("cost_ratio", "training time of model_b over model_a"),
-    Column("cost_ci_low", "lower bound at 1 - alpha, from seeds or the assumed noise (--cost-noise)"),
-    Column("cost_ci_high", "upper bound"),
-    Column("verdict", "worth it, not worth it or inconclusive; a decided pair keeps its first decided row"),
+    Column("look", "the look, from 1 (the runs the folder had)"),
     Column(
-        "lever", "what brought this look: suite (the runs there were), items or seeds; empty once decided"
+        "fraction", "information fraction of the look: the share of the suite's and the budget's time spent"
     ),
+    Column("lever", "what came before this look: suite (the runs there were), items, seeds or cost repeats"),
     Column("elapsed_s", "seconds from the start of the runs to this look, training and evaluation"),
+    *(Column(name, doc) for name, doc in PAIR_COLUMNS),
 ]
 
 DECISIONS_FILE = "decisions.csv"
@@ -353,6 +345,22 @@ class RunFolder:
         if workers and name in ROW_KEYS:  # a file each worker writes (decisions.csv is the folder's own)
             return merged_frames(workers)[name]
         return latest_rows(read_rows(self.path / name), name)
+
+
+def read_decisions(folder: Path) -> pd.DataFrame:
+    """decisions.csv of `--until-decided` (every look's rows), the one place it is read; an empty frame
+    with its columns when the folder has none."""
+    names = [c.name for c in DECISION_COLUMNS]
+    frame = read_rows(folder / DECISIONS_FILE)
+    if frame.empty:
+        return pd.DataFrame(columns=names)
+    missing = [c for c in names if c not in frame]
+    if missing:
+        raise BenchError(
+            f"{folder / DECISIONS_FILE} lacks the columns {missing}: it was written by another version "
+            "of `bench decide`; move it away to decide the folder again."
+        )
+    return frame
 
 
 def read_folder(path: Path) -> RunFolder:

@@ -1,3 +1,6 @@
+"""The one verdict rule, the pair it judges (ordered by cost, every interval at the pair's level), its
+words, the break-even price of a point and the front, each against hand-worked cases."""
+
 from __future__ import annotations
 
 import math
@@ -5,275 +8,226 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
-from bench.stats.paired import AccuracyComparison, compare_accuracy
+from bench.config import VerdictSettings
+from bench.stats.cost import compare_cost, cost_position
+from bench.stats.fieller import BOUNDED, fieller
+from bench.stats.intervals import StatsError
+from bench.stats.pair_table import VERDICT_COLUMNS, pair_table
 from bench.stats.verdicts import (
-    FRONT_COLUMNS,
+    EQUIVALENT,
     INCONCLUSIVE,
     NOT_WORTH_IT,
-    VERDICT_COLUMNS,
     WORTH_IT,
-    pair_verdicts,
+    cost_decides,
+    family_level,
+    judge_all,
+    judge_pair,
+    rule,
     verdict_front,
 )
+from bench.stats.wording import percent, sentence
 
-# Cost replicates: CHEAP and DEAR differ significantly (3x), CHEAP and LIKE_CHEAP do not.
-CHEAP = [100.0, 104.0, 96.0]
-LIKE_CHEAP = [101.0, 97.0, 105.0]
-DEAR = [300.0, 310.0, 295.0]
+M = 0.01  # the default margin, one point, as a fraction
 
 
-def _comp(
-    diff: float,
-    p: float,
-    *,
-    ci: tuple[float, float] | None = None,
-    mde: float = 0.041,
-    n: int = 500,
-    seeds: tuple[int, int] = (1, 1),
-) -> AccuracyComparison:
-    low, high = ci if ci is not None else (diff - 0.02, diff + 0.02)
-    return AccuracyComparison(
-        # The t test's bounds (from se and df), whatever the seeds: McNemar's would need b and c.
-        method="paired t over items and seeds",
-        n_items=n,
-        seeds_a=seeds[0],
-        seeds_b=seeds[1],
-        acc_a=0.80,
-        acc_b=0.80 + diff,
-        diff=diff,
-        ci_low=low,
-        ci_high=high,
-        p_value=p,
-        mde=mde,
-        b=None,
-        c=None,
-        df=math.inf,
-        alpha=0.05,
-        power=0.8,
-        se=(high - low) / (2 * 1.959964),  # a normal test, so upper() and p_not_superior() agree with ci
-        se_seeds=0.0,
-    )
+@pytest.mark.parametrize(
+    ("low", "high", "costlier", "equal", "verdict"),
+    [
+        (0.015, 0.05, True, False, WORTH_IT),  # better by more than the margin, costlier
+        (0.015, 0.05, False, False, WORTH_IT),  # ... whatever the cost
+        (0.002, 0.008, False, True, WORTH_IT),  # better, below the margin, at an equal cost
+        (0.002, 0.008, True, False, NOT_WORTH_IT),  # better, but below the margin at a higher cost
+        (0.002, 0.008, True, True, WORTH_IT),  # costlier within the cost margin counts as equal
+        (0.002, 0.008, False, False, INCONCLUSIVE),  # the costs decide, and they are not shown
+        (-0.05, -0.01, False, False, NOT_WORTH_IT),  # less accurate
+        (-0.05, -0.01, False, True, NOT_WORTH_IT),  # less accurate, at an equal cost
+        (-0.008, 0.006, False, True, EQUIVALENT),  # within +-margin, costs equal
+        (-0.008, 0.006, True, False, NOT_WORTH_IT),  # within +-margin but costlier: below the margin
+        (-0.008, 0.006, False, False, INCONCLUSIVE),
+        (-0.02, 0.02, True, False, INCONCLUSIVE),  # neither bound tells
+        (-0.02, 0.005, True, False, NOT_WORTH_IT),  # gain at most 0.5 points, costlier
+        (0.005, 0.02, True, False, INCONCLUSIVE),  # better, but not shown above the margin
+    ],
+)
+def test_the_rule_clause_by_clause(
+    low: float, high: float, costlier: bool, equal: bool, verdict: str
+) -> None:
+    assert str(rule(low, high, costlier, equal, M)) == verdict
 
 
-def _front(models: list[str], verdicts: pd.DataFrame) -> dict[str, str | None]:
-    """model -> dominated_by, None for models on the front."""
-    out = verdict_front(models, verdicts)
-    assert list(out.columns) == FRONT_COLUMNS
-    assert (out["on_front"] == (out["dominated_by"] == "")).all()
-    return {m: (by or None) for m, by in zip(out["model"], out["dominated_by"])}
+def test_the_rule_broadcasts_and_refuses_a_negative_margin() -> None:
+    got = rule(np.array([0.02, -0.03]), np.array([0.04, -0.01]), False, False, M)
+    assert list(got) == [WORTH_IT, NOT_WORTH_IT]
+    with pytest.raises(StatsError):
+        rule(0.0, 0.1, False, False, -0.01)
 
 
-def test_issue_example_not_worth_it_at_a_two_point_margin_and_off_the_front() -> None:
-    bert = np.array([3550.0, 3600.0, 3650.0, 3560.0, 3640.0])
-    bilstm = bert * 1.07 + np.array([30.0, -30.0, 10.0, -10.0, 0.0])
-    models = ["bert_bilstm", "bert"]
-    # Given the other way round (bert_bilstm as A): the verdict reads it as bert first.
-    comps = {("bert_bilstm", "bert"): _comp(0.002, 1.0, ci=(-0.015, 0.019))}
-    costs = {"bert": bert, "bert_bilstm": bilstm}
-    # At 1 point the data cannot show the gain is below the margin: the bound is +1.2 points.
-    loose = pair_verdicts(models, costs, comps).iloc[0]
-    se = 0.034 / (2 * 1.959964)
-    assert loose["gain_upper_adjusted"] == pytest.approx(-0.002 + 1.644854 * se, abs=1e-6)
-    assert loose["verdict"] == INCONCLUSIVE and loose["margin"] == 1.0
-    assert (
-        "its gain is at most +1.2 points (one-sided, Holm-adjusted), not below the 1-point margin"
-        in (loose["sentence"])
-    )
-    out = pair_verdicts(models, costs, comps, margin=2.0)
-    assert list(out.columns) == VERDICT_COLUMNS
-    row = out.iloc[0]
-    assert (row["model_a"], row["model_b"], row["cost"]) == ("bert", "bert_bilstm", "training time")
-    assert row["cost_ratio"] == pytest.approx(1.07)
-    assert row["cost_significant"] is True
-    assert (row["acc_diff"], row["acc_diff_ci_low"], row["acc_diff_ci_high"]) == pytest.approx(
-        (-0.002, -0.019, 0.015)
-    )
-    assert row["verdict"] == NOT_WORTH_IT and row["margin"] == 2.0
-    assert row["sentence"] == (
-        "bert_bilstm costs 1.07\u00d7 the training time of bert (95% CI 1.05\u20131.09) and is 0.2 points"
-        " less accurate (\u22121.9 to +1.5; adjusted p = 1.0): not worth it: its gain is at most +1.2"
-        " points (one-sided, Holm-adjusted), below the 2-point margin."
-    )
-    assert _front(models, out) == {"bert_bilstm": "bert", "bert": None}
+def test_cost_decides_when_only_a_cost_fact_is_missing() -> None:
+    assert cost_decides(0.002, 0.008, M, False, False)  # equal -> worth it; costlier -> not worth it
+    assert cost_decides(-0.008, 0.006, M, False, False)  # equal -> equivalent; costlier -> not worth it
+    assert not cost_decides(-0.02, 0.02, M, False, False)  # accuracy must narrow first
+    assert not cost_decides(-0.008, 0.006, M, True, True)  # nothing a cost fact could add
 
 
-def test_worth_it_when_significantly_better_and_dearer_both_stay() -> None:
-    out = pair_verdicts(
-        ["small", "big"], {"small": CHEAP, "big": DEAR}, {("small", "big"): _comp(0.05, 1e-6)}
-    )
-    row = out.iloc[0]
-    assert (row["model_a"], row["model_b"], row["verdict"]) == ("small", "big", WORTH_IT)
-    assert row["sentence"].endswith(
-        "is 5.0 points more accurate (+3.0 to +7.0; adjusted p < 0.001): worth it."
-    )
-    assert _front(["small", "big"], out) == {"small": None, "big": None}  # a real trade-off
+def test_cost_position_by_hand() -> None:
+    same = compare_cost([100.0, 101, 99, 100], [100.5, 100, 101, 99.5], confidence=0.95)
+    assert cost_position(same, 0.10) == (False, True)  # 1.00x, inside [1/1.1, 1.1]
+    dearer = compare_cost([100.0, 104, 96], [300.0, 310, 295])
+    assert cost_position(dearer, 0.10) == (True, False)
+    exact_same = compare_cost([5.0], [5.0], exact=True)
+    assert cost_position(exact_same, 0.10) == (False, True)
+    unknown = compare_cost([100.0], [120.0])  # one run a side, no noise assumed: no interval
+    assert cost_position(unknown, 0.10) == (False, False)
 
 
-def test_better_at_no_significant_extra_cost_dominates() -> None:
-    out = pair_verdicts(["a", "b"], {"a": CHEAP, "b": LIKE_CHEAP}, {("a", "b"): _comp(0.03, 0.001)})
-    row = out.iloc[0]
-    assert row["cost_significant"] is False and row["verdict"] == WORTH_IT
-    assert _front(["a", "b"], out) == {"a": "b", "b": None}
+def _items(diff_items: int, both: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One seed each: B right on `diff_items` more items than A, both right on `both` more, shuffled."""
+    a = np.zeros(n, bool)
+    b = np.zeros(n, bool)
+    a[:both] = b[:both] = True
+    b[both : both + diff_items] = True
+    order = rng.permutation(n)
+    return a[order], b[order]
 
 
-def test_significantly_worse_and_not_cheaper_is_not_worth_it() -> None:
-    out = pair_verdicts(["a", "b"], {"a": CHEAP, "b": LIKE_CHEAP}, {("a", "b"): _comp(-0.03, 0.002)})
-    row = out.iloc[0]
-    assert (row["model_a"], row["model_b"]) == ("a", "b")
-    assert row["cost_significant"] is False and row["verdict"] == NOT_WORTH_IT
-    assert _front(["a", "b"], out) == {"a": None, "b": "a"}
-
-
-def test_inconclusive_says_what_could_not_be_seen() -> None:
-    comps = {("a", "b"): _comp(0.01, 0.4, ci=(-0.012, 0.032), mde=0.041)}
-    row = pair_verdicts(["a", "b"], {"a": CHEAP, "b": LIKE_CHEAP}, comps).iloc[0]
-    assert row["verdict"] == INCONCLUSIVE
-    assert (
-        "is 1.0 points more accurate (\u22121.2 to +3.2; adjusted p = 0.40): inconclusive; its gain is at"
-        " most +2.8 points (one-sided, Holm-adjusted), not below the 1-point margin; a difference under 4.1"
-        " points could not have been detected with 500 test items; about " in row["sentence"]
-    )
-    # One seed each: only more items decide. At the spread observed (SE 1.12 points at 500 items),
-    # the gain of 1 point is significant at SE 1 / 1.96 = 0.51: 500 (1.12 / 0.51)^2 = 2,415 items.
-    se = 0.044 / (2 * 1.959964)
-    assert row["items_to_decide"] == math.ceil(500 * se**2 / (0.01 / 1.959964) ** 2)
-    assert row["sentence"].endswith(
-        f"about {row['items_to_decide']} test items in all would decide it at the spread observed."
-    )
-    seeded = {("a", "b"): _comp(0.01, 0.4, seeds=(3, 3))}
-    row = pair_verdicts(["a", "b"], {"a": CHEAP, "b": LIKE_CHEAP}, seeded).iloc[0]
-    assert "with 500 test items and 3 seeds of a, 3 of b; about" in row["sentence"]
-
-
-def test_dearer_not_better_is_not_worth_it_only_when_the_gain_is_shown_below_the_margin() -> None:
-    # Absence of evidence is no verdict: +1 point, bound +2.7, is inconclusive at a 1-point margin.
-    out = pair_verdicts(["a", "b"], {"a": CHEAP, "b": DEAR}, {("a", "b"): _comp(0.01, 0.4)})
-    assert out.iloc[0]["verdict"] == INCONCLUSIVE
-    assert _front(["a", "b"], out) == {"a": None, "b": None}
-    # +0.1 point within [-0.4, +0.6]: the bound +0.52 is below the margin: not worth it.
-    tight = {("a", "b"): _comp(0.001, 0.7, ci=(-0.004, 0.006))}
-    out = pair_verdicts(["a", "b"], {"a": CHEAP, "b": DEAR}, tight)
-    assert out.iloc[0]["verdict"] == NOT_WORTH_IT and out.iloc[0]["gain_upper_adjusted"] < 0.01
-    assert _front(["a", "b"], out) == {"a": None, "b": "a"}
-    # The same accuracy at no significant extra cost is not "not worth it".
-    out = pair_verdicts(["a", "b"], {"a": CHEAP, "b": LIKE_CHEAP}, tight)
-    assert out.iloc[0]["verdict"] == INCONCLUSIVE
-
-
-def test_exact_costs() -> None:
-    params = {"a": [66e6], "b": [66e6], "c": [110e6]}
-    comps = {
-        ("a", "b"): _comp(0.004, 0.6),
-        ("a", "c"): _comp(0.002, 0.9, ci=(-0.003, 0.007)),
-        ("b", "c"): _comp(-0.002, 0.9, ci=(-0.007, 0.003)),
-    }
-    out = pair_verdicts(["a", "b", "c"], params, comps, cost="parameters", exact=True)
-    rows = out.set_index(["model_a", "model_b"])
-    # Same cost, no significant difference: tied, both stay.
-    assert rows.loc[("a", "b"), "verdict"] == INCONCLUSIVE
-    assert rows.loc[("a", "b"), "sentence"].startswith("b costs the same parameters as a and is 0.4 points")
-    assert (
-        rows.loc[("a", "c"), "cost_significant"] is True and rows.loc[("a", "c"), "verdict"] == NOT_WORTH_IT
-    )
-    assert rows.loc[("a", "c"), "sentence"].startswith("c costs 1.67\u00d7 the parameters of a and")
-    assert math.isnan(rows.loc[("a", "c"), "cost_ci_low"])
-    assert _front(["a", "b", "c"], out) == {"a": None, "b": None, "c": "a,b"}
-    # At the same exact cost only a significant accuracy difference dominates.
-    comps[("a", "b")] = _comp(0.03, 0.001)
-    out = pair_verdicts(["a", "b", "c"], params, comps, cost="parameters", exact=True)
-    assert _front(["a", "b", "c"], out) == {"a": "b", "b": None, "c": "a,b"}
-
-
-def test_one_cost_replicate_is_unknown_not_significant() -> None:
-    out = pair_verdicts(["a", "b"], {"a": [100.0], "b": [300.0, 310.0]}, {("a", "b"): _comp(0.01, 0.4)})
-    row = out.iloc[0]
-    assert row["cost_significant"] is None and math.isnan(row["cost_ci_low"])
-    assert row["verdict"] == INCONCLUSIVE
-    assert "(no interval from a single replicate)" in row["sentence"]
-    assert _front(["a", "b"], out) == {"a": None, "b": None}
-    better = pair_verdicts(["a", "b"], {"a": [100.0], "b": [300.0]}, {("a", "b"): _comp(0.05, 1e-5)})
-    assert better.iloc[0]["verdict"] == WORTH_IT
-    assert _front(["a", "b"], better) == {"a": "b", "b": None}  # unknown cost counts as no dearer
-
-
-def test_holm_adjustment_decides() -> None:
-    # Raw p 0.01, 0.04, 0.03 -> Holm 0.03, 0.06, 0.06: only the first pair stays significant.
-    costs = {"a": CHEAP, "b": DEAR, "c": [900.0, 910.0, 905.0]}
-    comps = {("a", "b"): _comp(0.03, 0.01), ("a", "c"): _comp(0.02, 0.04), ("b", "c"): _comp(0.02, 0.03)}
-    out = pair_verdicts(["a", "b", "c"], costs, comps).set_index(["model_a", "model_b"])
-    assert out["p_adjusted"].tolist() == pytest.approx([0.03, 0.06, 0.06])
-    # The other two gain +2 points [0, +4]: neither significant nor shown below the margin.
-    assert out["verdict"].tolist() == [WORTH_IT, INCONCLUSIVE, INCONCLUSIVE]
-    assert _front(["a", "b", "c"], out.reset_index()) == {"a": None, "b": None, "c": None}
-
-
-def test_p_adjusted_never_below_p() -> None:
+def test_judge_pair_orders_by_cost_and_reads_one_level() -> None:
     rng = np.random.default_rng(0)
-    models = [f"m{i}" for i in range(6)]
-    costs = {m: rng.lognormal(i, 0.1, size=3) for i, m in enumerate(models)}
-    comps = {}
-    for i, ma in enumerate(models):
-        for mb in models[i + 1 :]:
-            comps[(ma, mb)] = _comp(float(rng.normal(0, 0.02)), float(rng.random() ** 2))
-    out = pair_verdicts(models, costs, comps)
-    assert len(out) == 15
-    assert (out["p_adjusted"] >= out["p_value"]).all()
-    assert (out["cost_ratio"] >= 1).all()  # cheaper model first
+    a, b = _items(60, 300, 500, rng)  # B 12 points better on 500 items
+    costs_cheap, costs_dear = [100.0, 104.0, 96.0], [300.0, 310.0, 295.0]
+    settings = VerdictSettings()
+    j = judge_pair("big", "small", b, a, costs_dear, costs_cheap, 0.01, settings)  # given dear first
+    assert (j.model_a, j.model_b) == ("small", "big")  # ordered by mean cost
+    assert j.accuracy.diff == pytest.approx(0.12) and j.level == 0.01
+    assert j.cost.confidence == pytest.approx(0.99)  # the cost interval at the same level
+    assert j.costlier and j.verdict == WORTH_IT and j.reason == "above the margin"
+    # One seed a side: the models comparison with the assumed seed sd, which the sentence says.
+    assert j.accuracy.scope == "models" and j.accuracy.spread.assumed_a and j.accuracy.spread.assumed_b
+    assert j.seed_noise == 1.0
+    words = sentence(j, "training time", "s")
+    assert "a seed-to-seed sd of 1 points assumed for small and big (one seed), not measured" in words
+    assert percent(0.01) == "99%" and "99% interval" in words
 
 
-def test_cost_ties_keep_the_given_order() -> None:
-    out = pair_verdicts(["y", "x"], {"x": [5.0], "y": [5.0]}, {("x", "y"): _comp(0.0, 1.0)}, exact=True)
-    row = out.iloc[0]
-    assert (row["model_a"], row["model_b"], row["cost_ratio"]) == ("y", "x", 1.0)
-    assert row["sentence"].startswith("x costs the same training time as y and is as accurate")
+def test_checkpoints_are_named_for_what_they_are() -> None:
+    rng = np.random.default_rng(1)
+    a, b = _items(20, 300, 500, rng)
+    settings = VerdictSettings(checkpoints=True)
+    j = judge_pair("a", "b", a, b, [100.0], [100.0], 0.05, settings, exact=True)
+    assert j.accuracy.scope == "checkpoints" and j.accuracy.b is not None
+    assert math.isnan(j.seed_noise)
+    words = sentence(j, "parameter count", "")
+    assert "a claim about these two checkpoints, not the models" in words
+    assert "costs the same parameter count as a" in words
 
 
-def test_verdict_follows_the_paired_statistic_not_a_majority_vote() -> None:
-    # 3 seeds each over 99 blocks of 6 items. A: every item right in exactly 2 of its 3 seeds, so
-    # its majority vote is right everywhere (1.0) while each seed scores 4/6. B: items 0-3 right in
-    # all seeds, items 4-5 in one seed only, so its vote scores 4/6 while each seed scores 14/18.
-    # Voting says A is better by a third; the seeds, paired item by item, say B by 1/9.
-    blocks = 99
-    a = np.ones((3, blocks, 6), dtype=bool)
-    b = np.ones((3, blocks, 6), dtype=bool)
-    for j in range(blocks):
-        for i in range(6):
-            a[(i + j) % 3, j, i] = False  # rotating so that every seed scores the same
-        b[:, j, 4:] = False
-        b[j % 3, j, 4] = True
-        b[(j + 1) % 3, j, 5] = True
-    a, b = a.reshape(3, -1), b.reshape(3, -1)
-    vote_a, vote_b = (a.sum(axis=0) >= 2).mean(), (b.sum(axis=0) >= 2).mean()
-    assert (vote_a, vote_b) == pytest.approx((1.0, 4 / 6))
-    comp = compare_accuracy(a, b)
-    assert comp.diff == pytest.approx(1 / 9) and comp.p_value < 1e-6
-    out = pair_verdicts(["a", "b"], {"a": CHEAP, "b": DEAR}, {("a", "b"): comp})
-    assert out.iloc[0]["verdict"] == WORTH_IT
-    assert out.iloc[0]["acc_diff"] == pytest.approx(1 / 9)
-    # With B the cheaper one, B beats A outright.
-    out = pair_verdicts(["a", "b"], {"a": DEAR, "b": CHEAP}, {("a", "b"): comp})
-    assert (out.iloc[0]["model_a"], out.iloc[0]["verdict"]) == ("b", NOT_WORTH_IT)
-    assert _front(["a", "b"], out) == {"a": "b", "b": None}
+def test_equivalent_needs_both_axes_shown_within_their_margins() -> None:
+    rng = np.random.default_rng(2)
+    n = 20_000
+    a, b = rng.random((5, n)) < 0.8, rng.random((5, n)) < 0.8  # equal models, five seeds a side
+    settings = VerdictSettings(seed_noise=1.0, margin=1.0)
+    same_cost = [100.0, 100.4, 99.6, 100.2, 99.8]
+    j = judge_pair("a", "b", a, b, same_cost, same_cost, 0.05, settings)
+    assert j.cost_equal and j.verdict == EQUIVALENT
+    assert "either will do" in sentence(j, "training time", "s")
+    dearer = [200.0, 201.0, 199.0, 200.5, 199.5]
+    assert judge_pair("a", "b", a, b, same_cost, dearer, 0.05, settings).verdict == NOT_WORTH_IT
 
 
-def test_single_model_has_no_pairs() -> None:
-    out = pair_verdicts(["only"], {"only": CHEAP}, {})
-    assert out.empty and list(out.columns) == VERDICT_COLUMNS
-    assert _front(["only"], out) == {"only": None}
+def test_break_even_price_is_fieller_on_the_cost_and_gain() -> None:
+    rng = np.random.default_rng(3)
+    a, b = _items(60, 300, 500, rng)
+    cheap, dear = [100.0, 104.0, 96.0], [300.0, 310.0, 295.0]
+    j = judge_pair("a", "b", a, b, cheap, dear, 0.05, VerdictSettings())
+    extra = np.mean(dear) - np.mean(cheap)
+    var_cost = np.var(dear, ddof=1) / 3 + np.var(cheap, ddof=1) / 3
+    points, se = 100 * j.accuracy.diff, 100 * j.accuracy.se
+    want = fieller(extra, var_cost, points, se**2, 0.0, 0.95, min(2.0, j.accuracy.df))
+    assert j.break_even is not None and j.break_even.kind == BOUNDED
+    assert (j.break_even.ratio, j.break_even.low, j.break_even.high) == pytest.approx(
+        (want.ratio, want.low, want.high)
+    )
+    assert j.break_even.ratio == pytest.approx(extra / points)
+    words = sentence(j, "training time", "s")
+    assert (
+        f"worth it if a point of accuracy is worth more than {j.break_even.ratio:.3g} s of training time"
+        in words
+    )
+    # Given the other way round the pair is ordered by cost again; at equal cost there is no price.
+    swapped = judge_pair("b", "a", b, a, dear, cheap, 0.05, VerdictSettings())
+    assert swapped.break_even is not None and swapped.break_even.ratio == pytest.approx(j.break_even.ratio)
+    assert judge_pair("a", "b", a, b, cheap, cheap, 0.05, VerdictSettings()).break_even is None
 
 
-def test_bad_inputs() -> None:
-    costs = {"a": CHEAP, "b": DEAR, "c": DEAR}
-    with pytest.raises(ValueError, match="lacks the pairs"):
-        pair_verdicts(["a", "b", "c"], costs, {("a", "b"): _comp(0.0, 1.0), ("a", "c"): _comp(0.0, 1.0)})
-    with pytest.raises(ValueError, match="twice"):
-        pair_verdicts(["a", "b"], costs, {("a", "b"): _comp(0.0, 1.0), ("b", "a"): _comp(0.0, 1.0)})
-    with pytest.raises(ValueError, match="not a pair"):
-        pair_verdicts(["a", "b"], costs, {("a", "z"): _comp(0.0, 1.0)})
-    with pytest.raises(ValueError, match="costs lacks"):
-        pair_verdicts(["a", "b"], {"a": CHEAP}, {("a", "b"): _comp(0.0, 1.0)})
-    with pytest.raises(ValueError, match="duplicates"):
-        pair_verdicts(["a", "a"], costs, {})
-    with pytest.raises(ValueError, match="missing columns"):
-        verdict_front(["a"], pd.DataFrame({"model_a": []}))
+def test_an_inconclusive_pair_says_what_it_rules_out_and_what_would_decide_it() -> None:
+    rng = np.random.default_rng(4)
+    a, b = _items(3, 300, 500, rng)  # 0.6 points apart on 500 items, one seed each
+    j = judge_pair("a", "b", a, b, [100.0], [150.0], 0.05, VerdictSettings())
+    assert j.verdict == INCONCLUSIVE
+    words = sentence(j, "training time", "s")
+    assert f"it rules out a gain above +{100 * j.accuracy.ci_high:.1f}" in words
+    assert "detectable with 80% power:" in words
+    assert "would decide it with 80% power at the spread observed" in words
+    # Neither lever alone: the seed parts are above the target, and 500 items too few with any seeds.
+    assert j.needed.items is None and j.needed.seeds is None and j.needed.together is not None
+    assert f"about {j.needed.together[1]} seeds a side on about {j.needed.together[0]:,} test items" in words
+
+
+def test_judge_all_shares_alpha_over_the_pairs() -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    right = {m: rng.random(n) < p for m, p in (("x", 0.6), ("y", 0.7), ("z", 0.8))}
+    pairs = {(a, b): (right[a], right[b]) for a, b in (("x", "y"), ("x", "z"), ("y", "z"))}
+    costs = {"x": [10.0], "y": [20.0], "z": [40.0]}
+    judged = judge_all(["x", "y", "z"], pairs, costs, VerdictSettings())
+    assert (
+        [j.level for j in judged]
+        == [pytest.approx(0.05 / 3)] * 3
+        == [pytest.approx(family_level(0.05, 3))] * 3
+    )
+    table = pair_table(judged, "training time", "s", 0.05)
+    assert list(table.columns) == VERDICT_COLUMNS
+    # p_adjusted is below alpha exactly when the interval excludes 0.
+    excludes = (table["acc_diff_ci_low"] > 0) | (table["acc_diff_ci_high"] < 0)
+    assert ((table["p_adjusted"] < 0.05) == excludes).all()
+    assert (table["p_adjusted"] == np.minimum(1.0, 3 * table["p_value"])).all()
+    with pytest.raises(StatsError, match="lacks the pairs"):
+        judge_all(["x", "y", "z"], {("x", "y"): pairs[("x", "y")]}, costs, VerdictSettings())
+
+
+def test_the_level_agrees_with_a_t_quantile_by_hand() -> None:
+    """One seed a side, assumed sd 1 point: SE^2 = v / n + 2 (0.01)^2 and df by Satterthwaite over the
+    items alone (the assumed part is known), the interval diff +- t SE."""
+    rng = np.random.default_rng(6)
+    a, b = _items(30, 300, 600, rng)
+    j = judge_pair("a", "b", a, b, [1.0], [2.0], 0.02, VerdictSettings())
+    d = b.astype(float) - a.astype(float)
+    v, n = d.var(ddof=1), len(d)
+    se2 = v / n + 2e-4
+    df = se2**2 / ((v / n) ** 2 / (n - 1))
+    half = sps.t.isf(0.01, df) * math.sqrt(se2)
+    assert (j.accuracy.ci_low, j.accuracy.ci_high) == pytest.approx((d.mean() - half, d.mean() + half))
+
+
+def _front(models: list[str], rows: list[tuple[str, str, str, bool]]) -> dict[str, str | None]:
+    table = pd.DataFrame(rows, columns=["model_a", "model_b", "verdict", "cost_equal"])
+    front = verdict_front(models, table)
+    return {m: (d or None) for m, d in zip(front["model"], front["dominated_by"])}
+
+
+def test_front_follows_the_verdicts() -> None:
+    got = _front(
+        ["a", "b", "c", "d"],
+        [
+            ("a", "b", NOT_WORTH_IT, False),  # a dominates b
+            ("a", "c", WORTH_IT, False),  # a real trade-off: both stay
+            ("a", "d", WORTH_IT, True),  # d better at an equal cost: d dominates a
+            ("b", "c", INCONCLUSIVE, False),
+            ("b", "d", EQUIVALENT, True),  # either will do: both stay
+            ("c", "d", INCONCLUSIVE, False),
+        ],
+    )
+    assert got == {"a": "d", "b": "a", "c": None, "d": None}
+    with pytest.raises(StatsError):
+        verdict_front(["a"], pd.DataFrame({"model_a": ["a"]}))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -70,18 +69,3 @@ def predict_more(
     with torch.no_grad():
         result = evaluate(network, batches, device, data.n_classes, precision=precision)
     return items, result.probs, time.perf_counter() - started
-
-
-def more_prediction_rows(row: dict[str, Any], items: Split, probs: np.ndarray) -> list[dict[str, Any]]:
-    """predictions.csv rows (split test) of a run's new items; `row` gives run_id, model and seed."""
-    preds = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=int)
-    out = []
-    for i, example_id in enumerate(items.ids):
-        entry = {
-            "run_id": row["run_id"], "model": row["model"], "seed": row["seed"], "split": "test",
-            "example_id": example_id, "label": int(items.labels[i]), "pred": int(preds[i]),
-        }  # fmt: skip
-        for k in range(probs.shape[1]):
-            entry[f"prob_{k}"] = round(float(probs[i, k]), 6)
-        out.append(entry)
-    return out

@@ -1,6 +1,6 @@
 """The decide loop's backend in this process: new seeds trained by the executor and recorded by the
-folder's recorder, more test items evaluated from kept weights; and `decide_folder`, what
-`bench decide DIR` and `bench run --until-decided` call."""
+folder's recorder, more test items evaluated from kept weights, cost repeats timed in fresh processes;
+and `decide_folder`, what `bench decide DIR` and `bench run --until-decided` call."""
 
 from __future__ import annotations
 
@@ -10,27 +10,27 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.config import RunConfig
-from bench.decide.extend import more_prediction_rows, predict_more, test_draw
-from bench.decide.loop import DecideSettings, Outcome, decide, outcome_lines
+from bench.decide.extend import predict_more
+from bench.decide.folder import FolderBackend
+from bench.decide.loop import Decider, Outcome, outcome_lines
+from bench.decide.plan import DecideSettings, load_plan
 from bench.errors import BenchError
 from bench.launch.console import RichProgress
-from bench.launch.launcher import SEQUENTIAL
+from bench.launch.launcher import SEQUENTIAL, add_cost_repeats
 from bench.results import PREDICTIONS_FILE, RESULTS_FILE, latest_rows, read_rows, worker_folders
 from bench.runs.executor import Executor
 from bench.runs.interrupts import signals_as_interrupts
 from bench.runs.lock import folder_lock
 from bench.runs.recorder import Recorder
+from bench.runs.rows import split_prediction_rows
 
 
-class InProcessBackend:
+class InProcessBackend(FolderBackend):
     """Trains and evaluates here, one thing at a time; the recorder writes every row."""
 
     def __init__(self, executor: Executor, recorder: Recorder, skip_bad_rows: bool = False) -> None:
+        super().__init__(recorder.out, skip_bad_rows)
         self.executor, self.recorder = executor, recorder
-        self.skip_bad_rows = skip_bad_rows
-
-    def test_available(self, config: RunConfig) -> int:
-        return test_available(config, self.skip_bad_rows)
 
     def train_seeds(self, configs: Sequence[RunConfig]) -> None:
         for config in configs:
@@ -41,16 +41,8 @@ class InProcessBackend:
     def extend(self, run_id: str, config: RunConfig, n_items: int) -> None:
         extend_run(self.recorder, run_id, config, n_items, self.skip_bad_rows)
 
-
-_POOLS: dict[tuple[object, ...], int] = {}
-
-
-def test_available(config: RunConfig, skip_bad_rows: bool) -> int:
-    """Test items the config's dataset has to draw from (read once per dataset and split)."""
-    key = (config.dataset, config.max_train, config.data_seed, config.val_share, skip_bad_rows)
-    if key not in _POOLS:
-        _POOLS[key] = test_draw(config, 1, skip_bad_rows).test_available
-    return _POOLS[key]
+    def repeat(self, run_id: str, config: RunConfig, count: int) -> None:
+        repeat_run(self.recorder, run_id, config, count, self.executor.log)
 
 
 def extend_run(recorder: Recorder, run_id: str, config: RunConfig, n_items: int, skip_bad_rows: bool) -> None:
@@ -60,7 +52,15 @@ def extend_run(recorder: Recorder, run_id: str, config: RunConfig, n_items: int,
     mine = preds[(preds["run_id"] == run_id) & (preds["split"] == "test")]
     have = [str(i) for i in mine["example_id"]]
     items, probs, _ = predict_more(out, config, run_id, have, n_items, skip_bad_rows)
-    recorder.predictions(more_prediction_rows(recorder.results[run_id], items, probs))
+    recorder.predictions(split_prediction_rows(recorder.results[run_id], "test", items, probs))
+
+
+def repeat_run(
+    recorder: Recorder, run_id: str, config: RunConfig, count: int, log: Callable[[str], None]
+) -> None:
+    """`count` more cost repeats of the run, each in a fresh process, into the folder that holds it."""
+    wanted = recorder.cost_repeats_of(run_id) + count
+    add_cost_repeats(config, recorder.results[run_id], recorder, wanted, 1, log)
 
 
 def decide_folder(
@@ -83,10 +83,21 @@ def decide_folder(
     with signals_as_interrupts(), folder_lock(folder, recorder.main):
         try:
             recorder.load()
-            outcome = decide(folder, InProcessBackend(executor, recorder), settings, say or console.print)
+            backend = InProcessBackend(executor, recorder)
+            outcome = decide(backend, settings, say or console.print)
         finally:
             progress.stop()
             recorder.compact()
     for line in outcome_lines(outcome):
         console.print(line)
     return outcome
+
+
+def decide(backend: FolderBackend, settings: DecideSettings, say: Callable[[str], None]) -> Outcome:
+    """The loop on a folder backend, under the folder's plan (written now where there is none)."""
+    models = backend.state()
+    suite_s = sum(m.run_s * len(m.run_ids) for m in models.values())
+    plan, earlier = load_plan(backend.folder, settings, suite_s)
+    if earlier and plan.verdicts != settings.verdicts:
+        say(f"deciding under the plan in {backend.folder}/decide.json, which an earlier start made")
+    return Decider(backend, plan, settings, say).run()

@@ -20,8 +20,10 @@ import optuna
 from optuna.storages import RDBStorage
 
 from bench.config import RunConfig
-from bench.decide.local import extend_run, test_available
-from bench.decide.loop import DecideSettings, Outcome, decide
+from bench.decide.folder import FolderBackend
+from bench.decide.local import decide, extend_run, repeat_run
+from bench.decide.loop import Outcome
+from bench.decide.plan import DecideSettings
 from bench.errors import BenchError
 from bench.launch.queue import POLL_S, RunQueue
 from bench.launch.storage import Worker, open_storage
@@ -34,22 +36,19 @@ from bench.runs.rows import run_id_of
 FINISHED, ABANDONED, LEADER = "finished", "abandoned", "leader"
 
 
-class QueueBackend:
+class QueueBackend(FolderBackend):
     """The decide loop's backend over a run queue: `work` runs the queue's waiting runs to the end (this
     process as one worker, or the workers it starts), whichever workers of other machines join in."""
 
     def __init__(self, out: Path, queue: RunQueue, work: Callable[[], None], skip_bad_rows: bool) -> None:
-        self.out, self.queue, self.work = out, queue, work
-        self.skip_bad_rows = skip_bad_rows
-
-    def test_available(self, config: RunConfig) -> int:
-        return test_available(config, self.skip_bad_rows)
+        super().__init__(out, skip_bad_rows)
+        self.queue, self.work = queue, work
 
     def train_seeds(self, configs: Sequence[RunConfig]) -> None:
         self.queue.add(list(configs))
         self.work()
-        merge_workers(self.out)
-        rows = {str(r["run_id"]): r for r in RunFolder(self.out).read(RESULTS_FILE).to_dict("records")}
+        merge_workers(self.folder)
+        rows = {str(r["run_id"]): r for r in RunFolder(self.folder).read(RESULTS_FILE).to_dict("records")}
         for config in configs:
             row = rows.get(run_id_of(config), {})
             if row.get("status") != "ok":
@@ -57,24 +56,30 @@ class QueueBackend:
 
     def _owner(self, run_id: str) -> Path:
         """The worker folder that holds the run's finished row (and its kept weights)."""
-        for folder in worker_folders(self.out):
+        for folder in worker_folders(self.folder):
             rows = read_rows(folder / RESULTS_FILE)
             if not rows.empty and ((rows["run_id"] == run_id) & (rows["status"] == "ok")).any():
                 return folder
-        raise BenchError(f"{run_id} finished in no worker folder of {self.out}; give the workers' folder.")
+        raise BenchError(f"{run_id} finished in no worker folder of {self.folder}; give the workers' folder.")
 
-    def extend(self, run_id: str, config: RunConfig, n_items: int) -> None:
-        """In the folder of the worker that trained the run: the queue is idle between looks, so no
-        worker writes there meanwhile."""
+    def _in_owner(self, run_id: str, write: Callable[[Recorder], None]) -> None:
+        """Write into the folder of the worker that trained the run: the queue is idle between looks,
+        so no worker writes there meanwhile."""
         owner = self._owner(run_id)
         with folder_lock(owner):
             recorder = Recorder(owner)
             recorder.load()
             try:
-                extend_run(recorder, run_id, config, n_items, self.skip_bad_rows)
+                write(recorder)
             finally:
                 recorder.compact()
-        merge_workers(self.out)
+        merge_workers(self.folder)
+
+    def extend(self, run_id: str, config: RunConfig, n_items: int) -> None:
+        self._in_owner(run_id, lambda r: extend_run(r, run_id, config, n_items, self.skip_bad_rows))
+
+    def repeat(self, run_id: str, config: RunConfig, count: int) -> None:
+        self._in_owner(run_id, lambda r: repeat_run(r, run_id, config, count, print))
 
 
 def _over(study: optuna.Study) -> bool:
@@ -154,7 +159,7 @@ def decide_queued(
         if not help_until_decided(queue, generation, work):
             return None
     try:
-        outcome = decide(out, QueueBackend(out, queue, work, skip_bad_rows), settings, say)
+        outcome = decide(QueueBackend(out, queue, work, skip_bad_rows), settings, say)
     except BaseException:
         generation.set_user_attr(ABANDONED, True)  # another call takes over at once
         raise

@@ -1,17 +1,11 @@
-"""The report's data: results folders loaded, runs aggregated over seeds, every pair of models judged.
-
-Everything here reads results files only (see bench/results.py); nothing reaches back into training.
-The renderers (render_text, render_terminal, render_html, plots) import this module and layout, never
-each other (plots draws with the figure modules curves and verdict_plots); `bench.reporting.write`
-builds a report and hands it to one.
-
-Nothing here chooses on the test split: a sweep's best trial is the best on validation, and the
-target of time-to-target is a validation accuracy. Test accuracy is read to report and to compare.
+"""The report's data: results folders loaded and merged, runs aggregated over seeds (with the majority
+class and the paper's rows as references), each entry's correctness on the test items, time to
+target. Reads results files only (see bench/results.py); nothing reaches back into training. The
+pairs are judged in bench.reporting.pairs, the report built in bench.reporting.report.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,27 +15,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.config import RUN_FIELDS, ReportSettings, VerdictSettings
-from bench.costs.axes import axis_group, axis_names, axis_value, device_type, group_axis
+from bench.costs.axes import axis_names, axis_value
 from bench.costs.columns import cost_columns
 from bench.errors import BenchError
-from bench.reporting.paths import decision_paths
-from bench.reporting.replicates import cost_replicates as cost_replicates  # re-exported
 from bench.reporting.replicates import load_cost_repeats
 from bench.results import (
-    DECISIONS_FILE,
     EPOCHS_FILE,
     PREDICTIONS_FILE,
     RESULTS_FILE,
     STEPS_FILE,
     CostColumn,
+    read_decisions,
     read_folder,
 )
-from bench.stats.budgets import budget_curve, time_to_target
-from bench.stats.intervals import StatsError, accuracy_interval, mean_std_ci
+from bench.stats.budgets import time_to_target
+from bench.stats.intervals import mean_std_ci
 from bench.stats.majority import short_warning
-from bench.stats.paired import compare_accuracy, holm
-from bench.stats.verdicts import VERDICT_COLUMNS, pair_verdicts, verdict_front
 
 ALPHA = 0.05
 TARGET_SHARE = 0.95  # time to target: by default 95% of the best validation accuracy in the report
@@ -115,22 +104,6 @@ class Loaded:
     decisions: pd.DataFrame = field(default_factory=pd.DataFrame)  # `--until-decided`'s looks
 
 
-@dataclass
-class Report:
-    loaded: Loaded
-    entries: pd.DataFrame  # one row per compared model, then the reference rows (see `aggregate`)
-    pairs: pd.DataFrame  # one verdict per pair of our entries (bench.stats.verdicts.VERDICT_COLUMNS and more)
-    front: pd.DataFrame  # model, group, accuracy, cost, on_front, dominated_by
-    cost: str
-    target: float | None  # the validation accuracy of time to target
-    sweep: pd.DataFrame  # sweep-trial rows, compared on validation (see `sweep_table`)
-    budget: pd.DataFrame  # expected best validation accuracy against trials' cost (see `budget_curves`)
-    failures: pd.DataFrame
-    notes: list[str] = field(default_factory=list)  # what the reader must know to read the verdicts
-    verdicts: VerdictSettings = field(default_factory=VerdictSettings)  # what the verdicts read
-    decisions: list[str] = field(default_factory=list)  # each pair's path under --until-decided
-
-
 def newest_folder(root: Path = Path("reports")) -> Path:
     found = sorted(root.glob(f"*/{RESULTS_FILE}"), key=lambda p: p.stat().st_mtime)
     if not found:
@@ -138,7 +111,7 @@ def newest_folder(root: Path = Path("reports")) -> Path:
     return found[-1].parent
 
 
-def _col(df: pd.DataFrame, name: str) -> pd.Series:
+def column_or_nan(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name] if name in df.columns else pd.Series(np.nan, index=df.index, dtype=float)
 
 
@@ -170,11 +143,11 @@ def load(folders: Sequence[Path]) -> Loaded:
             ("epochs", EPOCHS_FILE),
             ("predictions", PREDICTIONS_FILE),
             ("steps", STEPS_FILE),
-            ("decisions", DECISIONS_FILE),
         ):
             df = run.read(name)
             df.insert(0, "source", folder.name)
             frames[key].append(df)
+        frames["decisions"].append(read_decisions(folder).assign(source=folder.name))
         repeats.append(load_cost_repeats(folder).assign(source=folder.name))
     res, ep, pred, steps, decisions = (
         # Leave out empty frames (a folder without predictions): concat would turn the labels into floats.
@@ -186,11 +159,11 @@ def load(folders: Sequence[Path]) -> Loaded:
     if not pred.empty:
         pred["split"] = pred["split"].fillna("test") if "split" in pred else "test"
 
-    trial = _col(res, "trial")
-    res["sweep"] = _col(res, "study").notna() | trial.notna()
+    trial = column_or_nan(res, "trial")
+    res["sweep"] = column_or_nan(res, "study").notna() | trial.notna()
     per_model_sources = res[~res["sweep"]].groupby("model")["source"].nunique()
     many = set(per_model_sources[per_model_sources > 1].index)
-    study = _col(res, "study").astype(object).where(_col(res, "study").notna(), "")
+    study = column_or_nan(res, "study").astype(object).where(column_or_nan(res, "study").notna(), "")
     by_model = {m: g for m, g in res.groupby("model", sort=False)}
     res["entry"] = [
         trial_entry(m, s, st, int(t), by_model[m]) if pd.notna(t) else (f"{m} [{s}]" if m in many else str(m))
@@ -213,8 +186,8 @@ def load(folders: Sequence[Path]) -> Loaded:
 def trial_entry(model: str, source: str, study: str, trial: int, rows: pd.DataFrame) -> str:
     """A sweep trial's entry: `bert t0`, with its study (or folder and study) where the model's
     trials come from several studies, so that two studies' trial 0 stay two entries."""
-    trials = rows[_col(rows, "trial").notna()]
-    keys = set(zip(trials["source"], _col(trials, "study").fillna("")))
+    trials = rows[column_or_nan(rows, "trial").notna()]
+    keys = set(zip(trials["source"], column_or_nan(trials, "study").fillna("")))
     if len(keys) <= 1:
         return f"{model} t{trial}"
     by_study = len({k[1] for k in keys}) == len(keys)
@@ -243,7 +216,7 @@ def add_time_to_target(loaded: Loaded, target: float | None) -> None:
         at = (res["source"] == source) & (res["run_id"] == run_id)
         time = g["cumulative_train_time_s"].to_numpy(dtype=float)
         res.loc[at, "time_to_target_s"] = time_to_target(time, accuracy, target)
-        energy = pd.to_numeric(_col(g, "energy_j"), errors="coerce").to_numpy(dtype=float)
+        energy = pd.to_numeric(column_or_nan(g, "energy_j"), errors="coerce").to_numpy(dtype=float)
         if np.isfinite(energy).all():
             res.loc[at, "energy_to_target_j"] = time_to_target(np.cumsum(energy), accuracy, target)
 
@@ -271,7 +244,7 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for entry, g in results[~results["sweep"]].groupby("entry", sort=False):
         ok = g[g["status"] == "ok"]
-        flagged = [str(w) for w in _col(ok, "warning").dropna() if str(w)]
+        flagged = [str(w) for w in column_or_nan(ok, "warning").dropna() if str(w)]
         kinds = sorted({str(short_warning(w)) for w in flagged})
         warning = f"{' / '.join(kinds)} ({len(flagged)} of {len(ok)} runs)" if flagged else ""
         row: dict[str, Any] = {
@@ -281,15 +254,15 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
             "reference": "",
             "task": g["task"].iloc[0],
             "comparable": True,
-            "device": ", ".join(sorted({str(d) for d in _col(ok, "device").dropna()})),
+            "device": ", ".join(sorted({str(d) for d in column_or_nan(ok, "device").dropna()})),
             "seeds": " ".join(str(int(s)) for s in ok["seed"]),
             "n_ok": len(ok),
             "n_failed": int((g["status"] != "ok").sum()),
             "warning": warning,
-            "targets_reached": int(_col(ok, "time_to_target_s").notna().sum()),
+            "targets_reached": int(column_or_nan(ok, "time_to_target_s").notna().sum()),
         }
         for m in [*metrics(), *TARGET_METRICS, *axis_metrics().values()]:
-            for stat, value in _summary(_col(ok, m.key), bounded=m.kind == "pct").items():
+            for stat, value in _summary(column_or_nan(ok, m.key), bounded=m.kind == "pct").items():
                 row[f"{m.key}_{stat}"] = value
         rows.append(row)
     models = list(dict.fromkeys(r["model"] for r in rows))
@@ -303,7 +276,7 @@ def reference_rows(results: pd.DataFrame, ours: list[dict[str, Any]]) -> list[di
     refs: list[dict[str, Any]] = []
     ok = results[(results["status"] == "ok") & ~results["sweep"]]
     for task, g in ok.groupby("task", sort=False):
-        share = pd.to_numeric(_col(g, "majority_accuracy"), errors="coerce").dropna()
+        share = pd.to_numeric(column_or_nan(g, "majority_accuracy"), errors="coerce").dropna()
         if len(share):
             several = ok["task"].nunique() > 1
             name = "majority class" + (f" ({task})" if several else "")
@@ -334,9 +307,12 @@ def correctness(loaded: Loaded, entries: Sequence[str], split: str = "test") -> 
     found = {}
     for entry, g in pred.groupby("entry", sort=False):
         right = (g["pred"] == g["label"]).astype(int)
-        found[str(entry)] = g.assign(right=right).pivot_table(
+        table = g.assign(right=right).pivot_table(
             index=["source", "run_id"], columns="example_id", values="right", aggfunc="first"
         )
+        # Only the items every run of the entry predicted: a seed added while deciding is tested on
+        # the items its model had then, and another entry's runs may have more.
+        found[str(entry)] = table.dropna(axis=1).astype(int)
     return found
 
 
@@ -344,197 +320,3 @@ def labels_agree(loaded: Loaded, a: str, b: str) -> bool:
     pred = loaded.predictions
     both = pred[pred["entry"].isin([a, b]) & (pred["split"] == "test")]
     return bool((both.groupby("example_id")["label"].nunique() <= 1).all())
-
-
-def judge(
-    loaded: Loaded,
-    entries: pd.DataFrame,
-    cost: str,
-    verdicts: VerdictSettings | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Every pair of our entries judged on accuracy and `cost`, and the front; notes for the reader.
-
-    Accuracy: one paired comparison on the shared test items (bench.stats.compare_accuracy), Holm-
-    adjusted across all pairs of the report. Cost: bench.stats.compare_cost on the replicates of
-    `cost_replicates` (seeds or cost repeats); a side with one run is judged against the assumed
-    run-to-run noise. `verdicts` holds the margin and what else the verdicts read. Memory is GPU
-    memory for GPU runs and host RSS for CPU runs: a report holding both judges each device type
-    apart, with a front each.
-    """
-    settings = verdicts or VerdictSettings()
-    notes: list[str] = []
-    ours = entries[entries["reference"] == ""]
-    names = [str(e) for e in ours["entry"] if ours.set_index("entry").loc[e, "n_ok"] > 0]
-    right = correctness(loaded, names)
-    res, repeats = loaded.results, loaded.cost_repeats
-    measured = [n for n in names if n in right and cost_replicates(res, n, cost, repeats) is not None]
-    skipped = [n for n in names if n not in measured]
-    if skipped:
-        notes.append(
-            f"Left out of the verdicts (no predictions or no {cost} measured): {', '.join(skipped)}."
-        )
-    groups: dict[str, list[str]] = {}  # by the column the axis reads: memory differs by device type
-    for name in measured:
-        kind = device_type(str(ours.set_index("entry").loc[name, "device"]).split(", ")[0])
-        groups.setdefault(axis_group(cost, kind), []).append(name)
-    if len(groups) > 1:
-        notes.append(
-            "Memory is GPU memory on a GPU and host RSS on a CPU, never one axis: GPU and CPU runs are "
-            "judged apart, with a front each, and each family's p-values are Holm-adjusted on their own."
-        )
-    verdicts, fronts = [], []
-    for column, group in groups.items():
-        comparisons = {}
-        for i, a in enumerate(group):
-            for b in group[i + 1 :]:
-                shared = right[a].columns.intersection(right[b].columns)
-                if not len(shared) or not labels_agree(loaded, a, b):
-                    raise BenchError(
-                        f"{a} and {b} share no test items with the same labels; compare runs on one split."
-                    )
-                comparisons[(a, b)] = compare_accuracy(
-                    right[a][shared].to_numpy(), right[b][shared].to_numpy(), ALPHA
-                )
-        costs = {n: reps for n in group if (reps := cost_replicates(res, n, cost, repeats)) is not None}
-        axis = group_axis(column)
-        table = pair_verdicts(
-            group,
-            costs,
-            comparisons,
-            cost=axis.noun,
-            exact=axis.exact,
-            alpha=ALPHA,
-            margin=settings.margin,
-            noise=settings.cost_noise,
-        )
-        items = {frozenset(k): c.n_items for k, c in comparisons.items()}
-        table["n_items"] = [items[frozenset(k)] for k in zip(table["model_a"], table["model_b"])]
-        verdicts.append(table.assign(group=column))
-        front = verdict_front(group, table).assign(group=column)
-        summary = ours.set_index("entry")
-        front["accuracy"] = [summary.loc[m, "test_accuracy_mean"] for m in front["model"]]
-        front["cost"] = [costs[m].mean for m in front["model"]]
-        fronts.append(front)
-    pairs = (
-        pd.concat(verdicts, ignore_index=True)
-        if verdicts
-        else pd.DataFrame(columns=[*VERDICT_COLUMNS, "group"])
-    )
-    front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
-    return pairs, front, notes
-
-
-# --- sweeps --------------------------------------------------------------------------------------
-def sweep_table(loaded: Loaded, sweep: pd.DataFrame) -> pd.DataFrame:
-    """Sweep trials compared on validation, and the chosen trial confirmed on test once.
-
-    Per study, the best trial is the one with the best validation accuracy. Every other finished
-    trial is compared with it on the validation items both predicted (one seed each: exact McNemar),
-    p Holm-adjusted across the study's trials. That is a screen on the split that chose the best, so
-    optimistic; the best trial's test accuracy, with its Wilson interval, is the number to report.
-    """
-    out = sweep.assign(is_best=False, p_vs_best=math.nan, p_vs_best_adjusted=math.nan,
-                       test_ci_low=math.nan, test_ci_high=math.nan)  # fmt: skip
-    if out.empty or "val_accuracy" not in out:
-        return out
-    out["settings"] = swept_settings(out)
-    right = {k: v for k, v in correctness(loaded, list(out["entry"]), "val").items()}
-    done = out[(out["status"] == "ok") & out["val_accuracy"].notna()]
-    for _, trials in done.groupby(_col(done, "study").fillna(""), sort=False):
-        # The best on validation; on a tie, the cheaper to train (nothing here reads test accuracy).
-        ranked = trials.assign(_time=pd.to_numeric(_col(trials, "train_time_s"), errors="coerce"))
-        top = ranked.sort_values(["val_accuracy", "_time"], ascending=[False, True], kind="stable").index[0]
-        out.loc[top, "is_best"] = True
-        n, acc = out.loc[top, "n_test"], out.loc[top, "test_accuracy"]
-        if pd.notna(n) and pd.notna(acc) and n > 0:
-            out.loc[top, ["test_ci_low", "test_ci_high"]] = accuracy_interval(round(acc * n), int(n))
-        best = right.get(str(out.loc[top, "entry"]))
-        p = {}
-        for i in trials.index:
-            mine = right.get(str(out.loc[i, "entry"]))
-            if i == top or best is None or mine is None:
-                continue
-            shared = best.columns.intersection(mine.columns)
-            if len(shared):
-                p[i] = compare_accuracy(best[shared].to_numpy(), mine[shared].to_numpy()).p_value
-        if p:
-            out.loc[list(p), "p_vs_best"] = list(p.values())
-            out.loc[list(p), "p_vs_best_adjusted"] = holm(list(p.values()))
-    return out
-
-
-def swept_settings(sweep: pd.DataFrame) -> list[str]:
-    """Each trial's settings that differ between the trials of its study, run settings and model
-    options alike ("max_len=128, C=4.0")."""
-    options = [json.loads(o) if isinstance(o, str) else {} for o in _col(sweep, "options")]
-    settings = [
-        {**{k: r[k] for k in RUN_FIELDS if k in sweep and k not in ("options", "seed")}, **o}
-        for (_, r), o in zip(sweep.iterrows(), options)
-    ]
-    studies = _col(sweep, "study").fillna("").tolist()
-    found = [""] * len(settings)
-    for study in set(studies):
-        members = [j for j, name in enumerate(studies) if name == study]
-        varied = {
-            k for j in members for k in settings[j] if len({str(settings[i].get(k)) for i in members}) > 1
-        }
-        for j in members:
-            found[j] = ", ".join(f"{k}={v}" for k, v in settings[j].items() if k in varied)
-    return found
-
-
-def budget_curves(sweep: pd.DataFrame) -> pd.DataFrame:
-    """Expected best validation accuracy after n trials against the training time spent, per study."""
-    parts = []
-    done = (
-        sweep[(sweep["status"] == "ok") & sweep["val_accuracy"].notna()]
-        if "val_accuracy" in sweep
-        else sweep[:0]
-    )
-    for (study, model), g in done.groupby([_col(done, "study").fillna(""), "model"], sort=False):
-        if len(g) >= 2:
-            curve = budget_curve(
-                g["val_accuracy"].to_numpy(dtype=float), g["train_time_s"].to_numpy(dtype=float)
-            )
-            parts.append(curve.assign(study=str(study), model=str(model)))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def build(folders: Sequence[Path], settings: ReportSettings | None = None) -> Report:
-    """The report of `folders` (default: the newest under reports/) as `settings` ask."""
-    settings = settings or ReportSettings()
-    verdicts, cost, target = settings.verdicts.validate(), settings.cost, settings.target
-    if cost not in axis_names():
-        raise BenchError(f"--cost must be one of {', '.join(axis_names())}, not {cost!r}.")
-    if target is not None and not 0 < target <= 1:
-        raise BenchError(f"--target is a validation accuracy in (0, 1], not {target}.")
-    loaded = load(folders)
-    target = target if target is not None else default_target(loaded)
-    add_time_to_target(loaded, target)
-    entries = aggregate(loaded.results)
-    try:
-        pairs, front, notes = judge(loaded, entries, cost, verdicts)
-    except StatsError as exc:
-        raise BenchError(f"cannot compare these runs: {exc}") from None
-    res = loaded.results
-    sweep = sweep_table(loaded, res[res["sweep"]])
-    bad = ~res["status"].isin(["ok", "pruned"])  # a pruned sweep trial was stopped on purpose
-    failures = res.loc[bad, ["entry", "source", "run_id", "status"]].assign(
-        error=_col(res, "error")[bad].fillna("")
-    )
-    if front.empty and len(entries[entries["reference"] == ""]) > 1:
-        notes.append(f"No front: fewer than two runs measured {cost} with predictions to compare.")
-    return Report(
-        loaded,
-        entries,
-        pairs,
-        front,
-        cost,
-        target,
-        sweep,
-        budget_curves(sweep),
-        failures,
-        notes,
-        verdicts,
-        decision_paths(folders),
-    )

@@ -17,7 +17,8 @@ import pandas as pd
 from bench.costs.axes import group_axis
 from bench.formatting import fmt
 from bench.reporting import max_len
-from bench.reporting.data import PAPER_DEVICE, TARGET_METRICS, Metric, Report, metrics
+from bench.reporting.data import PAPER_DEVICE, TARGET_METRICS, Metric, metrics
+from bench.reporting.report import Report
 from bench.stats import comparisons
 from bench.stats.majority import HINT
 

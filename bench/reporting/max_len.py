@@ -7,8 +7,8 @@ trials from a built report (bench/reporting/data.py) and gives, per model:
 - each max_len's validation accuracy, training time and truncated share of reviews;
 - the best max_len, chosen on validation, and its test accuracy, read once;
 - the verdict of the best max_len against the shortest, by the report's own pair rule
-  (`bench.reporting.data.judge`: the same paired test, cost ratio and verdict as any pair of models).
-  Each model's pair is a family of one, so its p-value is not adjusted across the models.
+  (`bench.reporting.pairs.judge`: the same comparison, cost ratio and verdict as any pair of models).
+  Each model's pair is a family of one, so its level is not shared across the models.
 
 Only studies in which max_len alone varies are read: with another setting swept beside it, the best
 trial's gain could not be put down to max_len.
@@ -24,8 +24,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from bench.formatting import fmt
-from bench.reporting.data import Loaded, Report, aggregate, judge
+from bench.reporting.data import Loaded, aggregate
+from bench.reporting.pairs import judge
 from bench.reporting.plots import COLORS, save
+from bench.reporting.report import Report
 
 PARAM = "max_len"
 

@@ -20,7 +20,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from bench.costs.axes import group_axis  # noqa: E402
 from bench.reporting.curves import COLORS, training_curves  # noqa: E402
-from bench.reporting.data import PAPER_DEVICE, PAPER_TASK, Report  # noqa: E402
+from bench.reporting.data import PAPER_DEVICE, PAPER_TASK  # noqa: E402
+from bench.reporting.report import Report  # noqa: E402
 from bench.reporting.verdict_plots import decisions_plot, margin_points, pairs_plot  # noqa: E402
 
 

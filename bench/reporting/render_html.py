@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.reporting.data import Report
 from bench.reporting.formats import RenderOptions, report_format
 from bench.reporting.layout import sections
+from bench.reporting.report import Report
 from bench.stats.metrics import confusion_matrix
 
 # On a phone the text wraps and never scrolls sideways: a wide table scrolls inside its own box, and

@@ -20,9 +20,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bench.reporting.data import Report
 from bench.reporting.formats import Printed, RenderOptions, report_format
 from bench.reporting.layout import sections
+from bench.reporting.report import Report
 
 FOOTNOTE_AT = 16  # a text cell longer than this becomes a footnote under its table, but names stay
 NAMES = {"model", "A (cheaper)", "B (costlier)", "dominated by", "settings", "study", "run", "verdict"}

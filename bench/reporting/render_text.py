@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.reporting.data import TARGET_METRICS, Report, metrics
+from bench.reporting.data import TARGET_METRICS, metrics
 from bench.reporting.formats import RenderOptions, report_format
 from bench.reporting.layout import sections
+from bench.reporting.report import Report
 from bench.stats.verdicts import VERDICT_COLUMNS
 
 

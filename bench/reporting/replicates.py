@@ -47,21 +47,22 @@ def load_cost_repeats(folder: Path) -> pd.DataFrame:
 def cost_replicates(
     results: pd.DataFrame, entry: str, axis: str, repeats: pd.DataFrame | None = None
 ) -> Replicates | None:
-    """An entry's replicates on a cost axis: its seeds' values when it has two or more; else, for
-    time, its cost repeats (each repeat's seconds per step times the entry's optimizer steps, a
-    training time like the time column); else its one value (exact costs: the value of all seeds).
+    """An entry's replicates on a cost axis: its seeds' values, or, for time, its cost repeats (each
+    repeat's seconds per step times the entry's optimizer steps, a training time like the time
+    column) where there are more of them than seeds; its one value where it has no more (exact costs:
+    the value of all seeds).
 
     `repeats` holds cost_repeats.csv rows tagged with `source` (see `load_cost_repeats`)."""
     ok = results[(results["entry"] == entry) & (results["status"] == "ok") & ~results["sweep"]]
     values = pd.to_numeric(ok[f"axis_{axis}"], errors="coerce").dropna().to_numpy(dtype=float)
     if not len(values):
         return None
-    if len(values) >= 2 or on_device(axis, ok["device"].iloc[0]).exact:
+    if on_device(axis, ok["device"].iloc[0]).exact:
         return Replicates.of(values)
     if axis == "time" and repeats is not None and not repeats.empty:
         run = ok.iloc[0]
         mine = repeats[(repeats["source"] == run["source"]) & (repeats["model"] == run["model"])]
         steps = pd.to_numeric(ok["train_steps"], errors="coerce").mean() if "train_steps" in ok else np.nan
-        if len(mine) >= 2 and np.isfinite(steps) and steps > 0:
+        if len(mine) >= 2 and len(mine) > len(values) and np.isfinite(steps) and steps > 0:
             return Replicates.of(mine["step_time_s_mean"].to_numpy(dtype=float) * steps)
     return Replicates.of(values)

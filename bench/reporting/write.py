@@ -10,8 +10,8 @@ from rich.console import Console
 from bench import atomic
 from bench.config import ReportSettings
 from bench.reporting import max_len, plots
-from bench.reporting.data import Report, build
 from bench.reporting.formats import Printed, RenderOptions, load_formats
+from bench.reporting.report import Report, build
 
 
 def write_figures(rep: Report, folder: Path) -> dict[str, Path]:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from bench.config import RunConfig
-from bench.data import Dataset
+from bench.data import Dataset, Split
 from bench.modeling import MODELS
 from bench.results import run_costs
 from bench.runs.checkpoint import Selection
@@ -118,6 +118,29 @@ def epoch_row(row: dict[str, Any], stats: EpochStats, before: list[dict[str, Any
     }
 
 
+def split_prediction_rows(
+    row: dict[str, Any], split: str, part: Split, probs: np.ndarray
+) -> list[dict[str, Any]]:
+    """predictions.csv's rows of one split's items, from their class probabilities (the one builder:
+    a run's own, and the test items added to it later by `--until-decided`)."""
+    preds = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=int)
+    rows = []
+    for i, example_id in enumerate(part.ids):
+        entry = {
+            "run_id": row["run_id"],
+            "model": row["model"],
+            "seed": row["seed"],
+            "split": split,
+            "example_id": example_id,
+            "label": int(part.labels[i]),
+            "pred": int(preds[i]),
+        }
+        for k in range(probs.shape[1]):
+            entry[f"prob_{k}"] = round(float(probs[i, k]), 6)
+        rows.append(entry)
+    return rows
+
+
 def prediction_rows(row: dict[str, Any], data: Dataset, selection: Selection) -> list[dict[str, Any]]:
     """The selected epoch's predictions, test and validation: predictions.csv's rows for the run."""
     rows = []
@@ -125,22 +148,8 @@ def prediction_rows(row: dict[str, Any], data: Dataset, selection: Selection) ->
         ("test", data.test, selection.test_probs),
         ("val", data.val, selection.val_probs),
     ):
-        if probs is None:
-            continue
-        preds = probs.argmax(axis=1)
-        for i, example_id in enumerate(part.ids):
-            entry = {
-                "run_id": row["run_id"],
-                "model": row["model"],
-                "seed": row["seed"],
-                "split": split,
-                "example_id": example_id,
-                "label": int(part.labels[i]),
-                "pred": int(preds[i]),
-            }
-            for k in range(probs.shape[1]):
-                entry[f"prob_{k}"] = round(float(probs[i, k]), 6)
-            rows.append(entry)
+        if probs is not None:
+            rows += split_prediction_rows(row, split, part, probs)
     return rows
 
 

@@ -17,12 +17,11 @@ from bench.stats.intervals import StatsError, check_level
 
 COST_DELTA_LOG = "delta method on log means, Hsu's df"
 COST_ASSUMED = "delta method on log means, run-to-run noise assumed"
-# Relative sd of one run's cost from one run to the next, assumed where a side has a single run.
-# On a 2-core CPU the quick suite's bert_bilstm/bert time ratio was 1.02 in one run and 0.86 in
-# another: |log(1.02 / 0.86)| = 0.171 is one draw of a difference of two log ratios, sd 2 sigma,
-# and E|N(0, 4 sigma^2)| = 1.60 sigma gives sigma = 0.107.
-DEFAULT_COST_NOISE = 0.10
 COST_EXACT = "exact"
+# The default run-to-run noise (bench.config.DEFAULT_COST_NOISE, 0.10): on a 2-core CPU the quick
+# suite's bert_bilstm/bert time ratio was 1.02 in one run and 0.86 in another: |log(1.02 / 0.86)| =
+# 0.171 is one draw of a difference of two log ratios, sd 2 sigma, and E|N(0, 4 sigma^2)| = 1.60 sigma
+# gives sigma = 0.107.
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,8 @@ def compare_cost(
     mean, var(log m) = s^2 / (n m^2), CI = ratio * exp(+-t SE) with Hsu's conservative df,
     min(n_a, n_b) - 1: Welch-Satterthwaite's df covered 0.935 for lognormal costs (log-sd 0.5)
     with 5 replicates. A side with a single replicate has no spread to measure: with `noise` (a
-    relative sd of one run's cost, e.g. DEFAULT_COST_NOISE) its var(log m) is noise^2 / n and that
-    part counts as known; without, the interval is NaN and significant None. Exact costs
+    relative sd of one run's cost, as bench.config.DEFAULT_COST_NOISE) its var(log m) is
+    noise^2 / n and that part counts as known; without, the interval is NaN and significant None. Exact costs
     (`exact=True`: parameter counts, FLOPs) have no interval and are significant whenever the ratio
     is not 1; their replicates must agree. Either side may be given as `Replicates` (mean, std, n).
     """
@@ -125,3 +124,27 @@ def compare_cost(
     half = (float(stdtrit(df, q)) if math.isfinite(df) else float(ndtri(q))) * math.sqrt(var)
     low, high = ratio * math.exp(-half), ratio * math.exp(half)
     return CostComparison(ratio, low, high, bool(low > 1.0 or high < 1.0), method, na, nb, confidence, used)
+
+
+def mean_variance(reps: Replicates, exact: bool = False, noise: float | None = None) -> tuple[float, float]:
+    """The variance of a side's mean cost and its degrees of freedom: s^2 / n over n - 1 from two or
+    more replicates; (noise * mean)^2 / n, known (infinite df), from one with an assumed noise; 0 for
+    an exact cost; NaN where a single run has no noise to assume."""
+    if exact:
+        return 0.0, math.inf
+    if reps.n >= 2:
+        return reps.std**2 / reps.n, float(reps.n - 1)
+    if noise is None:
+        return math.nan, math.nan
+    return (noise * reps.mean) ** 2 / reps.n, math.inf
+
+
+def cost_position(cc: CostComparison, margin: float) -> tuple[bool, bool]:
+    """(B shown costlier, B's cost shown within `margin` of A's) from a cost comparison: exact costs
+    by their values; measured ones by the interval (above 1; inside [1 / (1 + margin), 1 + margin],
+    a band even on the log scale). Neither where the interval is unknown."""
+    if cc.method == COST_EXACT:
+        return cc.ratio > 1.0, cc.ratio == 1.0
+    if not (math.isfinite(cc.ci_low) and math.isfinite(cc.ci_high)):
+        return False, False
+    return cc.ci_low > 1.0, cc.ci_low >= 1.0 / (1.0 + margin) and cc.ci_high <= 1.0 + margin

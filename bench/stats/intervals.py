@@ -1,5 +1,5 @@
-"""Intervals for single quantities: a Student-t interval over seeds, a Wilson interval for an accuracy,
-and the exact binomial test against the majority share.
+"""Intervals for single quantities: a Student-t interval over seeds and a Wilson interval for an accuracy
+(the test against the majority predictor is bench.stats.majority).
 
 Pure functions of arrays; nothing reads or writes files.
 """

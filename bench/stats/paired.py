@@ -1,36 +1,28 @@
-"""Paired accuracy comparisons of two classifiers on the same test items, and Holm's adjustment
-across pairs. The comparisons themselves are registered in bench.stats.comparisons (exact McNemar
-for one seed each, a t test over items and seeds for several); here the one that applies is chosen.
+"""Paired accuracy comparisons of two classifiers on the same test items. The comparisons themselves are
+registered in bench.stats.comparisons (the models by default: a t test over items and seeds, with an
+assumed seed spread for a side with one seed; two checkpoints by exact McNemar on request); here the
+one that applies is chosen. Also Holm's adjustment, for the sweep's screen of trials.
 
 Pure functions of arrays; nothing reads or writes files.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 
-from bench.stats.comparisons import AccuracyComparison, Batch, comparison_for
+from bench.stats.comparisons import CHECKPOINTS, AccuracyComparison, Ask, Batch, Spread, comparison_for
 from bench.stats.intervals import StatsError, check_level
 
-__all__ = ["REFUSED_MIXED", "AccuracyComparison", "compare_accuracy", "holm"]
-
-REFUSED_MIXED = (
-    "one side has a single seed: it cannot show its own training spread, and taking the other "
-    "side's for it is liberal (false-positive rate 0.10 at 1 against 2 seeds, 0.054 at 1 against 3, "
-    "measured); run at least two seeds of each model, or compare one seed of each"
-)
+__all__ = ["AccuracyComparison", "compare_accuracy", "compare_many", "holm"]
 
 
-def _compare_many(a: np.ndarray, b: np.ndarray, alpha: float, power: float, with_mde: bool = True) -> Batch:
-    """compare_accuracy over leading batch axes: a is (..., seeds_a, items), b (..., seeds_b, items).
-    Simulations that read no MDE pass with_mde=False (it costs a root search per experiment)."""
-    chosen = comparison_for(a.shape[-2], b.shape[-2])
+def compare_many(a: np.ndarray, b: np.ndarray, ask: Ask, checkpoints: bool = False) -> Batch:
+    """compare_accuracy over leading batch axes: a is (..., seeds_a, items), b (..., seeds_b, items)."""
+    chosen = comparison_for(a.shape[-2], b.shape[-2], checkpoints)
     if chosen is None:
-        raise StatsError(f"no comparison of {a.shape[-2]} seeds against {b.shape[-2]}: {REFUSED_MIXED}")
-    return chosen.compute(a, b, alpha, power, with_mde)
+        raise StatsError(f"no registered comparison applies to {a.shape[-2]} seeds against {b.shape[-2]}")
+    return chosen.compute(a, b, ask)
 
 
 def _as_seeds_items(x: npt.ArrayLike, name: str) -> npt.NDArray[np.bool_]:
@@ -49,24 +41,28 @@ def _as_seeds_items(x: npt.ArrayLike, name: str) -> npt.NDArray[np.bool_]:
 
 
 def compare_accuracy(
-    correct_a: npt.ArrayLike, correct_b: npt.ArrayLike, alpha: float = 0.05, power: float = 0.8
+    correct_a: npt.ArrayLike,
+    correct_b: npt.ArrayLike,
+    level: float = 0.05,
+    power: float = 0.8,
+    seed_sd: float = 0.01,
+    checkpoints: bool = False,
 ) -> AccuracyComparison:
     """Is B more or less accurate than A, on the same aligned test items? diff = acc_b - acc_a.
 
     `correct_a` is (seeds_a, items) of bools or 0/1, `correct_b` (seeds_b, items); column j of both
-    must be the same test item. A 1-D array is one seed.
+    must be the same test item. A 1-D array is one seed. `level` is the interval's two-sided error;
+    `seed_sd` the seed-to-seed sd of accuracy (a fraction) assumed for a model with one seed.
 
-    The first registered comparison that applies to the seeds decides (bench.stats.comparisons):
-    exact McNemar with one seed each (`mcnemar_exact`), a t test over items and seeds with at least
-    two seeds a side (`seeds_items_t`); each module says how it tests and why.
-
-    One seed against several is refused (`refused` says why; ci, p and mde are NaN): the single
-    seed's training spread would have to be assumed equal to the other side's, which in simulation
-    is liberal (see REFUSED_MIXED).
+    The first registered comparison that applies decides (bench.stats.comparisons): the models by
+    default, whatever the seeds; the two checkpoints by exact McNemar when `checkpoints` is asked for
+    and each side has one seed.
     """
-    check_level(alpha, "alpha")
+    check_level(level, "level")
     if not 0.5 <= power < 1.0:
         raise StatsError(f"power must be in [0.5, 1), got {power}")
+    if not (np.isfinite(seed_sd) and seed_sd >= 0):
+        raise StatsError(f"the assumed seed sd must be zero or more, not {seed_sd}")
     a = _as_seeds_items(correct_a, "correct_a")
     b = _as_seeds_items(correct_b, "correct_b")
     if a.shape[1] != b.shape[1]:
@@ -74,19 +70,24 @@ def compare_accuracy(
     n, seeds_a, seeds_b = int(a.shape[1]), int(a.shape[0]), int(b.shape[0])
     if max(seeds_a, seeds_b) > 1 and n < 2:
         raise StatsError("a comparison over several seeds needs at least two test items")
-    chosen = comparison_for(seeds_a, seeds_b)
+    chosen = comparison_for(seeds_a, seeds_b, checkpoints)
     if chosen is None:
-        # Named after the comparison the pair would get with as many seeds on each side, the
-        # remedy REFUSED_MIXED offers first.
-        remedy = comparison_for(max(seeds_a, seeds_b), max(seeds_a, seeds_b))
-        nan = math.nan
-        acc_a, acc_b = float(a.mean()), float(b.mean())
-        return AccuracyComparison("" if remedy is None else remedy.method, n, seeds_a, seeds_b,
-                                  acc_a, acc_b, acc_b - acc_a, nan, nan, nan, nan, None, None, nan,
-                                  alpha, power, refused=REFUSED_MIXED)  # fmt: skip
-    r = chosen.compute(a[None], b[None], alpha, power, True)
+        raise StatsError(f"no registered comparison applies to {seeds_a} seeds against {seeds_b}")
+    r = chosen.compute(a[None], b[None], Ask(level, power, True, seed_sd))
+    assumed = chosen.scope != CHECKPOINTS
+    spread = Spread(
+        v=float(r.v[0]),
+        n=n,
+        seeds_a=seeds_a,
+        seeds_b=seeds_b,
+        tau2_a=float(r.tau2_a[0]),
+        tau2_b=float(r.tau2_b[0]),
+        assumed_a=assumed and seeds_a == 1,
+        assumed_b=assumed and seeds_b == 1,
+    )
     return AccuracyComparison(
         method=chosen.method,
+        scope=chosen.scope,
         n_items=n,
         seeds_a=seeds_a,
         seeds_b=seeds_b,
@@ -95,15 +96,15 @@ def compare_accuracy(
         diff=float(r.diff[0]),
         ci_low=float(r.ci_low[0]),
         ci_high=float(r.ci_high[0]),
+        level=level,
         p_value=float(r.p_value[0]),
         mde=float(r.mde[0]),
-        b=None if r.b is None else int(r.b[0]),
-        c=None if r.c is None else int(r.c[0]),
         df=float(r.df[0]),
-        alpha=alpha,
         power=power,
         se=float(r.se[0]),
-        se_seeds=float(r.se_seeds[0]),
+        spread=spread,
+        b=None if r.b is None else int(r.b[0]),
+        c=None if r.c is None else int(r.c[0]),
     )
 
 

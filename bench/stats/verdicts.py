@@ -1,317 +1,251 @@
-"""Is the costlier model worth it? Pairwise verdicts and the front of models worth their cost.
+"""Is the costlier model worth it? The one verdict rule, the one function that judges a pair, and the
+front of models worth their cost. The report, the front, the decide loop's looks (decisions.csv) and
+the pictures all read `judge_pair`, so they cannot disagree; the words are bench.stats.wording.
 
-Built on bench.stats: each pair's accuracy comes from one paired comparison (`compare_accuracy`),
-its p-value adjusted by Holm across all pairs, and its cost from `compare_cost`. Pure functions of
-their inputs; nothing reads or writes files.
+For a pair ordered by mean cost, A the cheaper and B the costlier, with B - A's accuracy interval
+[lo, hi] at the pair's level, a margin delta (the smallest gain worth a higher cost) and a cost
+margin m (costs this close count as equal):
+
+    worth it       lo > delta, or lo > 0 with the costs shown equal
+                   (B better by more than the margin; or better, at a cost within m of A's)
+    not worth it   hi < 0, or hi < delta with B shown costlier
+                   (B less accurate; or costlier for a gain shown below the margin)
+    equivalent     -delta < lo and hi < delta with the costs shown equal
+                   (the gain within +-delta, two one-sided tests, and the costs within m: either will do)
+    inconclusive   otherwise; what the interval rules out, and what would decide it, are said
+
+in that order where two hold. "Shown costlier": B's cost interval lies above 1 (exact costs: B's
+count is higher); "shown equal": it lies inside [1 / (1 + m), 1 + m] (exact: the counts are equal).
+
+Every interval of a pair is at the pair's level: alpha / m for the m pairs of a report (Bonferroni:
+unlike Holm's step-down, it gives simultaneous intervals, and a verdict reads an interval against 0
+and +-delta, not one p-value), or a look's share of alpha under `--until-decided`. A verdict needs
+its accuracy bound and its cost bound both right, each wrong with probability at most level / 2 on
+its side, so a pair's verdict errs with probability at most its level, and a report's at most alpha.
+
+Pure functions of their inputs; nothing reads or writes files.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from bench.stats.cost import COST_ASSUMED, CostComparison, Replicates, as_replicates, compare_cost
+from bench.config import VerdictSettings
+from bench.stats.comparisons import CHECKPOINTS, AccuracyComparison
+from bench.stats.cost import (
+    CostComparison,
+    Replicates,
+    as_replicates,
+    compare_cost,
+    cost_position,
+    mean_variance,
+)
+from bench.stats.fieller import RatioInterval, fieller
 from bench.stats.intervals import StatsError
-from bench.stats.paired import AccuracyComparison, holm
-from bench.stats.sizing import MoreNeeded, more_needed
-
-__all__ = [
-    "DEFAULT_MARGIN",
-    "FRONT_COLUMNS",
-    "INCONCLUSIVE",
-    "NOT_WORTH_IT",
-    "VERDICT_COLUMNS",
-    "WORTH_IT",
-    "pair_verdicts",
-    "verdict_front",
-]
+from bench.stats.paired import compare_accuracy
+from bench.stats.sizing import Needed, needed
 
 WORTH_IT = "worth it"
 NOT_WORTH_IT = "not worth it"
+EQUIVALENT = "equivalent"
 INCONCLUSIVE = "inconclusive"
-DEFAULT_MARGIN = 1.0  # points of accuracy: the smallest gain worth a higher cost
-
-VERDICT_COLUMNS = [
-    "model_a",
-    "model_b",
-    "cost",
-    "cost_ratio",
-    "cost_ci_low",
-    "cost_ci_high",
-    "cost_significant",
-    "acc_diff",
-    "acc_diff_ci_low",
-    "acc_diff_ci_high",
-    "p_value",
-    "p_adjusted",
-    "mde",
-    "margin",
-    "gain_upper_adjusted",
-    "p_not_superior_adjusted",
-    "acc_method",
-    "cost_method",
-    "cost_noise",
-    "items_to_decide",
-    "seeds_to_decide",
-    "verdict",
-    "sentence",
-]
-FRONT_COLUMNS = ["model", "on_front", "dominated_by"]
-
-_MINUS = "\u2212"
+VERDICTS = (WORTH_IT, NOT_WORTH_IT, EQUIVALENT, INCONCLUSIVE)
+BREAK_EVEN_CONFIDENCE = 0.95  # the break-even price is described, not decided on
 
 
-def _pairs(
-    models: Sequence[str], comparisons: Mapping[tuple[str, str], AccuracyComparison]
-) -> dict[tuple[str, str], AccuracyComparison]:
-    """Each unordered pair of `models` read as (first in `models` order, second)."""
-    pos = {m: i for i, m in enumerate(models)}
-    out: dict[tuple[str, str], AccuracyComparison] = {}
-    for (ma, mb), comp in comparisons.items():
-        if ma not in pos or mb not in pos or ma == mb:
-            raise StatsError(f"comparisons has the pair ({ma!r}, {mb!r}), not a pair of {list(models)}")
-        key, comp = ((ma, mb), comp) if pos[ma] < pos[mb] else ((mb, ma), comp.swapped())
-        if key in out:
-            raise StatsError(f"comparisons has the pair {key} twice")
-        if not (math.isfinite(comp.diff) and (comp.refused or 0.0 <= comp.p_value <= 1.0)):
-            raise StatsError(f"the comparison of {key} has no usable diff or p-value")
-        out[key] = comp
-    missing = [p for p in combinations(models, 2) if p not in out]
-    if missing:
-        # Without a comparison there is no evidence either way, and Holm's m would be wrong.
-        raise StatsError(f"comparisons lacks the pairs {missing}")
-    return out
-
-
-def _signed(points: float) -> str:
-    return f"{points:+.1f}".replace("-", _MINUS)
-
-
-def _ratio(x: float) -> str:
-    return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
-
-
-def _p(p: float) -> str:
-    if p >= 0.995:
-        return "= 1.0"
-    if p >= 0.01:
-        return f"= {p:.2f}"
-    return f"= {p:.3f}" if p >= 0.001 else "< 0.001"
-
-
-def _cost_part(a: str, cost: str, cc: CostComparison, exact: bool) -> str:
-    if exact and cc.ratio == 1.0:
-        return f"costs the same {cost} as {a}"
-    part = f"costs {_ratio(cc.ratio)}\u00d7 the {cost} of {a}"
-    if cc.method == COST_ASSUMED:
-        part += (
-            f" (a single run on a side: judged against a run-to-run noise of {100 * cc.noise:g}%,"
-            " assumed, not measured)"
-        )
-    elif math.isfinite(cc.ci_low):
-        level = f"{100 * cc.confidence:g}%"
-        part += f" ({level} CI {_ratio(cc.ci_low)}\u2013{_ratio(cc.ci_high)})"
-    elif cc.significant is None:
-        part += " (no interval from a single replicate)"
-    return part
-
-
-def _sentence(
-    a: str,
-    b: str,
-    cost_part: str,
-    comp: AccuracyComparison,
-    p_adj: float,
-    verdict: str,
+def rule(
+    low: npt.ArrayLike,
+    high: npt.ArrayLike,
+    costlier: npt.ArrayLike,
+    cost_equal: npt.ArrayLike,
     margin: float,
-    upper_adj: float,
-    more: MoreNeeded,
-    reason: str,
-) -> str:
-    points = 100 * comp.diff
-    if points == 0:
-        acc_part = "is as accurate"
-    else:
-        acc_part = f"is {abs(points):.1f} points {'more' if points > 0 else 'less'} accurate"
-    if comp.refused:
-        return f"{b} {cost_part} and {acc_part}: {INCONCLUSIVE}; no test: {comp.refused}."
-    acc_part += f" ({_signed(100 * comp.ci_low)} to {_signed(100 * comp.ci_high)}; adjusted p {_p(p_adj)})"
-    bound = f"its gain is at most {_signed(100 * upper_adj)} points (one-sided, Holm-adjusted)"
-    tail = verdict
-    if reason == "not superior":
-        tail += f": {bound}, below the {margin:g}-point margin"
-    elif verdict == INCONCLUSIVE:
-        if comp.seeds_a == comp.seeds_b == 1:
-            seeds = ""
-        else:
-            seeds = f" and {comp.seeds_a} seeds of {a}, {comp.seeds_b} of {b}"
-        tail += f"; {bound}, not below the {margin:g}-point margin"
-        if math.isfinite(comp.mde):
-            tail += (
-                f"; a difference under {100 * comp.mde:.1f} points could not have been detected"
-                f" with {comp.n_items} test items{seeds}"
-            )
-        levers = []
-        if more.items is not None:
-            levers.append(f"about {more.items} test items in all")
-        if more.seeds is not None:
-            levers.append(f"{more.seeds} seeds a side")
-        if levers:
-            tail += f"; {' or '.join(levers)} would decide it at the spread observed"
-        else:
-            tail += "; no observed difference that more data would confirm"
-    return f"{b} {cost_part} and {acc_part}: {tail}."
+) -> npt.NDArray[np.str_]:
+    """The verdict from B - A's accuracy interval [low, high] (fractions), whether B is shown costlier
+    and whether the costs are shown equal, at a `margin` (a fraction: 0.01 is one point). Broadcasts."""
+    if not margin >= 0:
+        raise StatsError(f"the margin must be zero or more, got {margin}")
+    lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    dearer, equal = np.asarray(costlier, dtype=bool), np.asarray(cost_equal, dtype=bool)
+    worth = (lo > margin) | ((lo > 0) & equal)
+    not_worth = (hi < 0) | ((hi < margin) & dearer)
+    same = (lo > -margin) & (hi < margin) & equal
+    return np.where(
+        worth, WORTH_IT, np.where(not_worth, NOT_WORTH_IT, np.where(same, EQUIVALENT, INCONCLUSIVE))
+    )
 
 
-def pair_verdicts(
-    models: Sequence[str],
-    costs: Mapping[str, Replicates | npt.ArrayLike],
-    comparisons: Mapping[tuple[str, str], AccuracyComparison],
-    *,
-    cost: str = "training time",
+def cost_decides(low: float, high: float, margin: float, costlier: bool, cost_equal: bool) -> bool:
+    """Whether a cost fact not shown yet would decide a pair the rule leaves inconclusive: the costs
+    shown equal (worth it where low > 0; equivalent within the margin), or B shown costlier (not worth
+    it where high < margin). Then cost repeats, not more accuracy data, are what it needs."""
+    equal_would = not cost_equal and (low > 0 or (low > -margin and high < margin))
+    costlier_would = not costlier and high < margin
+    return equal_would or costlier_would
+
+
+def reason_of(verdict: str, low: float, high: float, margin: float) -> str:
+    """Which clause of the rule decided, for the sentence."""
+    if verdict == WORTH_IT:
+        return "above the margin" if low > margin else "better at an equal cost"
+    if verdict == NOT_WORTH_IT:
+        return "less accurate" if high < 0 else "below the margin at a higher cost"
+    return ""
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One pair judged: A the cheaper model by mean cost, B the costlier; every interval at `level`.
+    margin is in points; accuracy's numbers are fractions (0.012 is 1.2 points)."""
+
+    model_a: str
+    model_b: str
+    accuracy: AccuracyComparison
+    cost: CostComparison
+    level: float
+    margin: float
+    cost_margin: float
+    costlier: bool  # B shown costlier
+    cost_equal: bool  # the costs shown within cost_margin
+    verdict: str
+    reason: str
+    break_even: RatioInterval | None  # B's extra cost per point of accuracy; None where B costs no more
+    needed: Needed  # what would decide an inconclusive pair with 80% power at the spread observed
+    exact: bool  # the cost is a count (parameters, FLOPs), not a measurement
+    seed_noise: float  # points: the seed sd assumed for a side with one seed (NaN: none assumed)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.model_a, self.model_b)
+
+
+def break_even(
+    costs_a: Replicates,
+    costs_b: Replicates,
+    comp: AccuracyComparison,
+    exact: bool,
+    noise: float | None,
+    confidence: float = BREAK_EVEN_CONFIDENCE,
+) -> RatioInterval | None:
+    """B's extra cost per point of accuracy, (mean_b - mean_a) / (100 diff), and its Fieller interval;
+    None where B costs no more than A. The two estimates come from other data (costs, test items), so
+    they are taken as independent; df is the smaller of the two."""
+    extra = costs_b.mean - costs_a.mean
+    if not extra > 0:
+        return None
+    var_a, df_a = mean_variance(costs_a, exact, noise)
+    var_b, df_b = mean_variance(costs_b, exact, noise)
+    if not (math.isfinite(var_a) and math.isfinite(var_b)):
+        return None
+    df = min(df_a, df_b, comp.df if comp.df > 0 else math.inf)
+    points, se = 100.0 * comp.diff, 100.0 * comp.se
+    return fieller(extra, var_a + var_b, points, se * se, 0.0, confidence, df)
+
+
+def judge_pair(
+    first: str,
+    second: str,
+    correct_first: npt.ArrayLike,
+    correct_second: npt.ArrayLike,
+    costs_first: Replicates | npt.ArrayLike,
+    costs_second: Replicates | npt.ArrayLike,
+    level: float,
+    settings: VerdictSettings,
     exact: bool = False,
-    alpha: float = 0.05,
-    margin: float = DEFAULT_MARGIN,
-    noise: float | None = None,
-) -> pd.DataFrame:
-    """For every pair of `models`: is the costlier one worth its cost?
+) -> Judged:
+    """The verdict on one pair: its models ordered by mean cost (a tie keeps the given order), B - A's
+    accuracy compared on their aligned test items (`correct_*`: (seeds, items) 0/1) and their costs
+    compared on their replicates, every interval at `level` (two-sided error), then `rule`."""
+    ca, cb = as_replicates(costs_first, first), as_replicates(costs_second, second)
+    swap = cb.mean < ca.mean
+    a, b = (second, first) if swap else (first, second)
+    right_a, right_b = (correct_second, correct_first) if swap else (correct_first, correct_second)
+    costs_a, costs_b = (cb, ca) if swap else (ca, cb)
+    seed_sd = settings.seed_noise / 100.0
+    comp = compare_accuracy(right_a, right_b, level, seed_sd=seed_sd, checkpoints=settings.checkpoints)
+    cc = compare_cost(costs_a, costs_b, exact=exact, confidence=1.0 - level, noise=settings.cost_noise)
+    costlier, equal = cost_position(cc, settings.cost_margin)
+    delta = settings.margin / 100.0
+    verdict = str(rule(comp.ci_low, comp.ci_high, costlier, equal, delta))
+    sizing = (
+        needed(comp.spread, comp.diff, costlier, equal, delta, level) if verdict == INCONCLUSIVE else Needed()
+    )
+    assumed = comp.scope != CHECKPOINTS and (comp.spread.assumed_a or comp.spread.assumed_b)
+    return Judged(
+        model_a=a,
+        model_b=b,
+        accuracy=comp,
+        cost=cc,
+        level=level,
+        margin=settings.margin,
+        cost_margin=settings.cost_margin,
+        costlier=costlier,
+        cost_equal=equal,
+        verdict=verdict,
+        reason=reason_of(verdict, comp.ci_low, comp.ci_high, delta),
+        break_even=break_even(costs_a, costs_b, comp, exact, settings.cost_noise),
+        needed=sizing,
+        exact=exact,
+        seed_noise=settings.seed_noise if assumed else math.nan,
+    )
 
-    `costs[m]` holds model m's cost replicates on one axis, named `cost` in the sentences (per-seed
-    training times, repeated timed runs...; `exact=True` for parameter counts or FLOPs, see
-    `compare_cost`; `noise`, the run-to-run relative sd assumed for a side with a single run).
-    `comparisons[(x, y)]` is `compare_accuracy` of x (as A) against y (as B), each unordered pair
-    exactly once, in either order. `margin` (points of accuracy) is the smallest gain worth the cost.
 
-    Each pair is ordered cheaper (model_a) then costlier (model_b) by mean cost, ties in `models`
-    order, and judged at level `alpha` (the cost interval is 1 - alpha):
-      worth it      B is significantly more accurate: p_adjusted < alpha (Holm across all pairs),
-                    diff > 0;
-      not worth it  B is significantly less accurate; or B is costlier (significantly, or exactly)
-                    and its gain is shown below the margin: the non-superiority test of
-                    H0: diff >= margin, Holm-adjusted across all pairs, rejects at alpha. Its
-                    Holm-adjusted one-sided upper bound (gain_upper_adjusted, the bound at level
-                    alpha * p / p_adjusted) is then below the margin, and only then;
-      inconclusive  otherwise; the sentence gives the gain's bounds and how many more test items
-                    or seeds would decide it (bench.stats.sizing), at the spread observed.
-    A comparison that was refused (one seed against several) is inconclusive and says why.
+def family_level(alpha: float, pairs: int) -> float:
+    """Each pair's level in a family of `pairs` pairs judged together (Bonferroni)."""
+    return alpha / max(pairs, 1)
 
-    Returns VERDICT_COLUMNS, one row per pair, pairs in `models` order; acc_diff, its interval, mde
-    and gain_upper_adjusted are fractions (0.012 is 1.2 points), margin is in points, the sentence
-    speaks in points; cost_significant is True, False or None (unknown), as in `CostComparison`.
-    """
+
+def judge_all(
+    models: Sequence[str],
+    correct: Mapping[tuple[str, str], tuple[npt.ArrayLike, npt.ArrayLike]],
+    costs: Mapping[str, Replicates | npt.ArrayLike],
+    settings: VerdictSettings,
+    exact: bool = False,
+) -> list[Judged]:
+    """Every pair of `models` judged at alpha / m, m the number of pairs. `correct[(x, y)]` holds x's
+    and y's (seeds, items) correctness on their shared items, each unordered pair once in `models`
+    order; `costs[m]` each model's cost replicates on one axis."""
     names = [str(m) for m in models]
     if len(set(names)) != len(names):
         raise StatsError(f"models has duplicates: {names}")
-    if not (math.isfinite(margin) and margin >= 0):
-        raise StatsError(f"the margin is a gain in points, zero or more, not {margin}")
     absent = [m for m in names if m not in costs]
     if absent:
         raise StatsError(f"costs lacks the models {absent}")
-    pairs = _pairs(names, comparisons)
     keys = list(combinations(names, 2))
-    means = {m: as_replicates(costs[m], m).mean for m in names}
-    ordered = []
-    for first, second in keys:
-        comp = pairs[(first, second)]
-        a, b = (second, first) if means[second] < means[first] else (first, second)
-        ordered.append((a, b, comp.swapped() if a != first else comp))
-    adjusted = holm([c.p_value for _, _, c in ordered]) if keys else np.array([])
-    p_ns = [c.p_not_superior(margin / 100.0) for _, _, c in ordered]
-    ns_adjusted = holm(p_ns) if keys else np.array([])
-
-    rows = []
-    for (a, b, comp), p_adj, p_raw_ns, ns_adj in zip(ordered, adjusted, p_ns, ns_adjusted):
-        cc = compare_cost(costs[a], costs[b], exact=exact, confidence=1.0 - alpha, noise=noise)
-        p_adj, ns_adj = float(p_adj), float(ns_adj)
-        costlier = cc.significant is True and cc.ratio > 1.0
-        # The level at which B's upper bound is read: below the margin exactly when ns_adj < alpha.
-        level = alpha * p_raw_ns / ns_adj if ns_adj > 0 else alpha
-        upper_adj = comp.upper(level) if math.isfinite(ns_adj) else math.nan
-        reason = ""
-        if p_adj < alpha and comp.diff > 0:
-            verdict = WORTH_IT
-        elif p_adj < alpha and comp.diff < 0:
-            verdict, reason = NOT_WORTH_IT, "less accurate"
-        elif costlier and ns_adj < alpha:
-            verdict, reason = NOT_WORTH_IT, "not superior"
-        else:
-            verdict = INCONCLUSIVE
-        more = more_needed(comp, margin / 100.0, costlier, alpha, len(keys))
-        if verdict != INCONCLUSIVE:
-            more = MoreNeeded(None, None)
-        rows.append(
-            {
-                "model_a": a,
-                "model_b": b,
-                "cost": cost,
-                "cost_ratio": cc.ratio,
-                "cost_ci_low": cc.ci_low,
-                "cost_ci_high": cc.ci_high,
-                "cost_significant": cc.significant,
-                "acc_diff": comp.diff,
-                "acc_diff_ci_low": comp.ci_low,
-                "acc_diff_ci_high": comp.ci_high,
-                "p_value": comp.p_value,
-                "p_adjusted": p_adj,
-                "mde": comp.mde,
-                "margin": margin,
-                "gain_upper_adjusted": upper_adj,
-                "p_not_superior_adjusted": ns_adj,
-                "acc_method": comp.method,
-                "cost_method": cc.method,
-                "cost_noise": cc.noise,
-                "items_to_decide": more.items,
-                "seeds_to_decide": more.seeds,
-                "verdict": verdict,
-                "sentence": _sentence(
-                    a,
-                    b,
-                    _cost_part(a, cost, cc, exact),
-                    comp,
-                    p_adj,
-                    verdict,
-                    margin,
-                    upper_adj,
-                    more,
-                    reason,
-                ),
-            }
-        )
-    # object dtype, so cost_significant holds True, False or None whatever the mix of rows.
-    return pd.DataFrame(rows, columns=VERDICT_COLUMNS).astype({"cost_significant": object})
+    missing = [k for k in keys if k not in correct]
+    if missing:  # without a comparison there is no evidence either way, and m would be wrong
+        raise StatsError(f"correct lacks the pairs {missing}")
+    level = family_level(settings.alpha, len(keys))
+    return [judge_pair(x, y, *correct[(x, y)], costs[x], costs[y], level, settings, exact) for x, y in keys]
 
 
-def verdict_front(models: Sequence[str], verdicts: pd.DataFrame) -> pd.DataFrame:
-    """The models worth their cost: those that no other model dominates, from `pair_verdicts`.
+def verdict_front(models: Sequence[str], judged: pd.DataFrame) -> pd.DataFrame:
+    """The models worth their cost: those no other model dominates, from the pairs' verdicts.
 
-    The same rule as the verdicts. In a pair (A cheaper, B costlier), A dominates B when B is "not
-    worth it": B is significantly less accurate, or costlier with its gain shown below the margin.
-    B dominates A when B is significantly more accurate without costing significantly more (for
-    exact costs: at the same cost). Otherwise both stay: a real trade-off, or a difference the data
-    cannot resolve.
-
-    Returns FRONT_COLUMNS, one row per model in `models` order; dominated_by lists the dominating
-    models, comma-separated in `models` order ("" when none).
-    """
+    In a pair (A cheaper, B costlier), A dominates B when B is "not worth it"; B dominates A when B is
+    "worth it" at a cost shown equal to A's (better, for no more). "Worth it" for more (a real
+    trade-off), "equivalent" and "inconclusive" keep both. `judged` has model_a, model_b, verdict and
+    cost_equal columns (the pair rows). Returns model, on_front, dominated_by (comma-separated)."""
     names = [str(m) for m in models]
     pos = {m: i for i, m in enumerate(names)}
-    missing_cols = [c for c in ("model_a", "model_b", "verdict", "cost_significant") if c not in verdicts]
+    missing_cols = [c for c in ("model_a", "model_b", "verdict", "cost_equal") if c not in judged]
     if missing_cols:
-        raise StatsError(f"verdicts is missing columns {missing_cols}")
+        raise StatsError(f"the pairs lack the columns {missing_cols}")
     dom = np.zeros((len(names), len(names)), dtype=bool)  # dom[i, j]: i dominates j
-    for a, b, verdict, cost_sig in zip(
-        verdicts["model_a"], verdicts["model_b"], verdicts["verdict"], verdicts["cost_significant"]
+    for a, b, verdict, equal in zip(
+        judged["model_a"], judged["model_b"], judged["verdict"], judged["cost_equal"]
     ):
         if a not in pos or b not in pos:
-            raise StatsError(f"verdicts has the pair ({a!r}, {b!r}), not a pair of {names}")
+            raise StatsError(f"the pairs have ({a!r}, {b!r}), not a pair of {names}")
         if verdict == NOT_WORTH_IT:
             dom[pos[a], pos[b]] = True
-        elif verdict == WORTH_IT and not (cost_sig is True or cost_sig is np.True_):  # None: unknown
+        elif verdict == WORTH_IT and bool(equal):
             dom[pos[b], pos[a]] = True
     return pd.DataFrame(
         {
@@ -321,5 +255,5 @@ def verdict_front(models: Sequence[str], verdicts: pd.DataFrame) -> pd.DataFrame
                 ",".join(names[i] for i in np.flatnonzero(dom[:, j])) for j in range(len(names))
             ],
         },
-        columns=FRONT_COLUMNS,
+        columns=["model", "on_front", "dominated_by"],
     )

@@ -1,20 +1,22 @@
-"""The paired accuracy comparisons: one registry, one decorator on each comparison; `compare_accuracy`
-(bench.stats.paired) uses the first one that applies to the pair's seeds, modules taken in name order.
-
-A new comparison is one function with this decorator in a new module of this folder (every module
-here is imported when the comparisons are first needed):
+"""The paired accuracy comparisons: one registry, one decorator on each comparison. Each declares when
+it applies and its place in the order they are tried (`compare_accuracy` in bench.stats.paired uses
+the first that applies):
 
     @accuracy_comparison(
-        "paired t over items and seeds",             # its `method`, the pair rows' acc_method
-        applies=lambda seeds_a, seeds_b: ...,         # does it apply to this many seeds a side?
-        described="a t test over seeds and test items",  # how the report's note names it
-        upper=t_upper,                                # its one-sided bound of diff, and the
-        p_not_superior=t_p_not_superior,              # non-superiority p that bound inverts
+        "models, t over items and seeds",     # its `method`, the pair rows' acc_method
+        scope=MODELS,                         # what it compares: MODELS (recipes) or CHECKPOINTS
+        applies=lambda seeds_a, seeds_b, checkpoints: not checkpoints,
+        order=20,                             # lower is tried first
+        described="...",                      # how the report's note names it
+        bounds=t_bounds,                      # its two-sided interval at any level
     )
-    def seeds_items_t(a, b, alpha, power, with_mde) -> Batch: ...
+    def models_t(a, b, ask) -> Batch: ...
 
-It computes a batch of experiments at once: a is (..., seeds_a, items), b (..., seeds_b, items),
-0/1 or bool, with any leading axes (simulations pass thousands of experiments in one call).
+It computes a batch of experiments at once: a is (..., seeds_a, items), b (..., seeds_b, items), 0/1
+or bool, with any leading axes (simulations pass thousands of experiments in one call), at the level
+and with the assumed seed spread that `ask` gives. Besides its interval and p-value it fills the
+sizing contract (`Spread`): what its standard error is made of, which the decide loop's levers and
+the "what would decide it" sentences read.
 """
 
 from __future__ import annotations
@@ -28,20 +30,64 @@ import numpy as np
 
 from bench.registry import Registry
 
+MODELS = "models"  # a claim about two training recipes: seed-to-seed variance included
+CHECKPOINTS = "checkpoints"  # a claim about these two trained checkpoints only
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The sizing contract: what the standard error of B - A is made of,
+
+        SE^2 = v / n + tau2_a / seeds_a + tau2_b / seeds_b,
+
+    v the variance of the per-item differences of seed-averaged correctness, n the shared test
+    items, tau2 each model's seed-to-seed variance of accuracy (fractions squared): measured from
+    its seeds, or assumed (`assumed_*`) for a side with one seed. A comparison of two checkpoints
+    has no seed part (tau2 = 0, not assumed)."""
+
+    v: float
+    n: int
+    seeds_a: int
+    seeds_b: int
+    tau2_a: float
+    tau2_b: float
+    assumed_a: bool = False
+    assumed_b: bool = False
+
+    def se(self, n: float | None = None, seeds_a: float | None = None, seeds_b: float | None = None) -> float:
+        """The standard error at other sizes, the spreads taken as they are (a projection)."""
+        n = self.n if n is None else n
+        ka = self.seeds_a if seeds_a is None else seeds_a
+        kb = self.seeds_b if seeds_b is None else seeds_b
+        return math.sqrt(max(self.v, 0.0) / n + self.tau2_a / ka + self.tau2_b / kb)
+
+    def swapped(self) -> Spread:
+        return Spread(
+            self.v,
+            self.n,
+            self.seeds_b,
+            self.seeds_a,
+            self.tau2_b,
+            self.tau2_a,
+            self.assumed_b,
+            self.assumed_a,
+        )
+
 
 @dataclass(frozen=True)
 class AccuracyComparison:
     """Two models' accuracy on the same aligned test items, B relative to A.
 
-    diff = acc_b - acc_a and its 1 - alpha interval [ci_low, ci_high]; p_value is two-sided and
-    comes from the same statistic as diff, so a small p always points the way diff does. mde is
-    the smallest |diff| the test would detect with probability `power` at level `alpha`, given
-    this many items and seeds. b and c count the items only A, only B got right (one seed each;
-    None with several seeds). df is the t reference's degrees of freedom (inf for McNemar).
-    `method` names the registered comparison that computed it, which also gives its one-sided bound.
+    diff = acc_b - acc_a and its two-sided interval [ci_low, ci_high] at error `level`; p_value is
+    two-sided and comes from the same statistic, so a p below `level` always goes with an interval
+    that excludes 0 on the side diff is. mde: the smallest |diff| the test finds with probability
+    `power` at `level`. b and c count the items only A, only B got right (checkpoints; None for
+    models). df: the t reference's degrees of freedom (inf for McNemar). `method` names the
+    registered comparison, `scope` what it speaks of (MODELS or CHECKPOINTS).
     """
 
     method: str
+    scope: str
     n_items: int
     seeds_a: int
     seeds_b: int
@@ -50,30 +96,19 @@ class AccuracyComparison:
     diff: float
     ci_low: float
     ci_high: float
+    level: float
     p_value: float
     mde: float
-    b: int | None
-    c: int | None
     df: float
-    alpha: float
     power: float
-    se: float = math.nan  # the t test's standard error of diff (NaN for McNemar)
-    se_seeds: float = math.nan  # the seed-to-seed part of se: sqrt(tau^2 (1/k_a + 1/k_b))
-    refused: str = ""  # why no test was run (then ci, p and mde are NaN)
+    se: float
+    spread: Spread
+    b: int | None = None
+    c: int | None = None
 
-    def upper(self, level: float) -> float:
-        """One-sided upper confidence bound of diff with error `level`, from the same test as the
-        interval and p-value (so the 1 - alpha/2 bound is ci_high)."""
-        if self.refused:
-            return math.nan
-        return float(comparison(self.method).upper(self, level))
-
-    def p_not_superior(self, margin: float) -> float:
-        """One-sided p-value of "B's gain is at least `margin`" (H0: diff >= margin), the test that
-        `upper` inverts: p < level exactly when upper(level) < margin."""
-        if self.refused:
-            return math.nan
-        return float(comparison(self.method).p_not_superior(self, margin))
+    def bounds(self, level: float) -> tuple[float, float]:
+        """The two-sided interval at another error `level`, from the same test."""
+        return comparison(self.method).bounds(self, level)
 
     def swapped(self) -> AccuracyComparison:
         """The same comparison read the other way round: A relative to B."""
@@ -86,14 +121,27 @@ class AccuracyComparison:
             diff=-self.diff,
             ci_low=-self.ci_high,
             ci_high=-self.ci_low,
+            spread=self.spread.swapped(),
             b=self.c,
             c=self.b,
         )
 
 
+@dataclass(frozen=True)
+class Ask:
+    """What a comparison is asked for: its interval's two-sided error `level`, the `power` its MDE is
+    for (and whether to compute one: a root search per experiment), and the seed-to-seed sd of
+    accuracy (a fraction) assumed for a side with one seed."""
+
+    level: float = 0.05
+    power: float = 0.8
+    with_mde: bool = True
+    seed_sd: float = 0.01
+
+
 class Batch(NamedTuple):
-    """One comparison's numbers for a batch of experiments (the leading axes), as arrays; the fields
-    of `AccuracyComparison` it computes. b and c are None where the comparison counts no table."""
+    """One comparison's numbers for a batch of experiments (the leading axes), as arrays. v, tau2_a
+    and tau2_b are the sizing contract (`Spread`); b and c are None where no table is counted."""
 
     acc_a: np.ndarray
     acc_b: np.ndarray
@@ -104,23 +152,26 @@ class Batch(NamedTuple):
     mde: np.ndarray
     df: np.ndarray
     se: np.ndarray
-    se_seeds: np.ndarray
+    v: np.ndarray
+    tau2_a: np.ndarray
+    tau2_b: np.ndarray
     b: np.ndarray | None
     c: np.ndarray | None
 
 
-Compute = Callable[[np.ndarray, np.ndarray, float, float, bool], Batch]  # (a, b, alpha, power, with_mde)
-Bound = Callable[[AccuracyComparison, float], float]  # (one experiment's comparison, level or margin)
+Compute = Callable[[np.ndarray, np.ndarray, Ask], Batch]
+Bounds = Callable[[AccuracyComparison, float], tuple[float, float]]
 
 
 @dataclass(frozen=True)
 class Comparison:
     method: str
+    scope: str  # MODELS or CHECKPOINTS
     compute: Compute
-    applies: Callable[[int, int], bool]  # (seeds_a, seeds_b) -> whether it is valid for them
-    described: str  # its words in the report's note, e.g. "exact McNemar with one seed each"
-    upper: Bound  # (comparison, level) -> the one-sided upper bound of diff with error `level`
-    p_not_superior: Bound  # (comparison, margin) -> the one-sided p of H0: diff >= margin
+    applies: Callable[[int, int, bool], bool]  # (seeds_a, seeds_b, checkpoints asked for)
+    order: int  # the comparisons are tried in this order, lowest first
+    described: str  # its words in the report's note
+    bounds: Bounds  # (comparison, level) -> its two-sided interval at that error level
 
 
 COMPARISONS: Registry[Comparison] = Registry(
@@ -129,15 +180,23 @@ COMPARISONS: Registry[Comparison] = Registry(
 
 
 def accuracy_comparison(
-    method: str, *, applies: Callable[[int, int], bool], described: str, upper: Bound, p_not_superior: Bound
+    method: str,
+    *,
+    scope: str,
+    applies: Callable[[int, int, bool], bool],
+    order: int,
+    described: str,
+    bounds: Bounds,
 ) -> Callable[[Compute], Compute]:
     """Decorator: registers a batch computation as the comparison `method`; the function itself is
     returned unchanged, so it can still be called directly."""
+    if scope not in (MODELS, CHECKPOINTS):
+        raise ValueError(f"a comparison's scope is {MODELS!r} or {CHECKPOINTS!r}, not {scope!r}")
 
     def decorate(compute: Compute) -> Compute:
-        COMPARISONS.register(method, origin=f"{compute.__module__}.{compute.__qualname__}")(
-            Comparison(method, compute, applies, described, upper, p_not_superior)
-        )
+        origin = f"{compute.__module__}.{compute.__qualname__}"
+        entry = Comparison(method, scope, compute, applies, order, described, bounds)
+        COMPARISONS.register(method, origin=origin)(entry)
         return compute
 
     return decorate
@@ -148,10 +207,8 @@ def load_comparisons() -> Registry[Comparison]:
 
 
 def in_order() -> list[Comparison]:
-    """The comparisons in the order they are tried: by their modules' names, then as registered in
-    a module. Not by registration alone, which follows whichever module happened to be imported
-    first (bench.decide.looks imports seeds_items_t for its mean squares)."""
-    return sorted(load_comparisons().registered(), key=lambda c: c.compute.__module__)
+    """The comparisons in the order they are tried: by their declared `order`, then by method."""
+    return sorted(load_comparisons().registered(), key=lambda c: (c.order, c.method))
 
 
 def comparison(method: str) -> Comparison:
@@ -159,11 +216,11 @@ def comparison(method: str) -> Comparison:
     return load_comparisons().get(method)
 
 
-def comparison_for(seeds_a: int, seeds_b: int) -> Comparison | None:
+def comparison_for(seeds_a: int, seeds_b: int, checkpoints: bool = False) -> Comparison | None:
     """The first comparison (`in_order`) that applies to this many seeds a side; None if none does."""
-    return next((c for c in in_order() if c.applies(seeds_a, seeds_b)), None)
+    return next((c for c in in_order() if c.applies(seeds_a, seeds_b, checkpoints)), None)
 
 
 def described() -> str:
     """The comparisons in the order they are tried, as the report's note names them."""
-    return ", else ".join(c.described for c in in_order())
+    return "; ".join(c.described for c in in_order())
