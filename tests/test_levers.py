@@ -1,5 +1,5 @@
-"""The lever choice on constructed numbers: cheap items while item noise dominates, seeds once the
-seeds' spread does, nothing where both levers are spent, and hand-worked widths and needs."""
+"""The levers of an undecided pair priced like with like (the seed parts in both, measured or assumed),
+and what would decide a pair with 80% power, against hand-worked values."""
 
 from __future__ import annotations
 
@@ -9,77 +9,74 @@ import math
 import pytest
 from scipy import stats as sps
 
-from bench.stats.levers import ITEMS, SEEDS, PairSpread, choose_lever, needed
+from bench.stats.comparisons import Spread
+from bench.stats.levers import ITEMS, REPEATS, SEEDS, PairOptions, choose_lever
+from bench.stats.sizing import needed, target_se
 
-ONE_SEED = PairSpread(
-    v=0.2, n=500, seeds_a=1, seeds_b=1, tau2=None, items_left=20_000, block=500,
-    item_s_a=0.002, item_s_b=0.04, seed_s_a=5.0, seed_s_b=80.0,
-)  # fmt: skip
-
-
-def test_width_is_the_hand_worked_interval() -> None:
-    # One seed each: 2 z sqrt(v / n) = 2 * 1.95996 * sqrt(0.2 / 500) = 0.078398.
-    choice = choose_lever(ONE_SEED, 0.05)
-    assert choice.width_now == pytest.approx(0.078398, rel=1e-4)
-    # The items lever doubles n: 2 z sqrt(0.2 / 1000) = 0.055437, for 500 * (0.002 + 0.04) = 21 s.
-    assert choice.width_items == pytest.approx(0.055437, rel=1e-3)
-    assert choice.seconds_items == pytest.approx(21.0)
-    assert choice.seconds_seeds == pytest.approx(85.0)
+# One seed each, 500 items, 11% discordant, the seed spread assumed at 1 point a model.
+ONE_SEED = Spread(
+    v=0.11, n=500, seeds_a=1, seeds_b=1, tau2_a=1e-4, tau2_b=1e-4, assumed_a=True, assumed_b=True
+)
 
 
-def test_item_noise_and_cheap_inference_take_items() -> None:
-    choice = choose_lever(ONE_SEED, 0.05)
-    # From one seed each, a second seed brings the seeds' spread in with 2 degrees of freedom:
-    # wider, not narrower. Items it is.
-    assert choice.width_seeds is not None and choice.width_seeds > choice.width_now
-    assert choice.lever == ITEMS
+def options(spread: Spread = ONE_SEED, **kw: object) -> PairOptions:
+    base = dict(spread=spread, items_left=20_000, block=spread.n, item_s_a=0.04, item_s_b=0.04,
+                seed_s_a=60.0, seed_s_b=60.0)  # fmt: skip
+    return PairOptions(**{**base, **kw})  # type: ignore[arg-type]
 
 
-def test_seed_spread_dominating_takes_seeds() -> None:
-    # 3 seeds a side on 20,000 items, a seed sd of 2 points: items barely move SE, seeds do.
-    pair = dataclasses.replace(ONE_SEED, n=20_000, seeds_a=3, seeds_b=3, tau2=0.02**2, items_left=5_000)
-    choice = choose_lever(pair, 0.01)
-    assert choice.width_items is not None and choice.width_seeds is not None
-    gain_items = (choice.width_now - choice.width_items) / 21.0
-    gain_seeds = (choice.width_now - choice.width_seeds) / 85.0
-    # (Items even widen it a hair: their share of SE^2 shrinks, and with it the Satterthwaite df.)
-    assert gain_seeds > 0 and gain_seeds > gain_items
-    assert choice.lever == SEEDS
+def test_the_standard_error_is_the_sizing_contract_by_hand() -> None:
+    assert ONE_SEED.se() == pytest.approx(math.sqrt(0.11 / 500 + 2e-4))
+    assert ONE_SEED.se(n=1000, seeds_a=2) == pytest.approx(math.sqrt(0.11 / 1000 + 1e-4 / 2 + 1e-4))
 
 
-def test_expensive_inference_against_cheap_training_takes_seeds() -> None:
-    # The same spreads, but inference is dear and training cheap: the per-second rule flips.
-    pair = dataclasses.replace(
-        ONE_SEED, seeds_a=2, seeds_b=2, tau2=0.015**2, item_s_a=2.0, item_s_b=2.0, seed_s_a=1.0, seed_s_b=1.0
-    )
-    assert choose_lever(pair, 0.05).lever == SEEDS
-    cheap_items = dataclasses.replace(pair, item_s_a=1e-4, item_s_b=1e-4, seed_s_a=500.0, seed_s_b=500.0)
-    assert choose_lever(cheap_items, 0.05).lever == ITEMS
+def test_from_one_seed_each_seeds_are_bought_when_items_cannot_narrow_the_models() -> None:
+    # The items' share (0.11 / 500 = 2.2e-4) is about the seeds' (2e-4); doubling the items removes
+    # 1.1e-4 for 40 s, a seed of each removes 1e-4 for 120 s: items. At 8,000 items the items' share is
+    # 1.4e-5: doubling them buys almost nothing, seeds buy 1e-4.
+    assert choose_lever(options()).lever == ITEMS
+    many_items = dataclasses.replace(ONE_SEED, n=8000)
+    choice = choose_lever(options(many_items, block=8000))
+    assert choice.lever == SEEDS and choice.se_after < choice.se_now
+    # Without the seed parts, the comparison of two checkpoints, items would always look better.
+    checkpoints = dataclasses.replace(many_items, tau2_a=0.0, tau2_b=0.0, assumed_a=False, assumed_b=False)
+    assert choose_lever(options(checkpoints, block=8000)).lever == ITEMS
 
 
-def test_a_used_up_split_and_max_seeds_leave_no_lever() -> None:
-    used_up = dataclasses.replace(ONE_SEED, items_left=0)
-    choice = choose_lever(used_up, 0.05)
-    assert choice.width_items is None and choice.lever is None  # seeds only widen it from one seed
-    spent = dataclasses.replace(used_up, seed_s_a=None, seed_s_b=None)
-    choice = choose_lever(spent, 0.05)
-    assert choice.lever is None and choice.width_seeds is None
-    # A block larger than what is left adds only what is left.
-    tail = dataclasses.replace(ONE_SEED, items_left=100)
-    assert choose_lever(tail, 0.05).seconds_items == pytest.approx(100 * 0.042)
+def test_a_cheap_side_gets_the_seed_when_one_side_is_all_of_the_spread() -> None:
+    spread = Spread(v=0.05, n=8000, seeds_a=2, seeds_b=2, tau2_a=0.0, tau2_b=9e-4)
+    choice = choose_lever(options(spread, block=8000, seed_s_a=5.0, seed_s_b=60.0))
+    assert choice.lever == SEEDS and (choice.seeds_a, choice.seeds_b) == (0, 1)  # only B's spread matters
 
 
-def test_needed_items_and_seeds_are_hand_worked() -> None:
-    # Observed +2 points, B not costlier: SE must reach 0.02 / z = 0.010204, so n = 0.2 / SE^2 = 1921.
-    need = needed(ONE_SEED, diff=0.02, margin=0.01, b_costlier=False, level=0.05)
-    z = sps.norm.isf(0.025)
-    assert need.items == math.ceil(0.2 / (0.02 / z) ** 2) == 1921
-    # Costlier B at -0.5 points against a 1-point margin: the bound must fall 1.5 points, not 0.5.
-    need = needed(ONE_SEED, diff=-0.005, margin=0.01, b_costlier=True, level=0.05)
-    assert need.items == math.ceil(0.2 / (0.015 / z) ** 2)
-    # Seeds (at 500 items): SE^2 = 0.2 / 500 + 2 tau2 / k must reach (0.045 / z)^2 with tau2 = 4e-4:
-    # k = ceil(8e-4 / (5.271e-4 - 4e-4)) = 7 a side.
-    need = needed(
-        dataclasses.replace(ONE_SEED, tau2=4e-4), diff=0.045, margin=0.01, b_costlier=False, level=0.05
-    )
-    assert need.seeds == math.ceil(8e-4 / ((0.045 / z) ** 2 - 0.2 / 500)) == 7
+def test_cost_repeats_first_where_only_the_costs_are_left_to_show() -> None:
+    choice = choose_lever(options(repeat_s_a=25.0, repeat_s_b=25.0, cost_decides=True))
+    assert choice.lever == REPEATS and choice.seconds == 50.0
+    # No repeat left (or an exact cost): the accuracy levers.
+    assert choose_lever(options(cost_decides=True)).lever == ITEMS
+
+
+def test_nothing_left_to_buy() -> None:
+    done = options(items_left=0, seed_s_a=None, seed_s_b=None)
+    assert choose_lever(done).lever is None
+
+
+def test_what_would_decide_by_hand() -> None:
+    # Observed gain 3 points, one seed each, not costlier, costs not equal: worth it needs the lower
+    # bound above the 1-point margin: SE* = (0.03 - 0.01) / (z_0.975 + z_0.8).
+    z = sps.norm.isf(0.025) + sps.norm.ppf(0.8)
+    assert target_se(0.03, False, False, 0.01, 0.05, 0.8) == pytest.approx(0.02 / z)
+    spread = dataclasses.replace(ONE_SEED, tau2_a=1e-5, tau2_b=1e-5)
+    target = (0.02 / z) ** 2
+    need = needed(spread, 0.03, False, False, 0.01, 0.05)
+    assert need.items == math.ceil(0.11 / (target - 2e-5))
+    assert need.seeds is None  # at 500 items the items' share alone is above the target
+    wide = dataclasses.replace(spread, n=8000, tau2_a=4e-4, tau2_b=4e-4)
+    assert needed(wide, 0.03, False, False, 0.01, 0.05).seeds == math.ceil(8e-4 / (target - 0.11 / 8000))
+    # A costlier B gaining 0.4 points: "not worth it" is the nearest, at 0.6 points.
+    assert target_se(0.004, True, False, 0.01, 0.05, 0.8) == pytest.approx(0.006 / z)
+    # Neither lever alone: both, half the variance each.
+    both = needed(ONE_SEED, 0.004, True, False, 0.01, 0.05)
+    assert both.items is None and both.seeds is None
+    target = (0.006 / z) ** 2
+    assert both.together == (math.ceil(2 * 0.11 / target), math.ceil(2 * 2e-4 / target))

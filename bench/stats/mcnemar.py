@@ -86,10 +86,17 @@ def power(n: int, psi: float, diff: float, alpha: float) -> float:
 
 def mde(n: int, psi: float, alpha: float, target: float) -> float:
     """The smallest gain the exact test finds with probability `target`, from its exact power (not a
-    normal approximation, which promises more than the discrete test delivers); psi if none does."""
-    if power(n, psi, psi, alpha) < target:
-        return psi
-    return float(brentq(lambda d: power(n, psi, d, alpha) - target, 0.0, psi, xtol=1e-7))
+    normal approximation, which promises more than the discrete test delivers); 1 - psi if none does.
+    A gain comes with its own discordant items, so the power at a gain d is taken at the observed
+    discordant rate plus d (under no difference the rate observed is all noise)."""
+
+    def at(d: float) -> float:
+        return power(n, min(psi + d, 1.0), d, alpha)
+
+    top = 1.0 - psi
+    if at(top) < target:
+        return top
+    return float(brentq(lambda d: at(d) - target, 0.0, top, xtol=1e-7))
 
 
 def mde_batch(n: int, discordant: np.ndarray, alpha: float, target: float) -> np.ndarray:

@@ -47,11 +47,12 @@ def t_bounds(comp: AccuracyComparison, level: float) -> tuple[float, float]:
     return comp.diff - half, comp.diff + half
 
 
-def _t_mde(se: np.ndarray, df: np.ndarray, level: float, power: float) -> np.ndarray:
+def _t_mde(se: np.ndarray, df: np.ndarray, level: float, power: float, n: int) -> np.ndarray:
     """The gain the t test finds with probability `power`, reckoned conservatively: the noncentral
-    t's exact power at df (not t_{1-a/2} + t_power, which falls short at few df), and SE scaled by
+    t's exact power at df (not t_{1-a/2} + t_power, which falls short at few df), SE scaled by
     sqrt(df / chi2_{df, 0.5}), the factor that makes the estimated SE median-unbiased for the true
-    one, so that the MDE a typical experiment reports still reaches `power`."""
+    one, and the items' variance grown by the gain d itself (a gain comes with discordant items of its
+    own: at most d more), so that the MDE a typical experiment reports still reaches `power`."""
     dfc = np.clip(np.where(np.isfinite(df), df, 1e6), 0.5, 1e6)
     crit = sps.t.ppf(1.0 - level / 2.0, dfc)
     lo = np.zeros(dfc.shape)
@@ -60,7 +61,11 @@ def _t_mde(se: np.ndarray, df: np.ndarray, level: float, power: float) -> np.nda
         mid = (lo + hi) / 2.0
         enough = sps.nct.sf(crit, dfc, mid) >= power
         hi, lo = np.where(enough, mid, hi), np.where(enough, lo, mid)
-    return hi * se * np.sqrt(dfc / sps.chi2.ppf(0.5, dfc))
+    factor = hi * np.sqrt(dfc / sps.chi2.ppf(0.5, dfc))
+    mde = factor * se
+    for _ in range(30):  # d = factor sqrt(se^2 + d / n): a fixed point, reached from below
+        mde = factor * np.sqrt(se**2 + mde / n)
+    return mde
 
 
 @accuracy_comparison(
@@ -110,7 +115,7 @@ def models_t(a: np.ndarray, b: np.ndarray, ask: Ask) -> Batch:
     p = np.where(positive, 2.0 * sps.t.sf(tstat, df), np.where(diff == 0, 1.0, 0.0))
     few = min(k for k in (ka, kb) if k >= 2) < MIN_MDE_SEEDS if max(ka, kb) >= 2 else False
     mde = (
-        _t_mde(se, np.minimum(df, seeds_df), ask.level, ask.power)
+        _t_mde(se, np.minimum(df, seeds_df), ask.level, ask.power, n)
         if ask.with_mde and not few
         else np.full(p.shape, np.nan)
     )
