@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.reporting.data import build
+from bench.reporting.report import build
 from bench.reporting.write import write_report
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

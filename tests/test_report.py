@@ -36,13 +36,15 @@ from bench.config import ReportSettings, VerdictSettings
 from bench.errors import BenchError
 from bench.reporting import plots
 from bench.reporting.curves import training_curves
-from bench.reporting.data import build, load, newest_folder
+from bench.reporting.data import load, newest_folder
+from bench.reporting.report import build
 from bench.reporting.render_text import to_csv, to_markdown
 from bench.reporting.replicates import load_cost_repeats
 from bench.reporting.verdict_plots import VERDICT_COLORS, decisions_plot, pairs_plot
 from bench.reporting.write import write_report
 from bench.results import STEP_COLUMNS
 from bench.stats.budgets import expected_max
+from bench.stats.comparisons.models import MODELS_T
 from bench.stats.cost import compare_cost
 from bench.stats.paired import compare_accuracy, holm
 
@@ -139,30 +141,28 @@ def matrix(right: dict[int, int], seeds: list[int]) -> np.ndarray:
     return np.array([[i < right[s] for i in range(10)] for s in seeds])
 
 
-def test_pairs_are_the_paired_comparison_holm_adjusted() -> None:
+def test_pairs_are_the_models_comparison_at_alpha_over_the_pairs() -> None:
     pairs = build([BASIC]).pairs.set_index(["model_a", "model_b"])
     enc, bert, bilstm = matrix({0: 3, 1: 4}, [0, 1]), matrix({0: 10, 1: 9}, [0, 1]), matrix({0: 8}, [0])
+    level = 0.05 / 3  # three pairs share alpha
     expected = {
-        ("encoder", "bert"): compare_accuracy(enc, bert),
-        ("encoder", "bert_bilstm"): compare_accuracy(enc, bilstm),
-        ("bert", "bert_bilstm"): compare_accuracy(bert, bilstm),
+        ("encoder", "bert"): compare_accuracy(enc, bert, level),
+        ("encoder", "bert_bilstm"): compare_accuracy(enc, bilstm, level),
+        ("bert", "bert_bilstm"): compare_accuracy(bert, bilstm, level),
     }
     assert set(pairs.index) == set(expected)  # each ordered cheaper first: training time 110, 1,050, 1,500
-    adjusted = holm([c.p_value for c in expected.values()])  # NaN (refused) pairs do not count
-    for (key, comp), p_adj in zip(expected.items(), adjusted):
+    for key, comp in expected.items():
         got = pairs.loc[key]
         assert got["acc_diff"] == pytest.approx(comp.diff) and got["acc_method"] == comp.method
-        assert (got["acc_diff_ci_low"], got["acc_diff_ci_high"]) == pytest.approx(
-            (comp.ci_low, comp.ci_high), nan_ok=True
-        )
-        assert got["p_value"] == pytest.approx(comp.p_value, nan_ok=True)
-        assert got["p_adjusted"] == pytest.approx(p_adj, nan_ok=True)
+        assert (got["acc_diff_ci_low"], got["acc_diff_ci_high"]) == pytest.approx((comp.ci_low, comp.ci_high))
+        assert got["pair_alpha"] == pytest.approx(level) and got["p_value"] == pytest.approx(comp.p_value)
+        assert got["p_adjusted"] == pytest.approx(min(1.0, 3 * comp.p_value))
         assert got["mde"] == pytest.approx(comp.mde, nan_ok=True)
-    # two seeds of bert against one of bert_bilstm: refused, inconclusive, and the sentence says why
+    # two seeds of bert against one of bert_bilstm: compared, the lone seed's spread assumed, and said
     one = pairs.loc[("bert", "bert_bilstm")]
-    assert one["verdict"] == "inconclusive" and "no test: one side has a single seed" in one["sentence"]
+    assert "a seed-to-seed sd of 1 points assumed for bert_bilstm (one seed), not measured" in one["sentence"]
     # cost: bert's two seeds against bert_bilstm's one run, judged against the assumed 10% noise
-    by_hand = compare_cost([1000.0, 1100.0], [1500.0], noise=0.1)
+    by_hand = compare_cost([1000.0, 1100.0], [1500.0], noise=0.1, confidence=1 - level)
     assert one["cost_ratio"] == pytest.approx(1500 / 1050)
     assert (one["cost_ci_low"], one["cost_ci_high"]) == pytest.approx((by_hand.ci_low, by_hand.ci_high))
     assert one["cost_noise"] == 0.1 and "assumed, not measured" in one["sentence"]
@@ -197,12 +197,12 @@ def test_one_run_each_cost_is_judged_against_assumed_noise_never_its_chunks(tmp_
     rep = build([quick_like(tmp_path / "quick")])
     (pair,) = rep.pairs.to_dict("records")
     assert (pair["model_a"], pair["model_b"]) == ("bert", "bert_bilstm")
-    assert pair["acc_diff"] == pytest.approx(-1 / 500) and pair["p_value"] == pytest.approx(1.0)
+    assert pair["acc_diff"] == pytest.approx(-1 / 500) and pair["p_value"] > 0.5
     by_hand = compare_cost([88.9], [93.6], noise=0.1)  # one run a side: z interval, sd 0.1 sqrt(2)
     assert (pair["cost_ci_low"], pair["cost_ci_high"]) == pytest.approx((by_hand.ci_low, by_hand.ci_high))
     assert pair["cost_significant"] is False and pair["verdict"] == "inconclusive"
     assert "run-to-run noise of 10%, assumed, not measured" in pair["sentence"]
-    assert "test items in all would decide it" in pair["sentence"]
+    assert "would decide it with 80% power at the spread observed" in pair["sentence"]
     assert rep.front["on_front"].all()
 
 
@@ -232,14 +232,14 @@ def test_cost_repeats_are_replicates_of_training_time(tmp_path: Path) -> None:
     assert pair["cost_ratio"] == pytest.approx(1.053)
     assert (pair["cost_ci_low"], pair["cost_ci_high"]) == pytest.approx((by_hand.ci_low, by_hand.ci_high))
     assert pair["cost_significant"] is True and math.isnan(pair["cost_noise"])
-    # costlier, and the gain's Holm-adjusted upper bound is below the 5-point margin
-    assert pair["gain_upper_adjusted"] < 0.05 and pair["verdict"] == "not worth it"
-    assert "below the 5-point margin" in pair["sentence"]
+    # costlier, and the gain's upper bound (one seed a side, their spread assumed) below the 5-point margin
+    assert pair["acc_diff_ci_high"] < 0.05 and pair["verdict"] == "not worth it"
+    assert "costlier for a gain below the 5-point margin" in pair["sentence"]
     front = rep.front.set_index("model")
     assert front.loc["bert", "on_front"] and front.loc["bert_bilstm", "dominated_by"] == "bert"
     csv = pd.read_csv(pd.io.common.StringIO(to_csv(rep)))
     pair_rows = csv[csv["level"] == "pair"]
-    assert pair_rows["margin"].tolist() == [5.0] and pair_rows["acc_method"].tolist() == ["exact McNemar"]
+    assert pair_rows["margin"].tolist() == [5.0] and pair_rows["acc_method"].tolist() == [MODELS_T]
     # at the default 1-point margin 500 items cannot show it: inconclusive, with what would decide it
     (loose,) = build([folder]).pairs.to_dict("records")
     assert loose["verdict"] == "inconclusive" and loose["margin"] == 1.0
@@ -344,6 +344,7 @@ def test_every_plot_is_written_and_readable(folders: tuple[Path, Path]) -> None:
     names = {p.stem for p in plots.glob("*.png")}
     assert names == {
         "pairs",
+        "price",
         "curves-encoder",
         "curves-bert",
         "curves-bert_bilstm",
@@ -374,7 +375,7 @@ def test_two_copies_of_a_multi_seed_model_compare_as_equal(tmp_path: Path) -> No
     pairs = build([a, b]).pairs.set_index(["model_a", "model_b"])
     same = pairs.loc[("encoder [a]", "encoder [b]")]
     assert (same["acc_diff"], same["acc_diff_ci_low"], same["acc_diff_ci_high"]) == (0, 0, 0)
-    assert same["p_value"] == 1 and same["acc_method"] == "paired t over items and seeds"
+    assert same["p_value"] == 1 and same["acc_method"] == MODELS_T
 
 
 def test_merge_keeps_sources_and_separates_same_model_in_two_folders(tmp_path: Path) -> None:
@@ -495,10 +496,16 @@ def decisions_by_hand(folder: Path) -> pd.DataFrame:
     ]
     frame = pd.DataFrame(
         [
-            {"look": look, "model_a": a, "model_b": b, "seeds_a": look, "seeds_b": look, "n_items": 10,
-             "acc_diff": d, "acc_diff_ci_low": lo, "acc_diff_ci_high": hi, "cost_ratio": 9.5,
-             "cost_ci_low": 5.2, "cost_ci_high": 17.6, "verdict": v, "lever": "seeds",
-             "elapsed_s": 60.0 * look}
+            {"look": look, "fraction": 0.2 * look, "lever": "seeds", "elapsed_s": 60.0 * look,
+             "model_a": a, "model_b": b, "cost": "training time", "cost_unit": "s", "cost_ratio": 9.5,
+             "cost_ci_low": 5.2, "cost_ci_high": 17.6, "cost_significant": True, "cost_equal": False,
+             "acc_diff": d / 100, "acc_diff_ci_low": lo / 100, "acc_diff_ci_high": hi / 100,
+             "pair_alpha": 0.001 * look, "p_value": 0.5, "p_adjusted": 1.0, "mde": math.nan, "margin": 1.0,
+             "cost_margin": 0.1, "scope": "models", "acc_method": MODELS_T, "cost_method": "exact",
+             "cost_noise": math.nan, "seed_noise": math.nan, "seeds_a": look, "seeds_b": look,
+             "n_items": 10, "break_even": math.nan, "break_even_low": math.nan, "break_even_high": math.nan,
+             "break_even_kind": "", "items_to_decide": None, "seeds_to_decide": None, "verdict": v,
+             "sentence": f"{b} against {a} at look {look}: {v}."}
             for a, b, look, d, lo, hi, v in rows
         ]
     )  # fmt: skip
@@ -539,12 +546,8 @@ def test_pairs_plot_draws_each_interval_the_margin_and_the_verdict(folders: tupl
     fig = pairs_plot(pairs)
     acc_ax, cost_ax = fig.axes
     bars = errorbars(acc_ax)
-    compared = pairs[pairs["acc_diff_ci_low"].notna()]  # one seed against two is refused: no interval
-    assert 0 < len(compared) < len(pairs)
-    assert len(bars) == len(compared)
-    hollow = [line for line in acc_ax.lines if line.get_markerfacecolor() == "white"]
-    assert len(hollow) == len(pairs) - len(compared)
-    for (_, r), (color, centre, low, high) in zip(compared.iterrows(), bars):
+    assert len(bars) == len(pairs)  # every pair compared as models, one seed against two included
+    for (_, r), (color, centre, low, high) in zip(pairs.iterrows(), bars):
         assert color == VERDICT_COLORS[r["verdict"]]
         assert (centre, low, high) == pytest.approx(
             (100 * r["acc_diff"], 100 * r["acc_diff_ci_low"], 100 * r["acc_diff_ci_high"])
@@ -559,8 +562,10 @@ def test_pairs_plot_draws_each_interval_the_margin_and_the_verdict(folders: tupl
         zip(acc_ax.get_yticks(), (t.get_text() for t in acc_ax.get_yticklabels())), reverse=True
     )
     assert [label for _, label in on_top_first] == [
-        f"{b} vs {a}" for a, b in zip(pairs["model_a"], pairs["model_b"])
+        f"{b} vs {a} (98.3%)"
+        for a, b in zip(pairs["model_a"], pairs["model_b"])  # 0.05 over 3 pairs
     ]
+    assert "98.3% intervals" in acc_ax.get_xlabel()
     plt.close(fig)
     no_margin = pairs_plot(build([basic]).pairs.drop(columns="margin"))  # no margin column: no lines
     assert rules(no_margin.axes[0], "x") == [0.0]
@@ -572,17 +577,26 @@ def test_decisions_plot_draws_every_look_of_every_pair(folders: tuple[Path, Path
     frame = decisions_by_hand(basic)
     rep = build([basic])
     assert len(rep.loaded.decisions) == len(frame)
+    # The report gives the plan's verdicts and intervals (the last look), not a fresh test.
+    decided = rep.pairs.set_index(["model_a", "model_b"])
+    assert decided.loc[("encoder", "bert"), "verdict"] == "worth it"
+    assert decided.loc[("encoder", "bert"), "pair_alpha"] == pytest.approx(0.003)
+    assert (
+        decided.loc[("encoder", "bert_bilstm"), "sentence"]
+        == "bert_bilstm against encoder at look 2: not worth it."
+    )
+    assert any("decided by `--until-decided`" in note for note in rep.notes)
     fig = decisions_plot(rep.loaded.decisions, {("encoder", "bert"): 2.0})
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in axes] == ["bert vs encoder", "bert_bilstm vs encoder"]
     for ax, (_, g) in zip(axes, frame.groupby("model_b", sort=False)):
         bars = errorbars(ax)
         assert [b[2:] for b in bars] == [
-            pytest.approx((lo, hi)) for lo, hi in zip(g["acc_diff_ci_low"], g["acc_diff_ci_high"])
+            pytest.approx((100 * lo, 100 * hi)) for lo, hi in zip(g["acc_diff_ci_low"], g["acc_diff_ci_high"])
         ]
         assert [b[0] for b in bars] == [VERDICT_COLORS[v] for v in g["verdict"]]
     assert sorted(rules(axes[0], "y")) == [-2.0, 0.0, 2.0]
-    assert rules(axes[1], "y") == [0.0]  # no margin known for this pair
+    assert sorted(rules(axes[1], "y")) == [-1.0, 0.0, 1.0]  # its rows' own margin
     plt.close(fig)
     written = plots.write_all(rep, basic / "plots")
     assert {"pairs", "decisions"} <= set(written)

@@ -20,7 +20,9 @@ from bench.cli import main
 from bench.config import SweepSettings, load_suite
 from bench.errors import BenchError
 from bench.reporting import max_len
-from bench.reporting.data import aggregate, build, judge, load
+from bench.reporting.data import aggregate, load
+from bench.reporting.pairs import judge
+from bench.reporting.report import build
 from bench.sweep.across import Overall, Plan, plan
 from bench.sweep.search_space import resolve_spaces
 

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from bench.cli import main
 from bench.reporting import plots
-from bench.reporting.data import Report, build
+from bench.reporting.report import Report, build
 from bench.reporting.layout import sections
 from bench.reporting.render_terminal import drop_order, is_note, terminal_report
 

@@ -29,13 +29,18 @@ def model_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def judge_look(
-    models: Mapping[str, ModelRuns], pairs: Sequence[tuple[str, str]], level: float, settings: VerdictSettings
+    models: Mapping[str, ModelRuns],
+    pairs: Sequence[tuple[str, str]],
+    level: float,
+    settings: VerdictSettings,
+    with_mde: bool = True,
 ) -> list[Judged]:
     """Each of `pairs` judged on its models' shared items and training-time replicates at `level`."""
     judged = []
     for x, y in pairs:
         right_x, right_y = models[x].aligned(models[y])
-        judged.append(judge_pair(x, y, right_x, right_y, models[x].costs, models[y].costs, level, settings))
+        costs_x, costs_y = models[x].costs, models[y].costs
+        judged.append(judge_pair(x, y, right_x, right_y, costs_x, costs_y, level, settings, False, with_mde))
     return judged
 
 

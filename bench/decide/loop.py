@@ -95,7 +95,8 @@ class Decider:
         """Judge the undecided pairs at the look's level and record the rows."""
         pairs = [p for p in model_pairs(list(models)) if p not in self.decided]
         level = self.plan.budget.level(self.fraction, fraction, len(pairs))
-        judged = judge_look(models, pairs, level, self.plan.verdicts)
+        # The detectable difference only where a row may be a pair's last (it costs a root search).
+        judged = judge_look(models, pairs, level, self.plan.verdicts, with_mde=fraction >= 1.0)
         self.look += 1
         self.fraction = fraction
         rooms = {

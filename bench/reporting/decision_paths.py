@@ -12,7 +12,7 @@ from bench.stats.wording import percent
 
 def _step(row: pd.Series) -> str:
     seeds = f"{int(row['seeds_a'])}+{int(row['seeds_b'])} seeds"
-    level = percent(float(row["level"]))
+    level = percent(float(row["pair_alpha"]))
     return f"{row['lever'] or 'look'} ({int(row['n_items']):,} items, {seeds}, {level})"
 
 

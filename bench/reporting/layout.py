@@ -20,7 +20,9 @@ from bench.reporting import max_len
 from bench.reporting.data import PAPER_DEVICE, TARGET_METRICS, Metric, metrics
 from bench.reporting.report import Report
 from bench.stats import comparisons
+from bench.stats.fieller import BOUNDED
 from bench.stats.majority import HINT
+from bench.stats.wording import amount, percent
 
 Grid = tuple[list[str], list[list[str]]]
 Section = tuple[str, str, Grid]  # title, note, grid (no headers: a list of sentences)
@@ -90,17 +92,32 @@ def signed_points(value: float) -> str:
     return "–" if not math.isfinite(value) else f"{100 * value:+.1f}"
 
 
+def break_even_cell(r: pd.Series) -> str:
+    """B's extra cost per point of accuracy and its 95% Fieller interval, or why there is none."""
+    value = r.get("break_even")
+    if value is None or not math.isfinite(float(value)):
+        return "–"
+    unit = str(r.get("cost_unit") or "")
+    cell = amount(float(value), unit)
+    if r.get("break_even_kind") == BOUNDED:
+        low, high = (amount(float(r[k]), unit) for k in ("break_even_low", "break_even_high"))
+        return f"{cell} [{low}, {high}]"
+    return f"{cell} [unbounded]"
+
+
 def pairs_grid(rep: Report) -> Grid:
     headers = [
         "A (cheaper)",
         "B (costlier)",
+        "seeds",
         "test items",
-        "cost B / A [95% CI]",
-        "accuracy B − A, points [95% CI]",
+        "interval",
+        "cost B / A [CI]",
+        "accuracy B − A, points [CI]",
         "p",
-        "p (Holm)",
+        "p (adjusted)",
         "detectable, points",
-        "gain at most (Holm), points",
+        "cost per point [95% CI]",
         "verdict",
     ]
     rows = []
@@ -111,9 +128,10 @@ def pairs_grid(rep: Report) -> Grid:
         low, high = signed_points(r["acc_diff_ci_low"]), signed_points(r["acc_diff_ci_high"])
         accuracy = f"{signed_points(r['acc_diff'])} [{low}, {high}]"
         p_values = [fmt(r["p_value"], "p"), fmt(r["p_adjusted"], "p")]
-        cells = [r["model_a"], r["model_b"], str(int(r["n_items"])), ratio, accuracy, *p_values]
+        seeds = f"{int(r['seeds_a'])} + {int(r['seeds_b'])}"
+        cells = [r["model_a"], r["model_b"], seeds, str(int(r["n_items"])), percent(float(r["pair_alpha"]))]
         mde = f"{100 * r['mde']:.1f}" if math.isfinite(r["mde"]) else "–"
-        rows.append([*cells, mde, signed_points(r["gain_upper_adjusted"]), r["verdict"]])
+        rows.append([*cells, ratio, accuracy, *p_values, mde, break_even_cell(r), r["verdict"]])
     return headers, rows
 
 
@@ -172,17 +190,21 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
     """(title, note, grid) for each part of the report that has content, in order."""
     out: list[Section] = []
     if not rep.pairs.empty:
+        v = rep.verdicts
         note = (
-            "Each pair, cheaper model first. Worth it: the costlier model is significantly more accurate "
-            "(p < 0.05 after Holm's adjustment across all pairs). Not worth it: it is significantly less "
-            "accurate, or it is costlier and its gain is shown below the "
-            f"{rep.verdicts.margin:g}-point margin "
-            "(its Holm-adjusted one-sided upper bound). Inconclusive: neither, with the gain's bounds "
-            "and what would decide it."
+            f"Each pair, cheaper model first, judged as models: every interval at {v.alpha:g} shared over "
+            f"the pairs. Worth it: the costlier model's gain is above the {v.margin:g}-point margin, or it "
+            f"is more accurate at a cost within {100 * v.cost_margin:g}%. Not worth it: it is less "
+            "accurate, or costlier for a gain below the margin. Equivalent: the gain within the margin "
+            "either way and the costs within theirs. Inconclusive: none of these is shown; what the "
+            "interval rules out and what would decide it are said."
         )
         out.append(("Is it worth it?", note, ([], [[s] for s in rep.pairs["sentence"]])))
     if rep.decisions:
-        note = "Each look's levers (items: more test reviews; seeds: another seed of each) up to the verdict."
+        note = (
+            "Each look's lever (items: more test reviews; seeds: more seeds; cost repeats), the items and "
+            "seeds it reached and the level it judged at, up to the verdict."
+        )
         out.append(("Until decided", note, ([], [[d] for d in rep.decisions])))
     if rep.notes:
         out.append(("Notes", "", ([], [[n] for n in rep.notes])))
@@ -202,19 +224,22 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
             note += f" Warning: {HINT}."
         out.append(("Runs", note, runs_grid(rep, with_ci)))
     if not rep.pairs.empty:
+        v = rep.verdicts
         note = (
-            f"Accuracy: {comparisons.described()} "
-            "(bench.stats.compare_accuracy); detectable: the difference found with 80% power at 0.05. "
-            "Cost: ratio of means, its interval from independent replicates (seeds or cost repeats); "
-            f"a side with a single run is judged against an assumed {100 * rep.verdicts.cost_noise:g}% "
-            "run-to-run noise; parameters and FLOPs are exact."
+            f"Accuracy: {comparisons.described()}; a model with one seed is given a seed-to-seed sd of "
+            f"{v.seed_noise:g} points, assumed, not measured. Each pair's intervals are at its level: alpha "
+            f"{v.alpha:g} over the pairs, or the plan's share for a pair `--until-decided` judged; p "
+            "(adjusted) is below alpha exactly when the interval excludes 0. Detectable: the difference "
+            "found with 80% power at the pair's level. Cost: ratio of means, its interval from "
+            f"independent replicates (seeds or cost repeats); a side with a single run is judged "
+            f"against an assumed {100 * v.cost_noise:g}% run-to-run noise; parameters and FLOPs are exact. "
+            "Cost per point: what B pays per point of accuracy it gains, with its 95% Fieller interval."
         )
         out.append(("Pairs", note, pairs_grid(rep)))
     if not rep.front.empty:
         note = (
             "A model is off the front when another dominates it, by the verdicts' rule: the other is "
-            "cheaper and this one is not worth it, or the other is significantly more accurate at no "
-            "significantly higher cost."
+            "cheaper and this one is not worth it, or the other is worth it at a cost shown equal."
         )
         out.append(("Front", note, front_grid(rep)))
     if not rep.sweep.empty:

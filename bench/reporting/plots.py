@@ -22,7 +22,13 @@ from bench.costs.axes import group_axis  # noqa: E402
 from bench.reporting.curves import COLORS, training_curves  # noqa: E402
 from bench.reporting.data import PAPER_DEVICE, PAPER_TASK  # noqa: E402
 from bench.reporting.report import Report  # noqa: E402
-from bench.reporting.verdict_plots import decisions_plot, margin_points, pairs_plot  # noqa: E402
+from bench.reporting.verdict_plots import (  # noqa: E402
+    decisions_plot,
+    margin_points,
+    pair_keys,
+    pairs_plot,
+    price_plot,
+)
 
 
 def slug(text: str) -> str:
@@ -144,8 +150,10 @@ def write_all(rep: Report, folder: Path) -> dict[str, Path]:
     written: dict[str, Path] = {}
     if not rep.pairs.empty:
         written["pairs"] = save(pairs_plot(rep.pairs), folder, "pairs")
+        if (pd.to_numeric(rep.pairs["break_even"], errors="coerce") > 0).any():
+            written["price"] = save(price_plot(rep.pairs), folder, "price")
     decisions = rep.loaded.decisions
-    if not decisions.empty and decisions.groupby(["model_a", "model_b"])["look"].nunique().max() > 1:
+    if not decisions.empty and decisions.groupby(pair_keys(decisions))["look"].nunique().max() > 1:
         margins = {
             (str(r["model_a"]), str(r["model_b"])): margin_points(r.get("margin"))
             for _, r in rep.pairs.iterrows()

@@ -38,7 +38,7 @@ figcaption { font-size: 0.8rem; color: #555; }
 """
 NUMERIC = re.compile(r"^[-+−≈\d.,\[][^A-Za-z]*([A-Za-z][^A-Za-z]*)?$")  # numbers, maybe with a unit
 # Figures drawn under "Is it worth it?" rather than among the plots.
-VERDICT_FIGURES = ("pairs", "decisions")
+VERDICT_FIGURES = ("pairs", "price", "decisions")
 
 
 def table_html(
@@ -101,9 +101,12 @@ def describe(name: str) -> str:
     """What a figure shows, from its name (see bench.reporting.plots.write_all): its alt text."""
     kind, _, rest = name.partition("-")
     return {
-        "pairs": "For each pair of models: the accuracy difference with its 95% interval and the margin, "
-        "coloured by the verdict, and the cost ratio with its interval",
-        "decisions": "For each pair: the accuracy difference's 95% interval at each look, and the margin",
+        "pairs": "For each pair of models: the accuracy difference with the interval its verdict read (at "
+        "the pair's alpha) and the margin, coloured by the verdict, and the cost ratio with its interval",
+        "price": "For each pair whose costlier model is more accurate: its extra cost per point of accuracy, "
+        "with its 95% interval: the price of a point above which it is worth it",
+        "decisions": "For each pair: the accuracy difference's interval at each look, at the look's level, "
+        "and the margin",
         "curves": f"Training curves of {rest}: loss and accuracy during training",
         "cost": f"Test accuracy against {rest} per model, with the front",
         "budget": "Expected best validation accuracy against the training time of n sweep trials",

@@ -32,14 +32,15 @@ NAMES = {"model", "A (cheaper)", "B (costlier)", "dominated by", "settings", "st
 DROP_ORDER = [
     "energy to target J", "time to target s", "rev/s", "s/epoch", "device", "runs", "energy J",
     "macro-F1 %", "task", "GPU MiB", "RSS MiB",  # Runs
-    "p", "test items", "detectable, points", "p (Holm)",  # Pairs
+    "p", "test items", "interval", "detectable, points", "p (adjusted)", "seeds",  # Pairs
+    "cost per point [95% CI]",
     "study", "cut test %", "p vs best (val)", "status",  # Sweep
     "95% band",  # Budget
     "judged among", "dominated by",  # Front
     "run",  # Failures
-    "params", "cost B / A [95% CI]",
+    "params", "cost B / A [CI]",
 ]  # fmt: skip
-KEEP = {"accuracy %", "B (costlier)", "accuracy B − A, points [95% CI]", "verdict", "val acc %", "warning"}
+KEEP = {"accuracy %", "B (costlier)", "accuracy B − A, points [CI]", "verdict", "val acc %", "warning"}
 NUMBER = re.compile(r"^[-+−≈\d.,\[][^A-Za-z]*([A-Za-z][^A-Za-z]*)?$")  # numbers, maybe with a unit ("s")
 BOX_EXTRA = 3  # a rich table's padding and rule per column (and one more for the right edge)
 

@@ -11,7 +11,7 @@ from bench.reporting.data import TARGET_METRICS, metrics
 from bench.reporting.formats import RenderOptions, report_format
 from bench.reporting.layout import sections
 from bench.reporting.report import Report
-from bench.stats.verdicts import VERDICT_COLUMNS
+from bench.stats.pair_table import VERDICT_COLUMNS
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -47,7 +47,7 @@ def to_csv(rep: Report, figures: dict[str, Path] | None = None, options: RenderO
     keep = ["level", "source", "entry", "run_id", "model", "seed", "status", "error", "warning", "task"]
     keys = [m.key for m in metrics() + TARGET_METRICS]
     runs = runs.reindex(columns=[c for c in keep if c in runs.columns] + keys)
-    pairs = rep.pairs.assign(level="pair").reindex(columns=["level", *VERDICT_COLUMNS, "n_items"])
+    pairs = rep.pairs.assign(level="pair").reindex(columns=["level", *VERDICT_COLUMNS, "group"])
     budget = rep.budget.assign(level="budget") if not rep.budget.empty else pd.DataFrame()
     parts = [p for p in (entries, runs, pairs, budget) if not p.empty]
     out = pd.concat(parts, ignore_index=True)

@@ -47,12 +47,14 @@ def compare_accuracy(
     power: float = 0.8,
     seed_sd: float = 0.01,
     checkpoints: bool = False,
+    with_mde: bool = True,
 ) -> AccuracyComparison:
     """Is B more or less accurate than A, on the same aligned test items? diff = acc_b - acc_a.
 
     `correct_a` is (seeds_a, items) of bools or 0/1, `correct_b` (seeds_b, items); column j of both
     must be the same test item. A 1-D array is one seed. `level` is the interval's two-sided error;
-    `seed_sd` the seed-to-seed sd of accuracy (a fraction) assumed for a model with one seed.
+    `seed_sd` the seed-to-seed sd of accuracy (a fraction) assumed for a model with one seed;
+    `with_mde` False leaves mde NaN (it costs a root search).
 
     The first registered comparison that applies decides (bench.stats.comparisons): the models by
     default, whatever the seeds; the two checkpoints by exact McNemar when `checkpoints` is asked for
@@ -73,7 +75,7 @@ def compare_accuracy(
     chosen = comparison_for(seeds_a, seeds_b, checkpoints)
     if chosen is None:
         raise StatsError(f"no registered comparison applies to {seeds_a} seeds against {seeds_b}")
-    r = chosen.compute(a[None], b[None], Ask(level, power, True, seed_sd))
+    r = chosen.compute(a[None], b[None], Ask(level, power, with_mde, seed_sd))
     assumed = chosen.scope != CHECKPOINTS
     spread = Spread(
         v=float(r.v[0]),

@@ -158,6 +158,7 @@ def judge_pair(
     level: float,
     settings: VerdictSettings,
     exact: bool = False,
+    with_mde: bool = True,
 ) -> Judged:
     """The verdict on one pair: its models ordered by mean cost (a tie keeps the given order), B - A's
     accuracy compared on their aligned test items (`correct_*`: (seeds, items) 0/1) and their costs
@@ -168,7 +169,9 @@ def judge_pair(
     right_a, right_b = (correct_second, correct_first) if swap else (correct_first, correct_second)
     costs_a, costs_b = (cb, ca) if swap else (ca, cb)
     seed_sd = settings.seed_noise / 100.0
-    comp = compare_accuracy(right_a, right_b, level, seed_sd=seed_sd, checkpoints=settings.checkpoints)
+    comp = compare_accuracy(
+        right_a, right_b, level, seed_sd=seed_sd, checkpoints=settings.checkpoints, with_mde=with_mde
+    )
     cc = compare_cost(costs_a, costs_b, exact=exact, confidence=1.0 - level, noise=settings.cost_noise)
     costlier, equal = cost_position(cc, settings.cost_margin)
     delta = settings.margin / 100.0

@@ -12,19 +12,20 @@ at 0). A side with one seed cannot measure its tau^2: it is assumed (`Ask.seed_s
 a known quantity in the test, and every sentence says it was assumed, not measured. The first extra
 seed replaces the assumption.
 
-Degrees of freedom: Welch-Satterthwaite over the mean squares behind SE^2 (v with n - 1; each
-measured model's S^2 with k - 1 and MSE with (k - 1)(n - 1), where its tau^2 estimate is above 0 and
-so in SE^2), each model's taken on its own rather than pooled, so a deterministic model beside a noisy one does not lend it degrees of freedom; and
-never more than k - 1 of any model whose seeds differ (Hsu's conservative
-rule for unequal variances; a model whose seeds all predict alike, as a seed-invariant recipe's do,
-caps nothing). Satterthwaite's df comes from the estimated variances, so a small sample
-that happens to estimate a model's seed variance low also gets many df, and the two errors compound:
-measured with a seed-invariant A against B with a 3-point seed sd at 5 + 2 seeds, the
-Satterthwaite df alone gave a false-positive rate of 0.12 at alpha = 0.05, and capping only models
-of 2 or 3 seeds still 0.06 at 5 + 5 and 2.4 times the level at 0.005, the levels a look judges at
-(tests/test_stats.py has the rule's own rates). CI = D +- t_{1-level/2, df} SE and p = 2 t_df.sf(|D| / SE): one statistic, so they
-agree. MDE: the noncentral t's exact power at min(df, the seeds' df), with SE made median-unbiased
-(see `_t_mde`); none (NaN) where a model has 2 seeds, where no MDE reliably reaches its power.
+Degrees of freedom: Welch-Satterthwaite over the mean squares behind SE^2 (v with n - 1; a measured
+model's S^2 with k - 1 and MSE with (k - 1)(n - 1), where its tau^2 estimate is above 0 and so in
+SE^2), each model's on its own rather than pooled; and never more than k - 1 of any model whose
+seeds differ (Hsu's conservative rule for unequal variances; a model whose seeds all predict alike,
+as a seed-invariant recipe's do, caps nothing). Satterthwaite's df comes from the estimated
+variances, so a small sample that happens to estimate a model's seed variance low also gets many
+df, and the two errors compound: with a seed-invariant A against B with a 3-point seed sd, the
+Satterthwaite df alone gave false-positive rates of 0.08 to 0.12 at alpha = 0.05 (2 + 2 to 5 + 3
+seeds), and capping only models of 2 or 3 seeds still 0.06 at 5 + 5 and 2.4 times the level at
+0.005, the levels a look judges at; tests/test_stats.py has the rule's own rates.
+
+CI = D +- t_{1-level/2, df} SE and p = 2 t_df.sf(|D| / SE): one statistic, so they agree. MDE: the
+noncentral t's exact power at min(df, the seeds' df), with SE made median-unbiased (see `_t_mde`);
+none (NaN) where a model has 2 seeds, where no MDE reliably reaches its power.
 """
 
 from __future__ import annotations
