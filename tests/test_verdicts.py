@@ -106,7 +106,7 @@ def test_judge_pair_orders_by_cost_and_reads_one_level() -> None:
     assert j.accuracy.scope == "models" and j.accuracy.spread.assumed_a and j.accuracy.spread.assumed_b
     assert j.seed_noise == 1.0
     words = sentence(j, "training time", "s")
-    assert "a seed-to-seed sd of 1 points assumed for small and big (one seed), not measured" in words
+    assert "a seed-to-seed sd of 1 point assumed for small and big (one seed), not measured" in words
     assert percent(0.01) == "99%" and "99% interval" in words
 
 

@@ -95,7 +95,7 @@ def signed_points(value: float) -> str:
 def break_even_cell(r: pd.Series) -> str:
     """B's extra cost per point of accuracy and its 95% Fieller interval, or why there is none."""
     value = r.get("break_even")
-    if value is None or not math.isfinite(float(value)):
+    if value is None or not float(value) > 0:  # none where B costs no more, or gains nothing
         return "–"
     unit = str(r.get("cost_unit") or "")
     cell = amount(float(value), unit)

@@ -31,8 +31,13 @@ class Room:
     max_seeds: int | None = None
 
 
-def signed(points: float) -> str:
-    return f"{points:+.1f}".replace("-", _MINUS)
+def signed(value: float) -> str:
+    return f"{value:+.1f}".replace("-", _MINUS)
+
+
+def points(value: float) -> str:
+    """`1 point`, `0.5 points`."""
+    return f"{value:g} point" + ("" if value == 1 else "s")
 
 
 def ratio_text(x: float) -> str:
@@ -87,7 +92,7 @@ def _assumed(j: Judged) -> str:
     if not lone:
         return ""
     sides = " and ".join(lone)
-    return f"; a seed-to-seed sd of {j.seed_noise:g} points assumed for {sides} (one seed), not measured"
+    return f"; a seed-to-seed sd of {points(j.seed_noise)} assumed for {sides} (one seed), not measured"
 
 
 def _break_even(j: Judged, noun: str, unit: str) -> str:
@@ -112,7 +117,7 @@ def _undecided(j: Judged, room: Room) -> str:
         tail += f"; detectable with 80% power: {100 * comp.mde:.1f} points"
     options = []
     items = j.needed.items
-    if items is not None:
+    if items is not None and items > comp.n_items:  # fewer than it has: a matter of chance, not size
         text = f"about {items:,} test items in all"
         if room.pool is not None and items > room.pool:
             text += f" (more than the {room.pool:,} of the test split)"
@@ -144,11 +149,11 @@ def _undecided(j: Judged, room: Room) -> str:
 def sentence(j: Judged, noun: str, unit: str = "", room: Room | None = None) -> str:
     """One pair's sentence: `noun` names the cost axis ("training time"), `unit` its unit."""
     comp = j.accuracy
-    points = 100 * comp.diff
+    gain = 100 * comp.diff
     acc = (
         "is as accurate"
-        if points == 0
-        else f"is {abs(points):.1f} points {'more' if points > 0 else 'less'} accurate"
+        if gain == 0
+        else f"is {abs(gain):.1f} points {'more' if gain > 0 else 'less'} accurate"
     )
     bounds = f"{signed(100 * comp.ci_low)} to {signed(100 * comp.ci_high)}"
     acc += f" ({bounds}, {percent(j.level)} interval{_assumed(j)})"

@@ -45,7 +45,7 @@ def t_bounds(comp: AccuracyComparison, level: float) -> tuple[float, float]:
     if not comp.se > 0:
         return comp.diff, comp.diff
     half = float(sps.t.isf(level / 2.0, comp.df)) * comp.se
-    return comp.diff - half, comp.diff + half
+    return max(comp.diff - half, -1.0), min(comp.diff + half, 1.0)
 
 
 def _t_mde(se: np.ndarray, df: np.ndarray, level: float, power: float, n: int) -> np.ndarray:
@@ -124,8 +124,8 @@ def models_t(a: np.ndarray, b: np.ndarray, ask: Ask) -> Batch:
         acc_a=acc_a,
         acc_b=acc_b,
         diff=diff,
-        ci_low=diff - tq * se,
-        ci_high=diff + tq * se,
+        ci_low=np.maximum(diff - tq * se, -1.0),  # a difference of accuracies lies in [-1, 1]
+        ci_high=np.minimum(diff + tq * se, 1.0),
         p_value=np.minimum(p, 1.0),
         mde=mde,
         df=df,
