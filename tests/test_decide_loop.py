@@ -1,5 +1,5 @@
-"""The decide loop on a constructed folder and a backend that draws predictions from known accuracies:
-levers, looks, decisions.csv, the budget and --max-seeds, without training anything."""
+"""The decide loop on a results folder whose backend draws predictions from known accuracies: levers,
+looks, decisions.csv, the budget, --max-seeds and the plan kept across starts, without training."""
 
 from __future__ import annotations
 
@@ -12,152 +12,189 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.config import RunConfig
-from bench.decide.looks import DECISION_COLUMNS, DECISIONS_FILE
-from bench.decide.loop import DecideSettings, decide, parse_budget
+from bench.config import RunConfig, VerdictSettings
+from bench.decide.folder import FolderBackend
+from bench.decide.local import decide
+from bench.decide.plan import PLAN_FILE, DecideSettings, parse_budget
 from bench.errors import BenchError
-from bench.results import ENV_FILE, PREDICTIONS_FILE, RESULTS_FILE
-from bench.stats.levers import ITEMS, SEEDS
+from bench.results import (
+    COST_REPEATS_FILE,
+    DECISION_COLUMNS,
+    DECISIONS_FILE,
+    ENV_FILE,
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+)
+from bench.stats.levers import ITEMS, REPEATS, SEEDS
 
 POOL = 20_000
 
 
-class FakeBackend:
-    """Models of known accuracy on a pool of items of known difficulty; each seed shifts a model's
-    accuracy by a little (seed spread). Writes rows the way the recorder does."""
+class FakeBackend(FolderBackend):
+    """Models of known accuracy on a pool of items of known difficulty; each seed shifts its model's
+    accuracy by `seed_sd`. Writes the rows the recorder would; counts seconds rather than spending them."""
 
-    def __init__(self, folder: Path, accuracy: dict[str, float], seed_sd: float = 0.0, run_s: float = 10.0):
-        self.folder, self.accuracy, self.seed_sd, self.run_s = folder, accuracy, seed_sd, run_s
-        rng = np.random.default_rng(0)
-        self.u = rng.random(POOL)  # item difficulty: a model is right where u < its accuracy
+    def __init__(self, folder: Path, accuracy: dict[str, float], seed_sd: float, run_s: float) -> None:
+        self.accuracy, self.seed_sd, self.run_s = accuracy, seed_sd, run_s
+        self.time_sd = 0.01  # each seed's training time 1% above the last
+        self.u = np.random.default_rng(0).random(POOL)  # a model is right where u < its accuracy
         self.calls: list[tuple[str, str, int]] = []
+        self.folder = folder
 
-    def test_available(self, config: RunConfig) -> int:
+    def setup(self) -> None:
+        super().__init__(self.folder)
+        self.spent_s = 0.0
+
+    def pool(self, model: str) -> int:
         return POOL
-
-    def _correct(self, model: str, seed: int, lo: int, hi: int) -> np.ndarray:
-        shift = np.random.default_rng([seed, len(model)]).normal(0.0, self.seed_sd)
-        noise = np.random.default_rng([seed, len(model), 1]).random(POOL)
-        right = (self.u < self.accuracy[model] + shift) ^ (noise < 0.1)  # 10% item-level seed noise
-        return right[lo:hi]
 
     def _append(self, name: str, rows: list[dict[str, object]]) -> None:
         file = self.folder / name
         old = pd.read_csv(file, dtype={"example_id": str}) if file.is_file() else pd.DataFrame()
         pd.concat([old, pd.DataFrame(rows)], ignore_index=True).to_csv(file, index=False)
 
+    def _right(self, model: str, seed: int) -> np.ndarray:
+        shift = np.random.default_rng([seed, len(model)]).normal(0.0, self.seed_sd)
+        noise = np.random.default_rng([seed, len(model), 1]).random(POOL)
+        return (self.u < self.accuracy[model] + shift) ^ (noise < 0.05)  # 5% item-level seed noise
+
     def _predict(self, model: str, seed: int, lo: int, hi: int) -> None:
-        right = self._correct(model, seed, lo, hi)
-        self._append(
-            PREDICTIONS_FILE,
-            [
-                {"run_id": f"{model}-s{seed}", "model": model, "seed": seed, "split": "test",
-                 "example_id": f"imdb-{i}", "label": 1, "pred": int(ok)}
-                for i, ok in zip(range(lo, hi), right)
-            ],
-        )  # fmt: skip
+        right = self._right(model, seed)[lo:hi]
+        self._append(PREDICTIONS_FILE, [
+            {"run_id": f"{model}-s{seed}", "model": model, "seed": seed, "split": "test",
+             "example_id": f"imdb-{i}", "label": 1, "pred": int(ok)} for i, ok in zip(range(lo, hi), right)
+        ])  # fmt: skip
 
-    def train_seed(self, config: RunConfig) -> None:
-        self.calls.append((SEEDS, config.model, config.seed))
-        model, seed = config.model, config.seed
-        self._append(
-            RESULTS_FILE,
-            [
-                {"run_id": f"{model}-s{seed}", "model": model, "seed": seed, "status": "ok",
-                 "train_time_s": self.run_s * (3 if model == "big" else 1) * (1 + 0.01 * seed),
-                 "eval_samples_per_s": 5000.0, "started_at": "2026-01-01T00:00:00+00:00",
-                 "finished_at": f"2026-01-01T00:00:{int(self.run_s):02d}+00:00"}
-            ],
-        )  # fmt: skip
-        self._predict(model, seed, 0, config.max_test or 500)
+    def train(self, config: RunConfig) -> None:
+        model, seed, n = config.model, config.seed, config.max_test or 500
+        seconds = self.run_s * (2 if model == "big" else 1) * (1 + self.time_sd * seed)
+        self._append(RESULTS_FILE, [
+            {"run_id": f"{model}-s{seed}", "model": model, "seed": seed, "status": "ok", "dataset": "imdb",
+             "n_classes": 2, "device": "cpu", "train_time_s": seconds, "eval_samples_per_s": 5000.0,
+             "train_steps": 30,
+             "test_accuracy": float(self._right(model, seed)[:n].mean()), "n_test": n,
+             "started_at": "2026-01-01T00:00:00+00:00",
+             "finished_at": f"2026-01-01T00:{int(seconds) // 60:02d}:{int(seconds) % 60:02d}+00:00"}
+        ])  # fmt: skip
+        self._predict(model, seed, 0, n)
 
+    # --- what the loop asks of a folder backend --------------------------------------------------
     def train_seeds(self, configs: Sequence[RunConfig]) -> None:
         for config in configs:
-            self.train_seed(config)
+            self.calls.append((SEEDS, config.model, config.seed))
+            self.train(config)
 
     def extend(self, run_id: str, config: RunConfig, n_items: int) -> None:
         self.calls.append((ITEMS, run_id, n_items))
-        preds = pd.read_csv(self.folder / PREDICTIONS_FILE)
-        have = int((preds["run_id"] == run_id).sum())
+        have = int((pd.read_csv(self.folder / PREDICTIONS_FILE)["run_id"] == run_id).sum())
         self._predict(config.model, config.seed, have, n_items)
 
+    def repeat(self, run_id: str, config: RunConfig, count: int) -> None:
+        self.calls.append((REPEATS, run_id, count))
+        self._append(COST_REPEATS_FILE, [
+            {"run_id": run_id, "model": config.model, "seed": config.seed, "repeat": r, "steps": 20,
+             "step_time_s_mean": self.run_s / 30 * (1 + 0.001 * r), "device": "cpu", "concurrent_runs": 1}
+            for r in range(count)
+        ])  # fmt: skip
 
-def make_folder(tmp_path: Path, accuracy: dict[str, float], seed_sd: float = 0.0) -> tuple[Path, FakeBackend]:
+
+def make_folder(
+    tmp_path: Path, accuracy: dict[str, float], seed_sd: float = 0.0, seeds: int = 1, run_s: float = 10.0
+) -> FakeBackend:
     folder = tmp_path / "run"
     folder.mkdir()
     configs = [RunConfig(model=m, max_test=500) for m in accuracy]
-    env = {"runs": [{k: v for k, v in dataclasses.asdict(c).items()} for c in configs]}
-    (folder / ENV_FILE).write_text(json.dumps(env))
-    backend = FakeBackend(folder, accuracy, seed_sd)
+    (folder / ENV_FILE).write_text(json.dumps({"runs": [dataclasses.asdict(c) for c in configs]}))
+    backend = FakeBackend(folder, accuracy, seed_sd, run_s)
     for c in configs:
-        backend.train_seed(c)
-    backend.calls.clear()
-    return folder, backend
+        for seed in range(seeds):
+            backend.train(dataclasses.replace(c, seed=seed))
+    backend.setup()
+    return backend
 
 
 @pytest.fixture(autouse=True)
-def registered_names(monkeypatch: pytest.MonkeyPatch) -> None:
+def plain_names(monkeypatch: pytest.MonkeyPatch) -> None:
     # The fake's models are not registered: their display name is their name.
-    monkeypatch.setattr("bench.decide.loop.run_id_of", lambda run: f"{run.model}-s{run.seed}")
+    monkeypatch.setattr("bench.decide.folder.run_id_of", lambda run: f"{run.model}-s{run.seed}")
 
 
-def test_a_small_true_gain_is_decided_by_items(tmp_path: Path) -> None:
-    folder, backend = make_folder(tmp_path, {"small": 0.80, "big": 0.85})
+def settings(budget_s: float, **kw: object) -> DecideSettings:
+    return DecideSettings(budget_s=budget_s, **kw)  # type: ignore[arg-type]
+
+
+def test_a_large_gain_is_decided_at_the_first_look(tmp_path: Path) -> None:
+    backend = make_folder(tmp_path, {"small": 0.60, "big": 0.85})
     lines: list[str] = []
-    outcome = decide(folder, backend, DecideSettings(budget_s=600, looks=5), lines.append)
-    decisions = pd.read_csv(folder / DECISIONS_FILE)
-    assert list(decisions.columns) == DECISION_COLUMNS
-    assert outcome.decided == {("big", "small"): "worth it"}
-    assert decisions["lever"].iloc[0] == "suite" and ITEMS in set(decisions["lever"])
-    assert decisions["n_items"].max() > 500  # more test items were read
-    assert all(kind == ITEMS for kind, _, _ in backend.calls)
+    outcome = decide(backend, settings(600), lines.append)
+    decisions = pd.read_csv(tmp_path / "run" / DECISIONS_FILE)
+    assert list(decisions.columns) == [c.name for c in DECISION_COLUMNS]
+    assert outcome.decided == {("big", "small"): "worth it"} and outcome.looks == 1 and backend.calls == []
+    assert decisions["lever"].tolist() == ["suite"] and decisions["scope"].tolist() == ["models"]
     assert any("pairs decided; budget left" in line for line in lines)
-    assert decisions.groupby("look").size().eq(1).all()  # one row per pair per look
+    plan = json.loads((tmp_path / "run" / PLAN_FILE).read_text())
+    assert plan["budget_s"] == 600 and plan["verdicts"]["margin"] == 1.0
 
 
-def test_a_budget_that_runs_out_leaves_the_sentence(tmp_path: Path) -> None:
-    folder, backend = make_folder(tmp_path, {"small": 0.80, "big": 0.80})
-    outcome = decide(folder, backend, DecideSettings(budget_s=0, looks=5), lambda line: None)
+def test_items_cannot_narrow_two_models_so_the_loop_buys_seeds(tmp_path: Path) -> None:
+    """One seed each, a true gap of 1.5 points with 1 point of seed sd assumed: 500 items are enough
+    of the items' share; the seeds lever narrows the models' interval more per second."""
+    backend = make_folder(tmp_path, {"small": 0.80, "big": 0.815}, seed_sd=0.01)
+    decide(backend, settings(400, max_seeds=3), lambda line: None)
+    kinds = {kind for kind, _, _ in backend.calls}
+    assert SEEDS in kinds
+    decisions = pd.read_csv(tmp_path / "run" / DECISIONS_FILE)
+    assert SEEDS in set(decisions["lever"]) and decisions[["seeds_a", "seeds_b"]].max().max() <= 3
+    assert (decisions["fraction"].diff().dropna() > 0).all()  # each look later along the budget
+    assert decisions["fraction"].iloc[-1] == 1.0  # the last look spends what alpha is left
+
+
+def test_a_budget_of_nothing_is_one_look_at_full_alpha_and_a_sentence(tmp_path: Path) -> None:
+    backend = make_folder(tmp_path, {"small": 0.80, "big": 0.80})
+    outcome = decide(backend, settings(0), lambda line: None)
     assert outcome.decided == {} and outcome.looks == 1 and backend.calls == []
+    decisions = pd.read_csv(tmp_path / "run" / DECISIONS_FILE)
+    assert decisions["pair_alpha"].tolist() == [pytest.approx(0.05)]  # the whole alpha at once
     (sentence,) = outcome.undecided
-    assert "still inconclusive after look 1" in sentence
-    assert "the budget of 0 s is spent" in sentence and "would decide it" in sentence
+    assert sentence.startswith("After look 1, the budget is spent:")
+    assert "would decide it with 80% power" in sentence and "of training" in sentence
 
 
-def test_seed_spread_takes_seeds_up_to_max_seeds(tmp_path: Path) -> None:
-    # Two seeds each already, a seed spread of 4 points against a true gap of 1: items cannot help.
-    folder, backend = make_folder(tmp_path, {"small": 0.80, "big": 0.81}, seed_sd=0.04)
-    for model in ("small", "big"):
-        backend.train_seed(RunConfig(model=model, seed=1, max_test=500))
-    backend.calls.clear()
-    outcome = decide(
-        folder, backend, DecideSettings(budget_s=10_000, looks=6, max_seeds=4), lambda line: None
-    )
-    seeds = [c for c in backend.calls if c[0] == SEEDS]
-    assert seeds and max(seed for _, _, seed in seeds) <= 3  # seeds 0..3: four at most
+def test_equal_accuracy_and_undecided_costs_take_cost_repeats(tmp_path: Path) -> None:
+    """Four seeds each, equal accuracy well inside a 5-point margin, and training times 20% apart
+    from seed to seed: the costs are not shown equal, and only they are left to show, so the loop
+    times cost repeats (tight ones), which show them equal: equivalent."""
+    folder = tmp_path / "run"
+    backend = make_folder(tmp_path, {"small": 0.80, "medium": 0.80}, seeds=4, run_s=30.0)
+    backend.time_sd = 0.2
+    pd.read_csv(folder / RESULTS_FILE).assign(
+        train_time_s=lambda r: 30.0 * (1 + 0.2 * r["seed"])
+    ).to_csv(folder / RESULTS_FILE, index=False)
+    outcome = decide(backend, settings(600, verdicts=VerdictSettings(margin=5.0)), lambda line: None)
+    assert REPEATS in {kind for kind, _, _ in backend.calls}
     decisions = pd.read_csv(folder / DECISIONS_FILE)
-    assert SEEDS in set(decisions["lever"]) and decisions["seeds_a"].max() <= 4
-    assert outcome.looks == decisions["look"].max()
+    assert REPEATS in set(decisions["lever"])
+    assert list(outcome.decided.values()) == ["equivalent"] and decisions["cost_equal"].iloc[-1]
 
 
 def test_continuing_keeps_the_plan_and_the_decided_rows(tmp_path: Path) -> None:
-    folder, backend = make_folder(tmp_path, {"small": 0.80, "big": 0.84, "tiny": 0.60})
-    decide(folder, backend, DecideSettings(budget_s=0, looks=4), lambda line: None)
-    first = pd.read_csv(folder / DECISIONS_FILE)
+    backend = make_folder(tmp_path, {"small": 0.80, "big": 0.84, "tiny": 0.50})
+    decide(backend, settings(0), lambda line: None)
+    first = pd.read_csv(tmp_path / "run" / DECISIONS_FILE)
     assert first["look"].max() == 1
-    # Continue with a budget: the plan of four looks stands even when asked for ten.
-    outcome = decide(folder, backend, DecideSettings(budget_s=600, looks=10), lambda line: None)
-    after = pd.read_csv(folder / DECISIONS_FILE)
-    assert after.iloc[: len(first)].equals(first)  # earlier looks are kept as they were
-    assert after["look"].max() <= 4 and outcome.looks <= 4
+    # Continue with a budget: the plan (no budget) stands, so nothing more is bought or looked at.
+    again = FakeBackend(tmp_path / "run", backend.accuracy, 0.0, 10.0)
+    again.setup()
+    outcome = decide(again, settings(600, verdicts=VerdictSettings(margin=3.0)), lambda line: None)
+    after = pd.read_csv(tmp_path / "run" / DECISIONS_FILE)
+    assert after.equals(first) and again.calls == [] and outcome.looks == 1
     tiny = after[(after["model_a"] == "tiny") | (after["model_b"] == "tiny")]
-    for _, rows in tiny.groupby(["model_a", "model_b"]):
-        assert rows["verdict"].iloc[0] != "inconclusive"  # 20+ points: decided at the first look
-        assert (rows["verdict"] == rows["verdict"].iloc[0]).all()
+    assert (tiny["verdict"] != "inconclusive").all()  # 30 points and more: decided at once
 
 
 def test_parse_budget() -> None:
     assert parse_budget("30m") == 1800 and parse_budget("1h30m") == 5400 and parse_budget("90") == 90
     assert parse_budget("45s") == 45
-    with pytest.raises(BenchError):
-        parse_budget("soon")
+    for bad in ("soon", ""):
+        with pytest.raises(BenchError):
+            parse_budget(bad)

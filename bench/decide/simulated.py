@@ -106,7 +106,7 @@ class SimulatedWorld:
         out = {}
         for name, m in self.models.items():
             t, k = m.truth, len(m.correct)
-            times = m.times if len(m.repeats) < 2 or len(m.repeats) <= len(m.times) else m.repeats
+            times = m.times if len(m.repeats) < 2 or len(m.repeats) < len(m.times) else m.repeats
             out[name] = ModelRuns(
                 model=name,
                 run_ids=tuple(f"{name}-s{i}" for i in range(k)),

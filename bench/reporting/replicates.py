@@ -49,7 +49,7 @@ def cost_replicates(
 ) -> Replicates | None:
     """An entry's replicates on a cost axis: its seeds' values, or, for time, its cost repeats (each
     repeat's seconds per step times the entry's optimizer steps, a training time like the time
-    column) where there are more of them than seeds; its one value where it has no more (exact costs:
+    column) where there are as many of them as seeds or more; its one value where it has no more (exact costs:
     the value of all seeds).
 
     `repeats` holds cost_repeats.csv rows tagged with `source` (see `load_cost_repeats`)."""
@@ -63,6 +63,6 @@ def cost_replicates(
         run = ok.iloc[0]
         mine = repeats[(repeats["source"] == run["source"]) & (repeats["model"] == run["model"])]
         steps = pd.to_numeric(ok["train_steps"], errors="coerce").mean() if "train_steps" in ok else np.nan
-        if len(mine) >= 2 and len(mine) > len(values) and np.isfinite(steps) and steps > 0:
+        if len(mine) >= 2 and len(mine) >= len(values) and np.isfinite(steps) and steps > 0:
             return Replicates.of(mine["step_time_s_mean"].to_numpy(dtype=float) * steps)
     return Replicates.of(values)

@@ -122,6 +122,7 @@ def compare_cost(
     df = min(r.n for r in measured) - 1 if measured else math.inf
     q = 0.5 + confidence / 2.0
     half = (float(stdtrit(df, q)) if math.isfinite(df) else float(ndtri(q))) * math.sqrt(var)
+    half = min(half, 700.0)  # a t quantile at a tiny level and df 1: beyond that, exp overflows
     low, high = ratio * math.exp(-half), ratio * math.exp(half)
     return CostComparison(ratio, low, high, bool(low > 1.0 or high < 1.0), method, na, nb, confidence, used)
 
