@@ -258,15 +258,16 @@ def coin_flip_reviews(path: Path) -> str:
 # The deciding process with the seeds lever taken wherever it is open: which lever narrows more is
 # tests/test_levers.py's to check; here, that a seed the loop asks for goes through the queue.
 SEEDS_FIRST = """
-import dataclasses, sys
-import bench.decide.loop as decide
-from bench.stats.levers import SEEDS
+import sys
+import bench.decide.actions as actions
+from bench.stats.levers import SEEDS, LeverChoice
 
-chosen = decide.choose_lever
-def seeds_first(pair, level):
-    choice = chosen(pair, level)
-    return dataclasses.replace(choice, lever=SEEDS) if choice.width_seeds is not None else choice
-decide.choose_lever = seeds_first
+chosen = actions.choose_lever
+def seeds_first(options):
+    if options.seed_s_a is not None and options.seed_s_b is not None:
+        return LeverChoice(SEEDS, 1, 1, seconds=options.seed_s_a + options.seed_s_b)
+    return chosen(options)
+actions.choose_lever = seeds_first
 from bench.cli import main
 main(sys.argv[1:], prog_name="bench")
 """
@@ -275,21 +276,23 @@ main(sys.argv[1:], prog_name="bench")
 def deciding(data: str, out: Path, *extra: str) -> list[str]:
     suite = ["--suite", str(TINY), "--model", "encoder", "--model", "tfidf_lr", "--dataset", data]
     sizes = ["--max-train", "120", "--max-test", "30", "--epochs", "1", "--trackers", "off", "--repeats", "2"]
-    decide = ["--until-decided", "--looks", "2", "--max-seeds", "3", "--budget", "10m"]
+    decide = ["--until-decided", "--max-seeds", "3", "--max-repeats", "0", "--budget", "10m"]
     where = ["--cache-dir", "", "--out", str(out), "-q"]
     return [sys.executable, "-c", SEEDS_FIRST, "run", *suite, *sizes, *decide, *where, *extra]
 
 
 def seeds_once(out: Path, storage: str, study: str) -> pd.DataFrame:
     """Every run of the queue, the suite's four and the two seeds deciding added, complete once and ok
-    once in a worker folder; the decisions, one row a look."""
+    once in a worker folder; the decisions, one row a look: the suite's, the seeds', and the last look
+    that spends the alpha left once nothing more can be bought."""
     ok = [f"{m}-s{s}" for m in ("encoder", "tfidf_lr") for s in range(3)]
     each_run_once(out, storage, study, ok)
     merged = read_rows(out / RESULTS_FILE)
     assert sorted(merged["run_id"]) == ok  # the folder's own files hold the seeds deciding added
     decisions = pd.read_csv(out / "decisions.csv")
-    assert decisions["look"].tolist() == [1, 2] and decisions["lever"].tolist() == ["suite", "seeds"]
-    assert decisions["seeds_a"].tolist() == [2, 3] and decisions["seeds_b"].tolist() == [2, 3]
+    assert decisions["look"].tolist() == [1, 2, 3]
+    assert decisions["lever"].fillna("").tolist() == ["suite", "seeds", ""]
+    assert decisions["seeds_a"].tolist() == [2, 3, 3] and decisions["seeds_b"].tolist() == [2, 3, 3]
     return decisions
 
 
@@ -299,7 +302,7 @@ def test_until_decided_queues_its_seeds_for_the_workers(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     seeds_once(out, f"sqlite:///{out / 'queue.db'}", "out")
-    assert "pair(s) decided after 2 look" in " ".join(done.stdout.split())
+    assert "pair(s) decided after 3 look" in " ".join(done.stdout.split())
 
 
 def test_until_decided_across_two_calls_is_led_by_one(tmp_path: Path) -> None:
@@ -314,7 +317,7 @@ def test_until_decided_across_two_calls_is_led_by_one(tmp_path: Path) -> None:
     assert [call.returncode for call in calls] == [0, 0], outputs
     seeds_once(out, url, "both")
     said = [" ".join(stdout.split()) for stdout, _ in outputs]
-    assert sum("pair(s) decided after 2 look" in s for s in said) == 1  # the leader's summary, once
+    assert sum("pair(s) decided after 3 look" in s for s in said) == 1  # the leader's summary, once
     assert sum("deciding is led by pid" in s for s in said) == 1
 
 
@@ -323,7 +326,7 @@ def test_until_decided_adds_test_items_in_the_workers_folders(tmp_path: Path) ->
     own worker folder, and written there, so the merged folder holds them once."""
     out = tmp_path / "out"
     suite = ["--suite", str(TINY), "--model", "encoder", "--model", "tfidf_lr", "--max-train", "200"]
-    decide = ["--until-decided", "--looks", "3", "--margin", "1", "--budget", "5m"]
+    decide = ["--until-decided", "--max-seeds", "1", "--max-repeats", "0", "--margin", "1", "--budget", "1m"]
     command = [sys.executable, "-m", "bench", "run", *suite, "--epochs", "1", "--trackers", "off"]
     command += ["--max-test", "40", *decide, "--cache-dir", "", "--out", str(out), "-q"]
     done = subprocess.run(
@@ -331,11 +334,16 @@ def test_until_decided_adds_test_items_in_the_workers_folders(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     decisions = pd.read_csv(out / "decisions.csv")
-    # 40 items leave look 1 open (as in tests/test_decide_cli.py); the cheap lever doubles them.
+    # 40 items leave look 1 open (as in tests/test_decide_cli.py); with no seeds to buy, the lever
+    # doubles them.
     assert decisions["lever"].iloc[1] == "items" and decisions["n_items"].iloc[1] == 80
+    reached = int(decisions["n_items"].max())
     merged = read_rows(out / "predictions.csv")
     test = merged[merged["split"] == "test"]
-    assert sorted(test.groupby("run_id").size().items()) == [("encoder-s0", 80), ("tfidf_lr-s0", 80)]
+    assert sorted(test.groupby("run_id").size().items()) == [
+        ("encoder-s0", reached),
+        ("tfidf_lr-s0", reached),
+    ]
     for run_id in ("encoder-s0", "tfidf_lr-s0"):
         held = {p: read_rows(p / "predictions.csv") for p in out.glob("worker-*")}  # a worker may run none
         holding = [p for p, rows in held.items() if not rows.empty and run_id in set(rows["run_id"])]
