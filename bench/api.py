@@ -23,7 +23,7 @@ from bench.config import ReportSettings, VerdictSettings, load_suite
 from bench.decide.plan import DecideSettings
 from bench.errors import BenchError
 from bench.launch.console import results_table
-from bench.launch.launcher import Workers
+from bench.launch.launcher import LaunchSettings
 from bench.launch.session import RunRequest, default_out, run_session
 from bench.reporting.report import build
 from bench.reporting.write import write_report
@@ -44,7 +44,7 @@ def run(
     resume: str | Path | None = None,
     skip_bad_rows: bool = False,
     keep_checkpoints: bool = False,
-    workers: Workers | None = None,
+    workers: LaunchSettings | None = None,
     **overrides: Any,
 ) -> pd.DataFrame:
     """Run a suite's models as `bench run` does; their results rows (results.csv's columns).
@@ -64,7 +64,7 @@ def run(
         Path(resume) if resume is not None else None,
         skip_bad_rows,
         keep_checkpoints,
-        workers or Workers(),
+        workers or LaunchSettings(),
     )
     _, _, rows = run_session(request, Console(stderr=True, quiet=quiet or not is_main()))
     return frame_with_schema(rows, result_columns())

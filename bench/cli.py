@@ -335,15 +335,17 @@ def run(
     again to resume.
     """
     from bench.api import run_command
-    from bench.launch.launcher import Workers
+    from bench.launch.launcher import LaunchSettings
     from bench.launch.session import RunRequest
 
     overrides.update(paper_quirks=paper_quirks, trackers=None if trackers is None else trackers == "on")
     if cost_repeats < 0:
         raise BenchError(f"--cost-repeats must be 0 or more, not {cost_repeats}.")
-    queue = Workers(workers, share_cpu, storage, study_name, join, concurrent_runs or workers, cost_repeats)
+    launch = LaunchSettings(
+        workers, share_cpu, storage, study_name, join, concurrent_runs or workers, cost_repeats
+    )
     request = RunRequest(
-        suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints, queue
+        suite_name, models, overrides, options, repeats, out, resume, skip_bad_rows, keep_checkpoints, launch
     )
     if until_decided and join:
         raise BenchError("--until-decided is the command's own, not a started worker's (--join).")

@@ -167,9 +167,9 @@ def test_equal_accuracy_and_undecided_costs_take_cost_repeats(tmp_path: Path) ->
     folder = tmp_path / "run"
     backend = make_folder(tmp_path, {"small": 0.80, "medium": 0.80}, seeds=4, run_s=30.0)
     backend.time_sd = 0.2
-    pd.read_csv(folder / RESULTS_FILE).assign(
-        train_time_s=lambda r: 30.0 * (1 + 0.2 * r["seed"])
-    ).to_csv(folder / RESULTS_FILE, index=False)
+    pd.read_csv(folder / RESULTS_FILE).assign(train_time_s=lambda r: 30.0 * (1 + 0.2 * r["seed"])).to_csv(
+        folder / RESULTS_FILE, index=False
+    )
     outcome = decide(backend, settings(600, verdicts=VerdictSettings(margin=5.0)), lambda line: None)
     assert REPEATS in {kind for kind, _, _ in backend.calls}
     decisions = pd.read_csv(folder / DECISIONS_FILE)

@@ -37,16 +37,16 @@ from bench.errors import BenchError
 from bench.reporting import plots
 from bench.reporting.curves import training_curves
 from bench.reporting.data import load, newest_folder
-from bench.reporting.report import build
 from bench.reporting.render_text import to_csv, to_markdown
 from bench.reporting.replicates import load_cost_repeats
+from bench.reporting.report import build
 from bench.reporting.verdict_plots import VERDICT_COLORS, decisions_plot, pairs_plot
 from bench.reporting.write import write_report
 from bench.results import STEP_COLUMNS
 from bench.stats.budgets import expected_max
 from bench.stats.comparisons.models import MODELS_T
 from bench.stats.cost import compare_cost
-from bench.stats.paired import compare_accuracy, holm
+from bench.stats.paired import compare_accuracy
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 BASIC, SWEEP, EXPECTED = GOLDEN / "basic", GOLDEN / "sweep", GOLDEN / "expected"

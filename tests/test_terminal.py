@@ -16,9 +16,9 @@ from rich.console import Console
 
 from bench.cli import main
 from bench.reporting import plots
-from bench.reporting.report import Report, build
 from bench.reporting.layout import sections
 from bench.reporting.render_terminal import drop_order, is_note, terminal_report
+from bench.reporting.report import Report, build
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 NUMBER = re.compile(r"[-+−≈]?\d[\d,]*(?:\.\d+)?")

@@ -103,18 +103,17 @@ class CostTracker:
         self.parts: dict[str, PolledTracker] = (
             {t.name: t.for_run(device, nvml, baseline_bytes) for t in load_trackers()} if enabled else {}
         )
-        self._parts = list(self.parts.values())
 
     def __enter__(self) -> CostTracker:
         if not self.enabled:
             self.timer.__enter__()
             return self
-        self._poller = start_poller(self._parts)
+        self._poller = start_poller(list(self.parts.values()))
         try:
             self.timer.__enter__()  # last, so setup is not timed
         except BaseException:
             poller, self._poller = self._poller, None
-            stop_poller(poller, self._parts)
+            stop_poller(poller, list(self.parts.values()))
             raise
         return self
 
@@ -129,14 +128,14 @@ class CostTracker:
         finally:  # even if synchronizing reports a failed kernel, the thread must stop
             if self._poller is not None:
                 poller, self._poller = self._poller, None
-                stop_poller(poller, self._parts)
+                stop_poller(poller, list(self.parts.values()))
         assert self.timer.record is not None
         wall_s = self.timer.record.wall_s
         if not self.enabled:
             self.record = CostRecord(wall_s, {})
             return
         columns: dict[str, object] = {}
-        for part in self._parts:
+        for part in self.parts.values():
             assert part.record is not None
             columns.update(dataclasses.asdict(part.record))
         self.record = CostRecord(wall_s, columns)

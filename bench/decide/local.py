@@ -12,7 +12,7 @@ from rich.console import Console
 from bench.config import RunConfig
 from bench.decide.extend import predict_more
 from bench.decide.folder import FolderBackend
-from bench.decide.loop import Decider, Outcome, outcome_lines
+from bench.decide.loop import Decided, Decider, outcome_lines
 from bench.decide.plan import DecideSettings, load_plan
 from bench.errors import BenchError
 from bench.launch.console import RichProgress
@@ -65,7 +65,7 @@ def repeat_run(
 
 def decide_folder(
     folder: Path, settings: DecideSettings, console: Console, say: Callable[[str], None] | None = None
-) -> Outcome:
+) -> Decided:
     """Decide a finished folder's pairs in this process, under the folder's lock; the outcome's lines
     are printed."""
     if worker_folders(folder):
@@ -93,7 +93,7 @@ def decide_folder(
     return outcome
 
 
-def decide(backend: FolderBackend, settings: DecideSettings, say: Callable[[str], None]) -> Outcome:
+def decide(backend: FolderBackend, settings: DecideSettings, say: Callable[[str], None]) -> Decided:
     """The loop on a folder backend, under the folder's plan (written now where there is none)."""
     models = backend.state()
     suite_s = sum(m.run_s * len(m.run_ids) for m in models.values())

@@ -59,7 +59,7 @@ class Backend(Protocol):
 
 
 @dataclass
-class Outcome:
+class Decided:
     looks: int
     decided: dict[tuple[str, str], str]
     undecided: list[str]  # one sentence per pair still inconclusive
@@ -120,7 +120,7 @@ class Decider:
     def pools(self, models: Mapping[str, ModelRuns]) -> int:
         return min(self.backend.pool(m) for m in models)
 
-    def run(self) -> Outcome:
+    def run(self) -> Decided:
         models = self.backend.state()
         if len(models) < 2:
             raise BenchError(f"{len(models)} model(s) have finished runs; a pair needs two.")
@@ -147,7 +147,7 @@ class Decider:
             self.backend.carry_out(actions, models)
             models = self.backend.state()
         left = [j for j in judged if pair_key(j.model_a, j.model_b) not in self.decided]
-        return Outcome(
+        return Decided(
             self.look, dict(self.decided), [self._undecided(j, models, why) for j in left], self.spent
         )
 
@@ -174,7 +174,7 @@ class Decider:
         return f"After look {self.look}, {why or 'the looks ended'}: {words}"
 
 
-def outcome_lines(outcome: Outcome) -> list[str]:
+def outcome_lines(outcome: Decided) -> list[str]:
     lines = [
         f"{len(outcome.decided)} pair(s) decided after {outcome.looks} look(s); "
         f"{duration(outcome.spent_s)} spent deciding."

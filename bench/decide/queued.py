@@ -22,7 +22,7 @@ from optuna.storages import RDBStorage
 from bench.config import RunConfig
 from bench.decide.folder import FolderBackend
 from bench.decide.local import decide, extend_run, repeat_run
-from bench.decide.loop import Outcome
+from bench.decide.loop import Decided
 from bench.decide.plan import DecideSettings
 from bench.errors import BenchError
 from bench.launch.queue import POLL_S, RunQueue
@@ -143,7 +143,7 @@ def decide_queued(
     work: Callable[[], None],
     skip_bad_rows: bool,
     say: Callable[[str], None],
-) -> Outcome | None:
+) -> Decided | None:
     """Lead the deciding, or help whoever leads it; the outcome where this process led."""
     storage = open_storage(url)
     queue = RunQueue.open(url, name, None, Worker.this())

@@ -97,8 +97,9 @@ def resume_suite(executor: Executor, recorder: Recorder) -> list[dict[str, Any]]
 
 # --- workers ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Workers:
-    """Where a suite's runs go: this process alone (the default), or a queue in an Optuna storage."""
+class LaunchSettings:
+    """How a suite's runs are launched: in this process alone (the default) or from a queue in an Optuna
+    storage that workers share, and what follows each run (cost repeats)."""
 
     count: int = 1  # worker processes on this machine (--workers)
     share_cpu: bool = False  # let workers without GPUs share the CPU (--share-cpu)
@@ -142,7 +143,7 @@ def add_cost_repeats(
 
 
 def run_queued(
-    runs: list[RunConfig] | None, out: Path, workers: Workers, executor_for: Callable[[Path], Executor]
+    runs: list[RunConfig] | None, out: Path, workers: LaunchSettings, executor_for: Callable[[Path], Executor]
 ) -> list[dict[str, Any]]:
     """This process as one worker of the queue: claim runs until none is left; the merged rows."""
     worker = Worker.this()
@@ -177,7 +178,7 @@ def run_queued(
     return merged_rows(out, queue)
 
 
-def _write_queue_env(out: Path, queue: RunQueue, workers: Workers) -> None:
+def _write_queue_env(out: Path, queue: RunQueue, workers: LaunchSettings) -> None:
     """OUT/env.json: the suite's runs and the queue they are in, once (a third call finds it)."""
     recorder = Recorder(out)
     if not (out / ENV_FILE).exists():
@@ -205,7 +206,7 @@ def merged_rows(out: Path, queue: RunQueue) -> list[dict[str, Any]]:
 
 
 def run_with_workers(
-    runs: list[RunConfig] | None, out: Path, workers: Workers, executor: Executor, extra: Sequence[str]
+    runs: list[RunConfig] | None, out: Path, workers: LaunchSettings, executor: Executor, extra: Sequence[str]
 ) -> list[dict[str, Any]]:
     """`--workers N`: fill the queue here, start N workers on this machine's devices, wait, merge."""
     places = slots(workers.count, workers.share_cpu)  # refuse before anything is written

@@ -14,7 +14,7 @@ from rich.console import Console
 from bench.config import RunConfig, apply_overrides, load_suite
 from bench.launch.console import RichProgress
 from bench.launch.launcher import (
-    Workers,
+    LaunchSettings,
     resume_suite,
     run_queued,
     run_suite,
@@ -45,7 +45,9 @@ class RunRequest:
     resume: Path | None = None  # an interrupted folder to continue, instead of a suite
     skip_bad_rows: bool = False
     keep_checkpoints: bool = False
-    workers: Workers = field(default_factory=Workers)  # --workers, --storage, --study, --cost-repeats...
+    workers: LaunchSettings = field(
+        default_factory=LaunchSettings
+    )  # --workers, --storage, --study, --cost-repeats...
     keep_weights: bool = True  # the selected epoch's, so that `bench decide` can add test items
 
 

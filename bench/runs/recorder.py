@@ -1,4 +1,5 @@
-"""The only writer of a results folder: results.csv, epochs.csv, predictions.csv, env.json.
+"""The writer of a results folder's runs: results.csv, epochs.csv, predictions.csv, steps.csv,
+cost_repeats.csv and env.json (deciding writes its own decide.json and decisions.csv: bench.decide).
 
 Rows are appended, one write and one fsync per batch of rows, so a growing file is never rewritten
 for each new row; a row recorded again (a run resumed, a sweep trial's final state) is appended too
