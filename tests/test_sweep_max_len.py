@@ -123,7 +123,7 @@ def test_running_it_again_resumes_and_runs_nothing(swept: Path) -> None:
     storage = f"sqlite:///{swept / 'shared.db'}"
     result = CliRunner().invoke(main, across_args(swept, "--storage", storage))
     assert result.exit_code == 0, result.output
-    assert "`bench report" in result.output
+    assert "`bench report" in " ".join(result.output.split()).replace("` bench", "`bench")
     after = pd.read_csv(swept / "results.csv")
     assert len(after) == len(before) and set(after["run_id"]) == set(before["run_id"])
 
@@ -171,6 +171,16 @@ def test_the_report_answers_across_max_len_with_the_pair_rule(swept: Path, tmp_p
     assert "## Across max_len" in text and "## Is a longer input worth it?" in text
     assert all(a.headline in text for a in answers.values())
     assert (tmp_path / "plots" / "across-max_len.png").stat().st_size > 10_000
+    # Every format carries every verdict: the CSV's pair rows hold the ones across max_len too.
+    result = CliRunner().invoke(
+        main, ["report", str(swept), "--format", "csv", "--out", str(tmp_path / "r.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(tmp_path / "r.csv")
+    across = rows[(rows["level"] == "pair") & (rows["group"] == "across max_len")]
+    decided = [a for a in answers.values() if a.pair is not None]
+    assert len(across) == len(decided)
+    assert sorted(across["verdict"]) == sorted(str(a.pair["verdict"]) for a in decided)
 
 
 # --- issue: two studies of one model ------------------------------------------------------------

@@ -127,6 +127,17 @@ def answer(rep: Report) -> list[ModelAnswer]:
     return answers
 
 
+def pair_rows(rep: Report) -> pd.DataFrame:
+    """Each model's verdict of its best max_len against its shortest, as pair rows (group `max_len`),
+    so that every format carries them as it carries the report's own pairs."""
+    rows = [
+        a.pair.to_dict() | {"group": f"across {PARAM}", "study": a.study}
+        for a in answer(rep)
+        if a.pair is not None
+    ]
+    return pd.DataFrame(rows)
+
+
 # --- the report's sections and figure ------------------------------------------------------------
 def sections(rep: Report) -> list[tuple[str, str, tuple[list[str], list[list[str]]]]]:
     """(title, note, grid) sections in bench.reporting.layout's form; none without such a sweep."""

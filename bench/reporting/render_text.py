@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.reporting import max_len
 from bench.reporting.data import TARGET_METRICS, metrics
 from bench.reporting.formats import RenderOptions, report_format
 from bench.reporting.layout import sections
@@ -47,7 +48,8 @@ def to_csv(rep: Report, figures: dict[str, Path] | None = None, options: RenderO
     keep = ["level", "source", "entry", "run_id", "model", "seed", "status", "error", "warning", "task"]
     keys = [m.key for m in metrics() + TARGET_METRICS]
     runs = runs.reindex(columns=[c for c in keep if c in runs.columns] + keys)
-    pairs = rep.pairs.assign(level="pair").reindex(columns=["level", *VERDICT_COLUMNS, "group"])
+    every_pair = pd.concat([p for p in (rep.pairs, max_len.pair_rows(rep)) if not p.empty] or [rep.pairs])
+    pairs = every_pair.assign(level="pair").reindex(columns=["level", *VERDICT_COLUMNS, "group"])
     budget = rep.budget.assign(level="budget") if not rep.budget.empty else pd.DataFrame()
     parts = [p for p in (entries, runs, pairs, budget) if not p.empty]
     out = pd.concat(parts, ignore_index=True)
