@@ -26,11 +26,11 @@ from typing import Any
 
 import matplotlib.image as mpimg
 import numpy as np
-import pandas as pd
 import pytest
 
 from bench.reporting.report import build
 from bench.reporting.write import write_report
+from tests.hand_made import write_decisions
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 
@@ -156,20 +156,14 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
 
 def decisions_csv(folder: Path) -> None:
     """A hand-made decisions.csv: one pair over three looks, its interval narrowing until it decides."""
-    rows = [
-        (1, 1, 1, -5.0, -30.0, 20.0, "inconclusive"),
-        (2, 2, 2, 4.0, -12.0, 20.0, "inconclusive"),
-        (3, 3, 3, 8.0, 2.0, 14.0, "worth it"),
-    ]
-    cost = {"cost_ratio": 9.5, "cost_ci_low": 5.2, "cost_ci_high": 17.6}
-    pd.DataFrame(
+    write_decisions(
+        folder,
         [
-            {"look": look, "model_a": "encoder", "model_b": "bert", "seeds_a": sa, "seeds_b": sb,
-             "n_items": 10, "acc_diff": d, "acc_diff_ci_low": lo, "acc_diff_ci_high": hi, **cost,
-             "verdict": v, "lever": "seeds", "elapsed_s": 60.0 * look}
-            for look, sa, sb, d, lo, hi, v in rows
-        ]
-    ).to_csv(folder / "decisions.csv", index=False)  # fmt: skip
+            ("encoder", "bert", 1, -5.0, -30.0, 20.0, "inconclusive"),
+            ("encoder", "bert", 2, 4.0, -12.0, 20.0, "inconclusive"),
+            ("encoder", "bert", 3, 8.0, 2.0, 14.0, "worth it"),
+        ],
+    )
 
 
 # What the page reports of itself: its images, its width, the text outside tables that sticks out.

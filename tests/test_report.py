@@ -47,6 +47,7 @@ from bench.stats.budgets import expected_max
 from bench.stats.comparisons.models import MODELS_T
 from bench.stats.cost import compare_cost
 from bench.stats.paired import compare_accuracy
+from tests.hand_made import write_decisions
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 BASIC, SWEEP, EXPECTED = GOLDEN / "basic", GOLDEN / "sweep", GOLDEN / "expected"
@@ -487,30 +488,16 @@ def test_suite_margin_sets_the_end_of_run_verdicts(tmp_path: Path) -> None:
 def decisions_by_hand(folder: Path) -> pd.DataFrame:
     """decisions.csv of `--until-decided` written by hand: encoder vs bert over three looks, its interval
     narrowing until it lies above the margin; encoder vs bert_bilstm decided at its second look."""
-    rows = [
-        ("encoder", "bert", 1, -5.0, -30.0, 20.0, "inconclusive"),
-        ("encoder", "bert", 2, 4.0, -12.0, 20.0, "inconclusive"),
-        ("encoder", "bert", 3, 8.0, 3.0, 13.0, "worth it"),
-        ("encoder", "bert_bilstm", 1, -2.0, -25.0, 21.0, "inconclusive"),
-        ("encoder", "bert_bilstm", 2, -10.0, -18.0, -2.0, "not worth it"),
-    ]
-    frame = pd.DataFrame(
+    return write_decisions(
+        folder,
         [
-            {"look": look, "fraction": 0.2 * look, "lever": "seeds", "elapsed_s": 60.0 * look,
-             "model_a": a, "model_b": b, "cost": "training time", "cost_unit": "s", "cost_ratio": 9.5,
-             "cost_ci_low": 5.2, "cost_ci_high": 17.6, "cost_significant": True, "cost_equal": False,
-             "acc_diff": d / 100, "acc_diff_ci_low": lo / 100, "acc_diff_ci_high": hi / 100,
-             "pair_alpha": 0.001 * look, "p_value": 0.5, "p_adjusted": 1.0, "mde": math.nan, "margin": 1.0,
-             "cost_margin": 0.1, "scope": "models", "acc_method": MODELS_T, "cost_method": "exact",
-             "cost_noise": math.nan, "seed_noise": math.nan, "seeds_a": look, "seeds_b": look,
-             "n_items": 10, "break_even": math.nan, "break_even_low": math.nan, "break_even_high": math.nan,
-             "break_even_kind": "", "items_to_decide": None, "seeds_to_decide": None, "verdict": v,
-             "sentence": f"{b} against {a} at look {look}: {v}."}
-            for a, b, look, d, lo, hi, v in rows
-        ]
-    )  # fmt: skip
-    frame.to_csv(folder / "decisions.csv", index=False)
-    return frame
+            ("encoder", "bert", 1, -5.0, -30.0, 20.0, "inconclusive"),
+            ("encoder", "bert", 2, 4.0, -12.0, 20.0, "inconclusive"),
+            ("encoder", "bert", 3, 8.0, 3.0, 13.0, "worth it"),
+            ("encoder", "bert_bilstm", 1, -2.0, -25.0, 21.0, "inconclusive"),
+            ("encoder", "bert_bilstm", 2, -10.0, -18.0, -2.0, "not worth it"),
+        ],
+    )
 
 
 def errorbars(ax: Any) -> list[tuple[str, float, float, float]]:
