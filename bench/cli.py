@@ -171,6 +171,55 @@ def verdict_options(func: Any) -> Any:
     return func
 
 
+def cost_options(func: Any) -> Any:
+    """The cost settings (bench.config.CostSettings) of `bench report` and of the verdicts that `bench
+    run` prints; a suite's where not given."""
+    for flag, kind, multiple, metavar, text in reversed(
+        [
+            (
+                "--price",
+                str,
+                True,
+                "DEVICE=USD_PER_HOUR",
+                "What a device-hour costs in US dollars (repeatable): cpu=0.10, cuda=2.50, or a device "
+                "name as results.csv records it (it wins over its type's). The runs gain their training "
+                "cost in $ and their serving cost in $ per million predictions, and the total is in $ "
+                "[default: the suite's price table, else none: no money anywhere].",
+            ),
+            (
+                "--volume",
+                str,
+                False,
+                "N",
+                "Predictions over a model's life (10M, 2.5k, 1e7): the cost axis total is training + N "
+                "x one prediction, in $ where priced, else device-seconds; each pair gains the volume "
+                "where its totals cross (95% interval), and a plot draws every total against volume "
+                "[default: the suite's, else none].",
+            ),
+            (
+                "--carbon-intensity",
+                float,
+                False,
+                "G_PER_KWH",
+                "Grams CO2e per kWh of the grid that powered the runs: the runs whose energy was "
+                "measured (NVML on a GPU, RAPL on a CPU where readable) gain their training's grams "
+                "CO2e [default: the suite's, else none].",
+            ),
+        ]
+    ):
+        func = click.option(flag, type=kind, multiple=multiple, metavar=metavar, default=None, help=text)(
+            func
+        )
+    return func
+
+
+def cost_settings(price: tuple[str, ...] | None, volume: str | None, carbon_intensity: float | None) -> Any:
+    """The command line's cost settings (none given: empty), checked; a BenchError in one line."""
+    from bench.config import CostSettings
+
+    return CostSettings.parse(price or (), volume, None, carbon_intensity)
+
+
 def decide_options(func: Any) -> Any:
     """The options of deciding, shared by `bench run --until-decided` and `bench decide`."""
     for flag, kind, default, text in reversed(
@@ -254,6 +303,7 @@ def decide_settings(
 )
 @decide_options
 @verdict_options
+@cost_options
 @click.option(
     "--workers",
     default=1,
@@ -295,6 +345,9 @@ def run(
     margin: float | None,
     looks: int,
     cost_noise: float | None,
+    price: tuple[str, ...],
+    volume: str | None,
+    carbon_intensity: float | None,
     options: tuple[str, ...],
     workers: int,
     share_cpu: bool,
@@ -327,7 +380,8 @@ def run(
         raise BenchError("--until-decided is the command's own, not a started worker's (--join).")
     verdicts = {"margin": margin, "cost_noise": cost_noise}
     deciding = decide_settings(budget, max_seeds, looks, margin, cost_noise) if until_decided else None
-    sys.exit(run_command(request, quiet, verdicts, deciding))
+    costing = cost_settings(price, volume, carbon_intensity)
+    sys.exit(run_command(request, quiet, verdicts, deciding, costing))
 
 
 @main.command()
@@ -385,9 +439,10 @@ def ls(what: str) -> None:
 @click.option(
     "--cost",
     type=COST_AXIS,
-    default="time",
-    show_default=True,
-    help="Cost axis of the verdicts and the front: memory is GPU memory on a GPU, host RSS on a CPU.",
+    default=None,
+    help="Cost axis of the verdicts and the front: memory is GPU memory on a GPU, host RSS on a CPU; "
+    "serving is seconds per 1,000 reviews, latency one review's; total needs --volume "
+    "[default: total with --volume, else time].",
 )
 @click.option(
     "--target",
@@ -396,6 +451,14 @@ def ls(what: str) -> None:
     help="Validation accuracy of time to target, e.g. 0.8 [default: 95% of the best in the report].",
 )
 @verdict_options
+@cost_options
+@click.option(
+    "--serve-batch",
+    type=int,
+    default=None,
+    help="Judge serving as timed at this batch (bench run --serve-batch); runs timed at another are "
+    "left out [default: each run's own].",
+)
 @click.option(
     "--wide",
     is_flag=True,
@@ -406,21 +469,33 @@ def report(
     folders: tuple[Path, ...],
     fmt: str,
     out: Path | None,
-    cost: str,
+    cost: str | None,
     target: float | None,
     margin: float | None,
     cost_noise: float | None,
+    price: tuple[str, ...],
+    volume: str | None,
+    carbon_intensity: float | None,
+    serve_batch: int | None,
     wide: bool,
 ) -> None:
     """Is the bigger model worth it? A verdict for every pair, the runs, the front and plots.
 
     FOLDERS default to the newest folder under reports/.
+
+    \b
+    bench report --cost serving                       seconds per 1,000 reviews served
+    bench report --volume 10M --price cpu=0.10        the total cost of training and 10 M predictions
     """
+    import dataclasses
+
     from bench.config import ReportSettings, VerdictSettings
     from bench.reporting.write import write_report
 
     verdicts = VerdictSettings().with_suite(None, {"margin": margin, "cost_noise": cost_noise})
-    write_report(list(folders), fmt, out, ReportSettings(cost, target, verdicts, wide))
+    costing = dataclasses.replace(cost_settings(price, volume, carbon_intensity), serve_batch=serve_batch)
+    cost = cost or ("total" if costing.volume is not None else "time")
+    write_report(list(folders), fmt, out, ReportSettings(cost, target, verdicts, wide, costing.validate()))
 
 
 @main.command()

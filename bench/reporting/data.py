@@ -11,6 +11,8 @@ target of time-to-target is a validation accuracy. Test accuracy is read to repo
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
 import math
 from collections.abc import Sequence
@@ -21,13 +23,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.config import RUN_FIELDS, ReportSettings, VerdictSettings
+from bench.config import RUN_FIELDS, CostSettings, ReportSettings, VerdictSettings
 from bench.costs.axes import axis_group, axis_names, axis_value, device_type, group_axis
+from bench.costs.bill import bill_columns, device_price
 from bench.costs.columns import cost_columns
 from bench.errors import BenchError
 from bench.reporting.paths import decision_paths
+from bench.reporting.replicates import cost_parts, load_cost_repeats
 from bench.reporting.replicates import cost_replicates as cost_replicates  # re-exported
-from bench.reporting.replicates import load_cost_repeats
+from bench.reporting.volumes import VolumeView, pair_crossovers, volume_view
 from bench.results import (
     DECISIONS_FILE,
     EPOCHS_FILE,
@@ -60,12 +64,22 @@ def cost_metric(column: CostColumn) -> Metric:
     return Metric(column.name, column.label, kind, column.higher_is_better)
 
 
+# The deployer's bill (bench.costs.bill): only where the cost settings ask for it, never a default.
+BILL_METRICS = [
+    Metric("train_usd", "train $", "g", False),  # with --price
+    Metric("serve_usd_per_1m", "serve $ / 1M", "g", False),  # with --price
+    Metric("train_co2e_g", "train g CO2e", "g", False),  # with --carbon-intensity, where energy was measured
+]
+
+
 def metrics() -> list[Metric]:
-    """The report's per-run metrics: accuracy, macro-F1 and every cost column marked `report`."""
+    """The report's per-run metrics: accuracy, macro-F1, every cost column marked `report`, and the
+    bill's columns (present only where priced, or with a carbon intensity)."""
     return [
         Metric("test_accuracy", "accuracy %", "pct", True),
         Metric("test_macro_f1", "macro-F1 %", "pct", True),
         *(cost_metric(c) for c in cost_columns() if c.report),
+        *BILL_METRICS,
     ]
 
 
@@ -129,6 +143,8 @@ class Report:
     notes: list[str] = field(default_factory=list)  # what the reader must know to read the verdicts
     verdicts: VerdictSettings = field(default_factory=VerdictSettings)  # what the verdicts read
     decisions: list[str] = field(default_factory=list)  # each pair's path under --until-decided
+    costing: CostSettings = field(default_factory=CostSettings)  # prices, volume... the costs read
+    volume: VolumeView | None = None  # with --volume: total cost against volume (bench.reporting.volumes)
 
 
 def newest_folder(root: Path = Path("reports")) -> Path:
@@ -151,9 +167,11 @@ def task_of(row: Any) -> str:
     return f"{int(n)}-class {name}" if n is not None and pd.notna(n) else name
 
 
-def load(folders: Sequence[Path]) -> Loaded:
+def load(folders: Sequence[Path], costing: CostSettings | None = None) -> Loaded:
     """Read and merge folders. A model found in several folders gets one entry per folder; the worker
-    folders of one results folder (worker-*) count as that folder, which reads them merged."""
+    folders of one results folder (worker-*) count as that folder, which reads them merged. Each run's
+    value on every cost axis and its bill (bench.costs.bill) are read with `costing`."""
+    costing = costing or CostSettings()
     if not folders:
         folders = [newest_folder()]
     folders = list(dict.fromkeys(f.parent if f.name.startswith("worker-") else f for f in folders))
@@ -199,7 +217,10 @@ def load(folders: Sequence[Path]) -> Loaded:
     res["task"] = [task_of(r) for r in res.to_dict("records")]
     rows = res.to_dict("records")
     for axis, metric in axis_metrics().items():
-        res[metric.key] = pd.to_numeric(pd.Series([axis_value(r, axis) for r in rows], dtype=object))
+        res[metric.key] = pd.to_numeric(pd.Series([axis_value(r, axis, costing) for r in rows], dtype=object))
+    bills = [bill_columns(r, costing, axis_value(r, "energy")) for r in rows]
+    for key in dict.fromkeys(k for b in bills for k in b):  # none without a price or a carbon intensity
+        res[key] = pd.to_numeric(pd.Series([b.get(key) for b in bills], dtype=object))
 
     entry_of = res.set_index(["source", "run_id"])["entry"]
     for df in (ep, pred, steps):
@@ -289,6 +310,8 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
             "targets_reached": int(_col(ok, "time_to_target_s").notna().sum()),
         }
         for m in [*metrics(), *TARGET_METRICS, *axis_metrics().values()]:
+            if m in BILL_METRICS and m.key not in results:
+                continue  # no price, no money column: not even an empty one
             for stat, value in _summary(_col(ok, m.key), bounded=m.kind == "pct").items():
                 row[f"{m.key}_{stat}"] = value
         rows.append(row)
@@ -351,15 +374,16 @@ def judge(
     entries: pd.DataFrame,
     cost: str,
     verdicts: VerdictSettings | None = None,
+    costing: CostSettings | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Every pair of our entries judged on accuracy and `cost`, and the front; notes for the reader.
 
     Accuracy: one paired comparison on the shared test items (bench.stats.compare_accuracy), Holm-
     adjusted across all pairs of the report. Cost: bench.stats.compare_cost on the replicates of
     `cost_replicates` (seeds or cost repeats); a side with one run is judged against the assumed
-    run-to-run noise. `verdicts` holds the margin and what else the verdicts read. Memory is GPU
-    memory for GPU runs and host RSS for CPU runs: a report holding both judges each device type
-    apart, with a front each.
+    run-to-run noise. `verdicts` holds the margin and what else the verdicts read, `costing` the prices
+    and volume the derived axes read. Memory is GPU memory for GPU runs and host RSS for CPU runs
+    (energy likewise): a report holding both judges each device type apart, with a front each.
     """
     settings = verdicts or VerdictSettings()
     notes: list[str] = []
@@ -367,7 +391,9 @@ def judge(
     names = [str(e) for e in ours["entry"] if ours.set_index("entry").loc[e, "n_ok"] > 0]
     right = correctness(loaded, names)
     res, repeats = loaded.results, loaded.cost_repeats
-    measured = [n for n in names if n in right and cost_replicates(res, n, cost, repeats) is not None]
+    measured = [
+        n for n in names if n in right and cost_replicates(res, n, cost, repeats, costing) is not None
+    ]
     skipped = [n for n in names if n not in measured]
     if skipped:
         notes.append(
@@ -379,8 +405,10 @@ def judge(
         groups.setdefault(axis_group(cost, kind), []).append(name)
     if len(groups) > 1:
         notes.append(
-            "Memory is GPU memory on a GPU and host RSS on a CPU, never one axis: GPU and CPU runs are "
-            "judged apart, with a front each, and each family's p-values are Holm-adjusted on their own."
+            f"{cost.capitalize()} is measured apart on a GPU and on a CPU ("
+            + " and ".join(group_axis(g).header for g in groups)
+            + "), never one axis: GPU and CPU runs are judged apart, with a front each, and each "
+            "family's p-values are Holm-adjusted on their own."
         )
     verdicts, fronts = [], []
     for column, group in groups.items():
@@ -395,8 +423,10 @@ def judge(
                 comparisons[(a, b)] = compare_accuracy(
                     right[a][shared].to_numpy(), right[b][shared].to_numpy(), ALPHA
                 )
-        costs = {n: reps for n in group if (reps := cost_replicates(res, n, cost, repeats)) is not None}
-        axis = group_axis(column)
+        costs = {
+            n: reps for n in group if (reps := cost_replicates(res, n, cost, repeats, costing)) is not None
+        }
+        axis = group_axis(column, costing)
         table = pair_verdicts(
             group,
             costs,
@@ -500,22 +530,76 @@ def budget_curves(sweep: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def by_volume(
+    loaded: Loaded,
+    entries: pd.DataFrame,
+    pairs: pd.DataFrame,
+    verdicts: VerdictSettings,
+    costing: CostSettings,
+) -> tuple[pd.DataFrame, VolumeView]:
+    """With a volume: the pairs with the volume where their totals cross (bench.reporting.volumes),
+    and the view of every model's total against volume, its front judged by `judge` at each volume."""
+    assert costing.volume is not None
+    ours = [str(e) for e in entries.loc[entries["reference"] == "", "entry"]]
+    res, repeats = loaded.results, loaded.cost_repeats
+    parts = {e: p for e in ours if (p := cost_parts(res, e, costing, repeats)) is not None}
+    pairs = pd.concat([pairs, pair_crossovers(pairs, parts, verdicts.cost_noise, 1 - ALPHA)], axis=1)
+
+    def front_at(volume: float) -> tuple[str, ...]:
+        _, front, _ = judge(loaded, entries, "total", verdicts, dataclasses.replace(costing, volume=volume))
+        return tuple(front.loc[front["on_front"], "model"]) if not front.empty else ()
+
+    unit = group_axis("total", costing).unit
+    # Judging runs Holm's adjustment from statsmodels, which collects garbage at every call: the
+    # objects alive now are left out of those collections while the volumes are judged (3x faster).
+    gc.freeze()
+    try:
+        return pairs, volume_view(costing.volume, unit, parts, pairs, front_at)
+    finally:
+        gc.unfreeze()
+
+
+def cost_notes(loaded: Loaded, cost: str, costing: CostSettings) -> list[str]:
+    """What the reader of a bill must know: devices without a price, serving timed at other batches."""
+    notes = []
+    ok = loaded.results[(loaded.results["status"] == "ok") & ~loaded.results["sweep"]]
+    if costing.priced:
+        unpriced = sorted({str(d) for d in _col(ok, "device").dropna() if device_price(d, costing) is None})
+        if unpriced:
+            notes.append(
+                f"No price for {', '.join(unpriced)} (--price DEVICE=USD_PER_HOUR): their runs have no "
+                "dollars, and no total cost."
+            )
+    batches = ok.groupby("entry")["serve_batch"].first().dropna() if "serve_batch" in ok else pd.Series()
+    if cost in ("serving", "total") and batches.nunique() > 1 and costing.serve_batch is None:
+        timed = ", ".join(f"{e} {int(b)}" for e, b in batches.items())
+        notes.append(f"Serving was timed at different batches ({timed}); --serve-batch N judges one batch.")
+    return notes
+
+
 def build(folders: Sequence[Path], settings: ReportSettings | None = None) -> Report:
     """The report of `folders` (default: the newest under reports/) as `settings` ask."""
     settings = settings or ReportSettings()
     verdicts, cost, target = settings.verdicts.validate(), settings.cost, settings.target
+    costing = settings.costing.validate()
     if cost not in axis_names():
         raise BenchError(f"--cost must be one of {', '.join(axis_names())}, not {cost!r}.")
+    if cost == "total" and costing.volume is None:
+        raise BenchError("--cost total needs --volume N, the predictions over the model's life (e.g. 10M).")
     if target is not None and not 0 < target <= 1:
         raise BenchError(f"--target is a validation accuracy in (0, 1], not {target}.")
-    loaded = load(folders)
+    loaded = load(folders, costing)
     target = target if target is not None else default_target(loaded)
     add_time_to_target(loaded, target)
     entries = aggregate(loaded.results)
+    view = None
     try:
-        pairs, front, notes = judge(loaded, entries, cost, verdicts)
+        pairs, front, notes = judge(loaded, entries, cost, verdicts, costing)
+        if costing.volume is not None and not pairs.empty:
+            pairs, view = by_volume(loaded, entries, pairs, verdicts, costing)
     except StatsError as exc:
         raise BenchError(f"cannot compare these runs: {exc}") from None
+    notes += cost_notes(loaded, cost, costing)
     res = loaded.results
     sweep = sweep_table(loaded, res[res["sweep"]])
     bad = ~res["status"].isin(["ok", "pruned"])  # a pruned sweep trial was stopped on purpose
@@ -537,4 +621,6 @@ def build(folders: Sequence[Path], settings: ReportSettings | None = None) -> Re
         notes,
         verdicts,
         decision_paths(folders),
+        costing,
+        view,
     )
