@@ -246,7 +246,8 @@ def test_cost_tracker_on_cpu(capsys):
     assert record.columns["peak_rss_mib"] is not None and record.columns["peak_rss_mib"] > 0
     # RAPL where this machine lets it be read, else no figure and the reason
     cpu_j, cpu_method = record.columns["cpu_energy_j"], record.columns["cpu_energy_method"]
-    assert (cpu_method == "rapl-powercap" and cpu_j >= 0) or (cpu_j is None and cpu_method.startswith("unavailable"))
+    measured = cpu_method == "rapl-powercap" and cpu_j >= 0
+    assert measured or (cpu_j is None and cpu_method.startswith("unavailable"))
     host = ("peak_rss_mib", "cpu_energy_j", "cpu_energy_method")
     assert {k: v for k, v in record.columns.items() if k not in host} == dict.fromkeys(
         [

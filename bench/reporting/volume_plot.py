@@ -25,14 +25,16 @@ def volume_plot(view: VolumeView) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     grid = view.grid
     x = np.geomspace(grid[0], grid[-1], POINTS)
-    # The front at each drawn volume: that of the largest judged volume at or below it.
-    at = np.clip(np.searchsorted(grid, x, side="right") - 1, 0, len(grid) - 1)
+    # The front at each drawn volume: after the last change below it, or the first judged one.
+    edges = np.array([c.volume for c in view.changes])
+    segments = [view.fronts[0] if view.fronts else (), *(c.after for c in view.changes)]
+    at = np.searchsorted(edges, x, side="right")
     lines = zip(view.lines["entry"], view.lines["train"].astype(float), view.lines["serve"].astype(float))
     for i, (entry, train, serve) in enumerate(lines):
         color = COLORS[i % len(COLORS)]
         total = train + x * serve
         ax.plot(x, total, color=color, linewidth=1, alpha=0.35)
-        on = np.array([entry in view.fronts[j] for j in at]) if view.fronts else np.zeros(len(x), bool)
+        on = np.array([entry in segments[j] for j in at])
         ax.plot(x, np.where(on, total, np.nan), color=color, linewidth=2.5, label=str(entry))
     ax.axvline(view.volume, color="black", linestyle="--", linewidth=1)
     ax.annotate(

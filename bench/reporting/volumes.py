@@ -49,7 +49,7 @@ class FrontChange:
         left = [m for m in self.before if m not in self.after]
         parts = [f"{', '.join(joined)} {'joins' if len(joined) == 1 else 'join'}"] if joined else []
         parts += [f"{', '.join(left)} {'leaves' if len(left) == 1 else 'leave'}"] if left else []
-        return f"at about {volume_words(self.volume)} predictions {' and '.join(parts)}"
+        return f"at about {volume_words(self.volume)} predictions ({', '.join(parts)})"
 
 
 @dataclass
@@ -112,7 +112,7 @@ def crossing_sentence(a: str, b: str, row: Mapping[str, object], unit: str, line
         band = "no 95% interval: the serving costs are too close to tell"
     return (
         f"{row['cheaper_beyond']} costs less in total than {other} beyond {volume_words(volume)} "
-        f"predictions ({band})."
+        f"predictions ({band}), and {other} below."
     )
 
 
@@ -166,7 +166,7 @@ def volume_view(
             found = {str(k): v for k, v in row.items()}
             view.sentences.append(crossing_sentence(row["model_a"], row["model_b"], found, unit, lines))
     if view.changes:
-        view.sentences.append("The front changes " + "; ".join(c.words() for c in view.changes) + ".")
+        view.sentences.append("The front changes " + " and ".join(c.words() for c in view.changes) + ".")
     else:
         span = f"{volume_words(view.grid[0])} to {volume_words(view.grid[-1])}"
         view.sentences.append(f"The front is the same from {span} predictions.")
