@@ -171,9 +171,18 @@ def verdict_options(func: Any) -> Any:
     return func
 
 
-def cost_options(func: Any) -> Any:
-    """The cost settings (bench.config.CostSettings) of `bench report` and of the verdicts that `bench
-    run` prints; a suite's where not given."""
+def cost_options(suite: bool) -> Callable[[Any], Any]:
+    """The cost settings (bench.config.CostSettings) of `bench report`, and of the verdicts that `bench
+    run` prints (`suite`: the suite's where not given)."""
+
+    def decorate(func: Any) -> Any:
+        return _cost_options(func, "the suite's, else " if suite else "")
+
+    return decorate
+
+
+def _cost_options(func: Any, else_: str) -> Any:
+    table = else_.replace("suite's", "suite's price table")
     for flag, kind, multiple, metavar, text in reversed(
         [
             (
@@ -184,7 +193,7 @@ def cost_options(func: Any) -> Any:
                 "What a device-hour costs in US dollars (repeatable): cpu=0.10, cuda=2.50, or a device "
                 "name as results.csv records it (it wins over its type's). The runs gain their training "
                 "cost in $ and their serving cost in $ per million predictions, and the total is in $ "
-                "[default: the suite's price table, else none: no money anywhere].",
+                f"[default: {table}none: no money anywhere].",
             ),
             (
                 "--volume",
@@ -194,7 +203,7 @@ def cost_options(func: Any) -> Any:
                 "Predictions over a model's life (10M, 2.5k, 1e7): the cost axis total is training + N "
                 "x one prediction, in $ where priced, else device-seconds; each pair gains the volume "
                 "where its totals cross (95% interval), and a plot draws every total against volume "
-                "[default: the suite's, else none].",
+                f"[default: {else_}none].",
             ),
             (
                 "--carbon-intensity",
@@ -203,7 +212,7 @@ def cost_options(func: Any) -> Any:
                 "G_PER_KWH",
                 "Grams CO2e per kWh of the grid that powered the runs: the runs whose energy was "
                 "measured (NVML on a GPU, RAPL on a CPU where readable) gain their training's grams "
-                "CO2e [default: the suite's, else none].",
+                f"CO2e [default: {else_}none].",
             ),
         ]
     ):
@@ -303,7 +312,7 @@ def decide_settings(
 )
 @decide_options
 @verdict_options
-@cost_options
+@cost_options(suite=True)
 @click.option(
     "--workers",
     default=1,
@@ -451,7 +460,7 @@ def ls(what: str) -> None:
     help="Validation accuracy of time to target, e.g. 0.8 [default: 95% of the best in the report].",
 )
 @verdict_options
-@cost_options
+@cost_options(suite=False)
 @click.option(
     "--serve-batch",
     type=int,

@@ -198,3 +198,16 @@ def test_emissions_only_where_energy_was_measured(tmp_path: Path) -> None:
     rep = build([crossing_folder(tmp_path / "runs")], ReportSettings(costing=intensity))
     assert "train_co2e_g" not in rep.entries or rep.entries["train_co2e_g_mean"].isna().all()
     assert not math.isnan(rep.pairs["cost_ratio"].iloc[0])
+
+
+def test_the_volume_plot_is_written_with_its_alt_text(tmp_path: Path) -> None:
+    from bench.reporting.write import write_report
+
+    folder = crossing_folder(tmp_path / "runs")
+    settings = ReportSettings("total", costing=CostSettings.parse(["cpu=0.10"], "10M"))
+    page = write_report([folder], "html", None, settings)
+    assert page is not None and (folder / "plots" / "volume.png").is_file()
+    assert (folder / "plots" / "volume.svg").is_file()
+    assert 'alt="Each model&#x27;s total cost (training, plus serving) against the number of predictions' in (
+        page.read_text()
+    )
