@@ -573,7 +573,10 @@ def cost_notes(loaded: Loaded, cost: str, costing: CostSettings) -> list[str]:
     batches = ok.groupby("entry")["serve_batch"].first().dropna() if "serve_batch" in ok else pd.Series()
     if cost in ("serving", "total") and batches.nunique() > 1 and costing.serve_batch is None:
         timed = ", ".join(f"{e} {int(b)}" for e, b in batches.items())
-        notes.append(f"Serving was timed at different batches ({timed}); --serve-batch N judges one batch.")
+        notes.append(
+            f"Serving was timed at each run's own batch ({timed}): `bench run --serve-batch N` times every "
+            "model at one batch, and `bench report --serve-batch N` judges only the runs timed at N."
+        )
     return notes
 
 

@@ -117,7 +117,8 @@ def crossing_sentence(a: str, b: str, row: Mapping[str, object], unit: str, line
 
 
 def grid_of(volume: float, crossings: list[float]) -> np.ndarray:
-    """Log-spaced volumes around the report's volume and every crossing: two decades either side."""
+    """Log-spaced volumes around the report's volume and the `crossings` (where totals cross, and
+    where a model's serving comes to cost what its training did): two decades either side."""
     known = [v for v in [volume, *crossings] if math.isfinite(v) and v > 0]
     low, high = max(min(known) / 100, MIN_VOLUME), max(known) * 100
     points = int(np.clip(math.ceil(PER_DECADE * math.log10(high / low)) + 1, MIN_POINTS, MAX_POINTS))
@@ -159,7 +160,8 @@ def volume_view(
     if len(lines) < 2:
         return view
     crossings = [float(v) for v in pairs.get("crossover_volume", pd.Series(dtype=float)).dropna()]
-    view.grid = grid_of(volume, crossings)
+    knees = [t / s for t, s in zip(lines["train"], lines["serve"]) if s > 0 and t > 0]  # serving = training
+    view.grid = grid_of(volume, crossings + knees)
     view.fronts, view.changes = front_changes(view.grid, front_at)
     for _, row in pairs.iterrows():
         if row["model_a"] in parts and row["model_b"] in parts:
