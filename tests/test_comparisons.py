@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from bench.errors import BenchError
 from bench.registry import Registry
 from bench.stats import comparisons
 from bench.stats.comparisons import (
@@ -138,7 +139,7 @@ def test_the_order_tried_does_not_follow_the_order_of_imports(monkeypatch: pytes
 
 
 def test_a_method_registered_twice_is_refused(registry: Registry[Comparison]) -> None:
-    with pytest.raises(ValueError, match="registered twice"):
+    with pytest.raises(BenchError, match="'exact McNemar' is taken twice"):  # the registry's one-line error
         accuracy_comparison(
             MCNEMAR_EXACT,
             applies=lambda seeds_a, seeds_b: True,

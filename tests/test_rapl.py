@@ -4,6 +4,7 @@ this machine, like most containers and virtual machines, has none to read."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -14,6 +15,13 @@ from bench.costs.track_cpu_energy import RAPL, CpuEnergyRecord, CpuEnergyTracker
 from bench.results import run_costs
 
 WRAP = 262_143_328_850  # a real package's max_energy_range_uj
+
+
+def count(counter: Path, energy_uj: int) -> None:
+    """Set a fake counter in one step, as the kernel's is read: never half-written under the poller."""
+    staged = counter.with_name("energy_uj.new")
+    staged.write_text(f"{energy_uj}\n")
+    os.replace(staged, counter)
 
 
 def zone(root: Path, name: str, kind: str, energy_uj: int, wraps_at: int = WRAP) -> Path:
@@ -31,10 +39,10 @@ def test_packages_are_summed_and_nothing_else(tmp_path: Path) -> None:
     core = zone(tmp_path, "intel-rapl:0:0", "core", 50)  # a sub-zone: its package counts it already
     psys = zone(tmp_path, "intel-rapl:2", "psys", 10)  # the whole platform: packages included
     with CpuEnergyTracker(tmp_path, interval_s=60) as tracker:
-        first.write_text("3500000\n")  # 2.5 J
-        second.write_text("8000000\n")  # 1 J
-        core.write_text("999999999\n")
-        psys.write_text("999999999\n")
+        count(first, 3_500_000)  # 2.5 J
+        count(second, 8_000_000)  # 1 J
+        count(core, 999_999_999)
+        count(psys, 999_999_999)
     assert tracker.record == CpuEnergyRecord(3.5, RAPL)
 
 
@@ -42,20 +50,20 @@ def test_a_counter_that_wraps_is_read_across_its_wrap(tmp_path: Path) -> None:
     counter = zone(tmp_path, "intel-rapl:0", "package-0", 9_000_000, wraps_at=10_000_000)
     (found,), why = package_zones(tmp_path)
     assert why is None and found.last == 9_000_000
-    counter.write_text("9500000\n")
+    count(counter, 9_500_000)
     found.read()
-    counter.write_text("500000\n")  # wrapped at 10 J: 0.5 J to the wrap, 0.5 J after it
+    count(counter, 500_000)  # wrapped at 10 J: 0.5 J to the wrap, 0.5 J after it
     found.read()
     assert found.total_uj == 1_500_000
 
     # The same through the tracker, its poller reading every 10 ms between the two writes.
-    counter.write_text("9000000\n")
+    count(counter, 9_000_000)
     with CpuEnergyTracker(tmp_path, interval_s=0.01) as tracker:
-        counter.write_text("9500000\n")
+        count(counter, 9_500_000)
         deadline = time.monotonic() + 10
         while tracker._zones[0].last != 9_500_000 and time.monotonic() < deadline:
             time.sleep(0.01)  # until a sample has seen it, however loaded the machine
-        counter.write_text("500000\n")
+        count(counter, 500_000)
     assert tracker.record == CpuEnergyRecord(1.5, RAPL)
 
 

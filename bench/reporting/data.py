@@ -12,7 +12,6 @@ target of time-to-target is a validation accuracy. Test accuracy is read to repo
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import math
 from collections.abc import Sequence
@@ -25,13 +24,14 @@ import pandas as pd
 
 from bench.config import RUN_FIELDS, CostSettings, ReportSettings, VerdictSettings
 from bench.costs.axes import axis_group, axis_names, axis_value, device_type, group_axis
-from bench.costs.bill import bill_columns, device_price
+from bench.costs.bill import bill_columns
 from bench.costs.columns import cost_columns
 from bench.errors import BenchError
+from bench.reporting.bill_notes import cost_notes
 from bench.reporting.paths import decision_paths
-from bench.reporting.replicates import cost_parts, load_cost_repeats
 from bench.reporting.replicates import cost_replicates as cost_replicates  # re-exported
-from bench.reporting.volumes import VolumeView, pair_crossovers, volume_view
+from bench.reporting.replicates import load_cost_repeats
+from bench.reporting.volumes import VolumeView, by_volume
 from bench.results import (
     DECISIONS_FILE,
     EPOCHS_FILE,
@@ -530,56 +530,6 @@ def budget_curves(sweep: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def by_volume(
-    loaded: Loaded,
-    entries: pd.DataFrame,
-    pairs: pd.DataFrame,
-    verdicts: VerdictSettings,
-    costing: CostSettings,
-) -> tuple[pd.DataFrame, VolumeView]:
-    """With a volume: the pairs with the volume where their totals cross (bench.reporting.volumes),
-    and the view of every model's total against volume, its front judged by `judge` at each volume."""
-    assert costing.volume is not None
-    ours = [str(e) for e in entries.loc[entries["reference"] == "", "entry"]]
-    res, repeats = loaded.results, loaded.cost_repeats
-    parts = {e: p for e in ours if (p := cost_parts(res, e, costing, repeats)) is not None}
-    pairs = pd.concat([pairs, pair_crossovers(pairs, parts, verdicts.cost_noise, 1 - ALPHA)], axis=1)
-
-    def front_at(volume: float) -> tuple[str, ...]:
-        _, front, _ = judge(loaded, entries, "total", verdicts, dataclasses.replace(costing, volume=volume))
-        return tuple(front.loc[front["on_front"], "model"]) if not front.empty else ()
-
-    unit = group_axis("total", costing).unit
-    # Judging runs Holm's adjustment from statsmodels, which collects garbage at every call: the
-    # objects alive now are left out of those collections while the volumes are judged (3x faster).
-    gc.freeze()
-    try:
-        return pairs, volume_view(costing.volume, unit, parts, pairs, front_at)
-    finally:
-        gc.unfreeze()
-
-
-def cost_notes(loaded: Loaded, cost: str, costing: CostSettings) -> list[str]:
-    """What the reader of a bill must know: devices without a price, serving timed at other batches."""
-    notes = []
-    ok = loaded.results[(loaded.results["status"] == "ok") & ~loaded.results["sweep"]]
-    if costing.priced:
-        unpriced = sorted({str(d) for d in _col(ok, "device").dropna() if device_price(d, costing) is None})
-        if unpriced:
-            notes.append(
-                f"No price for {', '.join(unpriced)} (--price DEVICE=USD_PER_HOUR): their runs have no "
-                "dollars, and no total cost."
-            )
-    batches = ok.groupby("entry")["serve_batch"].first().dropna() if "serve_batch" in ok else pd.Series()
-    if cost in ("serving", "total") and batches.nunique() > 1 and costing.serve_batch is None:
-        timed = ", ".join(f"{e} {int(b)}" for e, b in batches.items())
-        notes.append(
-            f"Serving was timed at each run's own batch ({timed}): `bench run --serve-batch N` times every "
-            "model at one batch, and `bench report --serve-batch N` judges only the runs timed at N."
-        )
-    return notes
-
-
 def build(folders: Sequence[Path], settings: ReportSettings | None = None) -> Report:
     """The report of `folders` (default: the newest under reports/) as `settings` ask."""
     settings = settings or ReportSettings()
@@ -596,13 +546,20 @@ def build(folders: Sequence[Path], settings: ReportSettings | None = None) -> Re
     add_time_to_target(loaded, target)
     entries = aggregate(loaded.results)
     view = None
+
+    def front_at(volume: float) -> tuple[str, ...]:  # the front on the total at another volume
+        _, found, _ = judge(loaded, entries, "total", verdicts, dataclasses.replace(costing, volume=volume))
+        return tuple(found.loc[found["on_front"], "model"]) if not found.empty else ()
+
     try:
         pairs, front, notes = judge(loaded, entries, cost, verdicts, costing)
         if costing.volume is not None and not pairs.empty:
-            pairs, view = by_volume(loaded, entries, pairs, verdicts, costing)
+            ours = [str(e) for e in entries.loc[entries["reference"] == "", "entry"]]
+            repeats, noise = loaded.cost_repeats, verdicts.cost_noise
+            pairs, view = by_volume(loaded.results, repeats, ours, pairs, noise, costing, front_at)
     except StatsError as exc:
         raise BenchError(f"cannot compare these runs: {exc}") from None
-    notes += cost_notes(loaded, cost, costing)
+    notes += cost_notes(loaded.results, cost, costing)
     res = loaded.results
     sweep = sweep_table(loaded, res[res["sweep"]])
     bad = ~res["status"].isin(["ok", "pruned"])  # a pruned sweep trial was stopped on purpose

@@ -8,14 +8,18 @@ Reads the report's pieces only; the figure is bench.reporting.volume_plot.
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from bench.config import CostSettings
+from bench.costs.axes import group_axis
 from bench.costs.bill import volume_words
+from bench.reporting.replicates import cost_parts
 from bench.stats.crossover import crossover
 from bench.stats.fieller import BOUNDED, RAYS
 
@@ -173,3 +177,30 @@ def volume_view(
         span = f"{volume_words(view.grid[0])} to {volume_words(view.grid[-1])}"
         view.sentences.append(f"The front is the same from {span} predictions.")
     return view
+
+
+def by_volume(
+    results: pd.DataFrame,
+    repeats: pd.DataFrame,
+    entries: Sequence[str],
+    pairs: pd.DataFrame,
+    noise: float,
+    costing: CostSettings,
+    front_at: FrontAt,
+    confidence: float = 0.95,
+) -> tuple[pd.DataFrame, VolumeView]:
+    """With a volume: `pairs` with the volume where their totals cross (CROSSOVER_COLUMNS), and the
+    view of every entry's total against volume, the front at each volume judged by `front_at` (the
+    report's `judge`). `results` and `repeats` are the report's rows and cost repeats; `noise` the
+    run-to-run noise assumed for a model with one run."""
+    assert costing.volume is not None
+    parts = {e: p for e in entries if (p := cost_parts(results, e, costing, repeats)) is not None}
+    pairs = pd.concat([pairs, pair_crossovers(pairs, parts, noise, confidence)], axis=1)
+    unit = group_axis("total", costing).unit
+    # Judging runs Holm's adjustment from statsmodels, which collects garbage at every call: the
+    # objects alive now are left out of those collections while the volumes are judged (3x faster).
+    gc.freeze()
+    try:
+        return pairs, volume_view(costing.volume, unit, parts, pairs, front_at)
+    finally:
+        gc.unfreeze()
