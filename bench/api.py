@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from bench.config import ReportSettings, VerdictSettings, load_suite
+from bench.config import CostSettings, ReportSettings, VerdictSettings, load_suite
 from bench.decide.plan import DecideSettings
 from bench.errors import BenchError
 from bench.launch.console import results_table
@@ -74,17 +74,27 @@ def report(
     paths: Iterable[str | Path] = (),
     format: str = "table",
     out: str | Path | None = None,
-    cost: str = "time",
+    cost: str | None = None,
     target: float | None = None,
     wide: bool = False,
+    *,
+    price: Mapping[str, float] | Iterable[str] = (),
+    volume: float | str | None = None,
+    carbon_intensity: float | None = None,
+    serve_batch: int | None = None,
     **verdicts: Any,
 ) -> Path | None:
     """Compare results folders as `bench report` does (default: the newest under reports/); the file
-    written, or None for the terminal table. `cost`: the axis of the verdicts; `target`: validation
-    accuracy of time to target; `wide`: the terminal table with every column, however wide; any
-    other keyword is a verdict setting (bench.config.VerdictSettings: `margin=0.5` points...). See
+    written, or None for the terminal table. `cost`: the axis of the verdicts (default: total with a
+    volume, else time); `target`: validation accuracy of time to target; `wide`: the terminal table
+    with every column, however wide. The bill (bench.config.CostSettings): `price` in USD per
+    device-hour ({"cpu": 0.10} or ["cpu=0.10"]), `volume` of predictions (1e7 or "10M"),
+    `carbon_intensity` in g CO2e per kWh, `serve_batch` the serving batch to judge. Any other
+    keyword is a verdict setting (bench.config.VerdictSettings: `margin=0.5` points...). See
     bench.reporting.data for what the report holds."""
-    settings = ReportSettings(cost, target, VerdictSettings(**verdicts), wide)
+    costing = CostSettings.parse(price, volume, serve_batch, carbon_intensity)
+    cost = cost or ("total" if costing.volume is not None else "time")
+    settings = ReportSettings(cost, target, VerdictSettings(**verdicts), wide, costing)
     return write_report([Path(p) for p in paths], format, Path(out) if out else None, settings)
 
 
@@ -98,11 +108,25 @@ def suite_verdicts(suite: str, given: Mapping[str, Any]) -> VerdictSettings:
     return VerdictSettings().with_suite(chosen, given)
 
 
-def end_of_run_verdicts(folder: Path, verdicts: VerdictSettings) -> list[str]:
-    """The verdict sentences of a finished folder (bench.reporting.data); none with fewer than two
-    models to compare."""
+def suite_costs(suite: str, given: CostSettings | None) -> CostSettings:
+    """The cost settings of a run of `suite`: those `given`, else the suite's (price, volume, carbon
+    intensity)."""
     try:
-        rep = build([folder], ReportSettings(verdicts=verdicts))
+        chosen = load_suite(suite)
+    except BenchError:  # a resumed folder's suite file may have moved: no suite's settings then
+        chosen = None
+    return (given or CostSettings()).with_suite(chosen)
+
+
+def end_of_run_verdicts(
+    folder: Path, verdicts: VerdictSettings, costing: CostSettings | None = None
+) -> list[str]:
+    """The verdict sentences of a finished folder (bench.reporting.data), on training time, or on the
+    total cost where the settings give a volume; none with fewer than two models to compare."""
+    costing = costing or CostSettings()
+    cost = "total" if costing.volume is not None else "time"
+    try:
+        rep = build([folder], ReportSettings(cost, verdicts=verdicts, costing=costing))
     except BenchError as exc:
         return [f"No verdicts: {exc}"]
     return [str(s) for s in rep.pairs["sentence"]]
@@ -125,10 +149,11 @@ def run_command(
     quiet: bool = False,
     verdicts: Mapping[str, Any] | None = None,
     deciding: DecideSettings | None = None,
+    costing: CostSettings | None = None,
 ) -> int:
     """`bench run`: `run`, then its table, then the verdict of each pair of models (with the
-    `verdicts` settings given, None meaning the suite's) or, with `deciding`, the decide loop; the
-    exit code (1: a run failed; 130/143: interrupted)."""
+    `verdicts` and `costing` settings given, None meaning the suite's) or, with `deciding`, the
+    decide loop; the exit code (1: a run failed; 130/143: interrupted)."""
     if request.resume is None and request.out is None:  # named now, so an interruption can name it
         request = dataclasses.replace(request, out=default_out(load_suite(request.suite).name))
     folder = request.resume or request.out
@@ -160,7 +185,8 @@ def run_command(
     console.print(results_table(rows, f"{title}: {folder}"))
     ok_models = {row["model"] for row in rows if row["status"] == "ok"}
     if deciding is None and folder is not None and len(ok_models) > 1:
-        sentences = end_of_run_verdicts(folder, suite_verdicts(request.suite, verdicts or {}))
+        chosen = suite_verdicts(request.suite, verdicts or {})
+        sentences = end_of_run_verdicts(folder, chosen, suite_costs(request.suite, costing))
         if sentences:
             console.print("Is it worth it? (bench report for the tables and plots)")
             for sentence in sentences:

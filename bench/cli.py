@@ -206,6 +206,64 @@ def verdict_options(func: Any) -> Any:
     return checkpoints(func)
 
 
+def cost_options(suite: bool) -> Callable[[Any], Any]:
+    """The cost settings (bench.config.CostSettings) of `bench report`, and of the verdicts that `bench
+    run` prints (`suite`: the suite's where not given)."""
+
+    def decorate(func: Any) -> Any:
+        return _cost_options(func, "the suite's, else " if suite else "")
+
+    return decorate
+
+
+def _cost_options(func: Any, else_: str) -> Any:
+    table = else_.replace("suite's", "suite's price table")
+    for flag, kind, multiple, metavar, text in reversed(
+        [
+            (
+                "--price",
+                str,
+                True,
+                "DEVICE=USD_PER_HOUR",
+                "What a device-hour costs in US dollars (repeatable): cpu=0.10, cuda=2.50, or a device "
+                "name as results.csv records it (it wins over its type's). The runs gain their training "
+                "cost in $ and their serving cost in $ per million predictions, and the total is in $ "
+                f"[default: {table}none: no money anywhere].",
+            ),
+            (
+                "--volume",
+                str,
+                False,
+                "N",
+                "Predictions over a model's life (10M, 2.5k, 1e7): the cost axis total is training + N "
+                "x one prediction, in $ where priced, else device-seconds; each pair gains the volume "
+                "where its totals cross (95% interval), and a plot draws every total against volume "
+                f"[default: {else_}none].",
+            ),
+            (
+                "--carbon-intensity",
+                float,
+                False,
+                "G_PER_KWH",
+                "Grams CO2e per kWh of the grid that powered the runs: the runs whose energy was "
+                "measured (NVML on a GPU, RAPL on a CPU where readable) gain their training's grams "
+                f"CO2e [default: {else_}none].",
+            ),
+        ]
+    ):
+        func = click.option(flag, type=kind, multiple=multiple, metavar=metavar, default=None, help=text)(
+            func
+        )
+    return func
+
+
+def cost_settings(price: tuple[str, ...] | None, volume: str | None, carbon_intensity: float | None) -> Any:
+    """The command line's cost settings (none given: empty), checked; a BenchError in one line."""
+    from bench.config import CostSettings
+
+    return CostSettings.parse(price or (), volume, None, carbon_intensity)
+
+
 def decide_options(func: Any) -> Any:
     """The options of deciding, shared by `bench run --until-decided` and `bench decide`."""
     for flag, kind, default, text in reversed(
@@ -278,6 +336,7 @@ def decide_settings(budget: str, max_seeds: int, max_repeats: int, verdicts: Any
 )
 @decide_options
 @verdict_options
+@cost_options(suite=True)
 @click.option(
     "--workers",
     default=1,
@@ -317,6 +376,9 @@ def run(
     budget: str,
     max_seeds: int,
     max_repeats: int,
+    price: tuple[str, ...],
+    volume: str | None,
+    carbon_intensity: float | None,
     options: tuple[str, ...],
     workers: int,
     share_cpu: bool,
@@ -353,7 +415,8 @@ def run(
 
     verdicts = given_verdicts(click.get_current_context())  # the suite's where not given: run_command
     deciding = decide_settings(budget, max_seeds, max_repeats, VerdictSettings()) if until_decided else None
-    sys.exit(run_command(request, quiet, verdicts, deciding))
+    costing = cost_settings(price, volume, carbon_intensity)
+    sys.exit(run_command(request, quiet, verdicts, deciding, costing))
 
 
 @main.command()
@@ -411,9 +474,10 @@ def ls(what: str) -> None:
 @click.option(
     "--cost",
     type=COST_AXIS,
-    default="time",
-    show_default=True,
-    help="Cost axis of the verdicts and the front: memory is GPU memory on a GPU, host RSS on a CPU.",
+    default=None,
+    help="Cost axis of the verdicts and the front: memory is GPU memory on a GPU, host RSS on a CPU; "
+    "serving is seconds per 1,000 reviews, latency one review's; total needs --volume "
+    "[default: total with --volume, else time].",
 )
 @click.option(
     "--target",
@@ -422,6 +486,14 @@ def ls(what: str) -> None:
     help="Validation accuracy of time to target, e.g. 0.8 [default: 95% of the best in the report].",
 )
 @verdict_options
+@cost_options(suite=False)
+@click.option(
+    "--serve-batch",
+    type=int,
+    default=None,
+    help="Judge serving as timed at this batch (bench run --serve-batch); runs timed at another are "
+    "left out [default: each run's own].",
+)
 @click.option(
     "--wide",
     is_flag=True,
@@ -432,19 +504,31 @@ def report(
     folders: tuple[Path, ...],
     fmt: str,
     out: Path | None,
-    cost: str,
+    cost: str | None,
     target: float | None,
+    price: tuple[str, ...],
+    volume: str | None,
+    carbon_intensity: float | None,
+    serve_batch: int | None,
     wide: bool,
 ) -> None:
     """Is the bigger model worth it? A verdict for every pair, the runs, the front and plots.
 
     FOLDERS default to the newest folder under reports/.
+
+    \b
+    bench report --cost serving                       seconds per 1,000 reviews served
+    bench report --volume 10M --price cpu=0.10        the total cost of training and 10 M predictions
     """
+    import dataclasses
+
     from bench.config import ReportSettings, VerdictSettings
     from bench.reporting.write import write_report
 
     verdicts = VerdictSettings().with_suite(None, given_verdicts(click.get_current_context()))
-    write_report(list(folders), fmt, out, ReportSettings(cost, target, verdicts, wide))
+    costing = dataclasses.replace(cost_settings(price, volume, carbon_intensity), serve_batch=serve_batch)
+    cost = cost or ("total" if costing.volume is not None else "time")
+    write_report(list(folders), fmt, out, ReportSettings(cost, target, verdicts, wide, costing.validate()))
 
 
 @main.command()

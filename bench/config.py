@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -91,6 +91,10 @@ class RunConfig:
     )
     compile: bool = flag(False, "torch.compile the network (pays off on long GPU runs).")
     bucket: bool = flag(False, "Batch reviews of similar length together (less padding).")
+    # The batch of the serving axis: inference timed on length-sorted test reviews in batches of this.
+    serve_batch: int | None = flag(
+        None, "Reviews per batch when serving is timed (--cost serving) [default: the batch size]."
+    )
     cache_dir: str = flag(".bench-cache", "Tokenization cache folder; '' turns it off.")
     options: Mapping[str, OptionValue] = field(default_factory=dict)  # the model's own params
 
@@ -120,6 +124,7 @@ class RunConfig:
             (self.max_train is None or self.max_train >= 2, "max_train must be at least 2"),
             (self.max_test is None or self.max_test >= 1, "max_test must be at least 1"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be at least 1"),
+            (self.serve_batch is None or self.serve_batch >= 1, "serve_batch must be at least 1"),
             (self.select in SELECTIONS, f"select must be one of {', '.join(SELECTIONS)}"),
             (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}"),
             (self.init in INITS, f"init must be one of {', '.join(INITS)}"),
@@ -147,6 +152,7 @@ class SuiteConfig:
     sweep: Mapping[str, Any] = field(default_factory=dict)  # search spaces, read by bench.sweep.driver
     source: str = ""
     verdicts: Mapping[str, float] = field(default_factory=dict)  # margin, seed_noise...: VerdictSettings
+    costs: Mapping[str, Any] = field(default_factory=dict)  # price, volume, carbon_intensity: CostSettings
 
     @property
     def margin(self) -> float | None:
@@ -235,7 +241,8 @@ def load_suite(name_or_path: str) -> SuiteConfig:
 
 
 def parse_suite(raw: Mapping[str, Any], name: str, source: str) -> SuiteConfig:
-    _check_keys(source, raw, {"name", "description", "run", "models", "sweep", *SUITE_VERDICT_KEYS})
+    allowed = {"name", "description", "run", "models", "sweep", *SUITE_VERDICT_KEYS, *SUITE_COST_KEYS}
+    _check_keys(source, raw, allowed)
     verdicts = {}
     for key in SUITE_VERDICT_KEYS:
         value = raw.get(key)
@@ -269,6 +276,7 @@ def parse_suite(raw: Mapping[str, Any], name: str, source: str) -> SuiteConfig:
         sweep=dict(sweep),
         source=source,
         verdicts=verdicts,
+        costs=suite_costs(raw, source),
     )
 
 
@@ -345,6 +353,144 @@ class VerdictSettings:
         return dataclasses.replace(self, **chosen).validate()
 
 
+# The cost settings a suite may set (`price = { cpu = 0.10 }`, `volume = "10M"`, `carbon_intensity = 400`).
+SUITE_COST_KEYS = ("price", "volume", "carbon_intensity")
+# --volume's suffixes, case aside: 2.5k, 10M, 1B (a billion; G too).
+VOLUME_SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9}
+PRICE_FORM = "DEVICE=USD_PER_HOUR (cpu=0.10, cuda=2.50, or a device name as results.csv records it)"
+
+
+def parse_volume(value: object, where: str = "--volume") -> float:
+    """Predictions as a number: 10000000, 1e7, 10_000_000, 10M, 2.5k, 1B."""
+    text = str(value).strip().replace("_", "").replace(",", "")
+    scale = (
+        VOLUME_SUFFIXES.get(text[-1:].lower(), 1.0) if text and not isinstance(value, int | float) else 1.0
+    )
+    number = text[:-1] if scale != 1.0 else text
+    try:
+        volume = float(number) * scale if not isinstance(value, bool) else math.nan
+    except ValueError:
+        volume = math.nan
+    if not (math.isfinite(volume) and volume > 0):
+        raise BenchError(f"{where} is a number of predictions above 0, e.g. 10M, 2.5k or 1e7, not {value!r}.")
+    return volume
+
+
+def parse_price(text: str, where: str = "--price") -> tuple[str, float]:
+    """(device, USD per hour) of `DEVICE=USD_PER_HOUR`; the device is the text before the last '='."""
+    device, equals, usd = str(text).rpartition("=")
+    if not equals or not device.strip():
+        raise BenchError(f"{where} takes {PRICE_FORM}, not {text!r}.")
+    return device.strip(), check_price(device.strip(), usd.strip(), where)
+
+
+def check_price(device: str, usd: object, where: str = "--price") -> float:
+    """A price in USD per device-hour: a positive finite number."""
+    try:
+        value = float(usd) if not isinstance(usd, bool) else math.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise BenchError(f"{where}: the price of {device} is USD per hour, a number above 0, not {usd!r}.")
+    if device.lower() == "gpu":  # torch names the type cuda; a GPU's own name is as results.csv has it
+        raise BenchError(f"{where}: no device is called 'gpu'; price GPUs as cuda={usd}, or by their name.")
+    return value
+
+
+def suite_costs(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A suite's cost settings, checked (the price table, the volume, the carbon intensity)."""
+    found: dict[str, Any] = {}
+    price = raw.get("price")
+    if price is not None:
+        if not isinstance(price, Mapping) or not price:
+            raise BenchError(f"{source}: 'price' is a table of USD per device-hour, e.g. {{ cpu = 0.10 }}.")
+        found["prices"] = {str(d): check_price(str(d), usd, f"{source}: price") for d, usd in price.items()}
+    if raw.get("volume") is not None:
+        found["volume"] = parse_volume(raw["volume"], f"{source}: 'volume'")
+    intensity = raw.get("carbon_intensity")
+    if intensity is not None:
+        found["carbon_intensity"] = check_intensity(intensity, f"{source}: 'carbon_intensity'")
+    return found
+
+
+def check_intensity(value: object, where: str = "--carbon-intensity") -> float:
+    """Grams CO2e per kWh: a finite number, zero or more."""
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number >= 0):
+        raise BenchError(f"{where} is grams CO2e per kWh, zero or more (e.g. 400), not {value!r}.")
+    return number
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """What the cost axes read besides a run's row: prices, a volume, the serving batch, a carbon
+    intensity. Without prices there is no money anywhere (never a made-up default).
+
+    prices: USD per device-hour, by device type (cpu, cuda) or by a device's name as results.csv
+    records it (a name's price wins over its type's). volume: predictions over a model's life (the
+    axis total). serve_batch: the serving batch the serving axis reads, runs timed at another left
+    out (None: each run's own). carbon_intensity: grams CO2e per kWh, for rows with measured energy.
+    """
+
+    prices: Mapping[str, float] = field(default_factory=dict)
+    volume: float | None = None
+    serve_batch: int | None = None
+    carbon_intensity: float | None = None
+
+    @property
+    def priced(self) -> bool:
+        return bool(self.prices)
+
+    def validate(self) -> CostSettings:
+        for device, usd in self.prices.items():
+            check_price(device, usd)
+        if self.volume is not None:
+            parse_volume(self.volume)
+        batch = self.serve_batch
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+            raise BenchError(f"--serve-batch is a number of reviews, 1 or more, not {batch!r}.")
+        if self.carbon_intensity is not None:
+            check_intensity(self.carbon_intensity)
+        return self
+
+    @classmethod
+    def parse(
+        cls,
+        prices: Iterable[str] | Mapping[str, float] = (),
+        volume: object = None,
+        serve_batch: int | None = None,
+        carbon_intensity: object = None,
+    ) -> CostSettings:
+        """Settings from the command line's text (`--price cpu=0.10 --volume 10M`) or from Python
+        values (`prices={"cpu": 0.1}`, `volume=1e7`); a BenchError in one line for a bad one."""
+        if isinstance(prices, Mapping):
+            table = {str(d): check_price(str(d), usd) for d, usd in prices.items()}
+        else:
+            table = dict(parse_price(p) for p in prices)
+        return cls(
+            table,
+            None if volume is None else parse_volume(volume),
+            serve_batch,
+            None if carbon_intensity is None else check_intensity(carbon_intensity),
+        ).validate()
+
+    def with_suite(self, suite: SuiteConfig | None) -> CostSettings:
+        """These settings with the suite's where these have none (a price per device: the suite's for
+        the devices these do not price)."""
+        costs = suite.costs if suite is not None else {}
+        return dataclasses.replace(
+            self,
+            prices={**costs.get("prices", {}), **self.prices},
+            volume=self.volume if self.volume is not None else costs.get("volume"),
+            carbon_intensity=(
+                self.carbon_intensity if self.carbon_intensity is not None else costs.get("carbon_intensity")
+            ),
+        )
+
+
 @dataclass(frozen=True)
 class ReportSettings:
     """What `bench report` was asked for, apart from the folders, the format and the output file."""
@@ -353,6 +499,7 @@ class ReportSettings:
     target: float | None = None  # the validation accuracy of time to target (None: 95% of the best)
     verdicts: VerdictSettings = field(default_factory=VerdictSettings)
     wide: bool = False  # the terminal's tables with every column, however wide
+    costing: CostSettings = field(default_factory=CostSettings)  # prices, volume... (the cost axes')
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,10 @@ _RESULT_HEAD = [
     Column("precision", "precision trained and evaluated in: fp32, tf32, bf16 or fp16 (autocast)"),
     Column("compile", "True when the network was compiled with torch.compile"),
     Column("bucket", "True when batches were bucketed by review length"),
+    Column(
+        "serve_batch",
+        "reviews per batch when serving was timed (serve_s_per_1k): --serve-batch, else the batch size",
+    ),
     Column("cache_dir", "folder of the tokenization cache (empty: no cache)"),
     Column("world_size", "processes that trained the run together (torchrun); 1 without torchrun"),
     Column(
@@ -118,6 +122,10 @@ _RESULT_HEAD = [
     Column("step_time_chunks", "the chunks timed"),
     Column("latency_repeats_bs1", "timed calls behind the batch-1 latency (over 16 test reviews in turn)"),
     Column("latency_repeats_batch", "timed calls behind the batch latency"),
+    Column(
+        "serve_reviews", "test reviews timed for serve_s_per_1k (the first 256 of the test split, or all)"
+    ),
+    Column("serve_passes", "timed passes over those reviews behind serve_s_per_1k (their median)"),
     Column("truncated_train_share", "share of training reviews longer than max_len (cut)"),
     Column("truncated_test_share", "share of test reviews longer than max_len (cut)"),
 ]
@@ -229,6 +237,15 @@ COST_REPEAT_COLUMNS = [
     ),
     Column("device", "cpu, or cuda with the GPU name"),
     Column("concurrent_runs", "runs training at once on this machine when timed (1: the machine to itself)"),
+    Column(
+        "latency_ms_p50_bs1",
+        "median inference latency of one review, ms, timed in the repeat's process after its steps (empty in files from before)",
+    ),
+    Column(
+        "serve_s_per_1k",
+        "inference seconds per 1,000 test reviews at serve_batch, timed in the repeat's process as the run timed them (empty in files from before)",
+    ),
+    Column("serve_batch", "reviews per batch of serve_s_per_1k"),
 ]
 
 # steps.csv: one row per timed chunk of a network's epoch (about ten an epoch; none for an estimator),

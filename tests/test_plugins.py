@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 TINY = Path(__file__).parent / "data" / "tiny.toml"
 
@@ -226,3 +227,61 @@ def test_a_broken_or_clashing_plugin_is_one_line_naming_it(tmp_path: Path) -> No
     done = bench(["--plugins", str(clash), "ls", "models"], dict(os.environ), tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "'bert' is taken twice" in done.stderr and "bench.models.bert" in done.stderr
+
+
+DERIVED_AXIS = '''
+import dataclasses
+
+from bench.costs.axes import Axis, cost_axis
+from bench.costs.bill import training_cost
+
+
+def training_dollars(row, costing):
+    """Training in dollars: the settings' prices are what this axis needs (None without them)."""
+    return training_cost(row, costing) if costing.priced else None
+
+
+def in_dollars(axis, costing):
+    return dataclasses.replace(axis, unit="$" if costing.priced else "(needs --price)")
+
+
+cost_axis(Axis("train_dollars", "training bill", "$", "training in dollars (a plugin's derived axis)",
+               derive=training_dollars, settle=in_dollars))
+'''
+LIST_AND_REPORT = """
+import sys
+from rich.console import Console
+import bench
+from bench.listing import listing
+from bench.registry import use_plugin_folders
+
+plugins, folder = sys.argv[1:]
+use_plugin_folders([plugins])
+Console(width=300).print(listing("axes"))
+bench.report([folder], format="csv", cost="train_dollars", price={"cpu": 0.36})
+"""
+
+
+def test_a_derived_axis_from_a_plugin_folder_reads_the_cost_settings(tmp_path: Path) -> None:
+    """An axis declared outside the package, derived from a row and the report's prices: listed with
+    where it comes from, chosen with --cost, judged as every axis is."""
+    from tests.test_bill import crossing_folder
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "bill_axis.py").write_text(DERIVED_AXIS)
+    folder = crossing_folder(tmp_path / "runs")
+    done = subprocess.run(
+        [sys.executable, "-c", LIST_AND_REPORT, str(plugins), str(folder)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    line = next(ln for ln in done.stdout.splitlines() if "train_dollars" in ln)
+    assert "bench_plugin_" in line and "bill_axis" in line  # from the plugin's file
+    report = pd.read_csv(folder / "report.csv")
+    (pair,) = report[report["level"] == "pair"].to_dict("records")
+    # A trained for 100 s, B for 1,000 s (three repeats each, 1% apart): B costs 10x A's dollars
+    assert (pair["model_a"], pair["model_b"], pair["cost"]) == ("A", "B", "training bill")
+    assert pair["cost_ratio"] == pytest.approx(10.0) and pair["cost_significant"]
+    models = report[report["level"] == "model"].set_index("entry")
+    assert models.loc["A", "axis_train_dollars_mean"] == pytest.approx(100 / 3600 * 0.36)

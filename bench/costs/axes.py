@@ -4,8 +4,10 @@ it, with `cost_axis(Axis(...))`:
 
 - a measured column names its axis (`CostColumn(..., axis="memory", device="cpu")`), so the axis
   reads that column on its device type: memory is GPU memory on a GPU and peak RSS on a CPU;
-- a derived cost gives `derive`, its value from a results row (`bench/costs/axis_NAME.py`, or a
-  plugin's file).
+- a derived cost gives `derive(row, costing)`, its value from a results row and the report's cost
+  settings (prices, a volume: `bench.config.CostSettings`), in `bench/costs/axis_NAME.py` or a
+  plugin's file; `settle(axis, costing)`, where given, is the axis as those settings make it (a unit
+  in dollars once priced, a noun that names the volume).
 
 `--cost`'s choices, `bench ls axes`, the schema document and the report read this registry. Nothing
 here imports torch.
@@ -18,7 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bench.costs.columns import CostColumn, cost_columns, load_trackers
+from bench.config import CostSettings
+from bench.costs.columns import CostColumn, cost_columns, device_type, load_trackers
 from bench.errors import BenchError
 from bench.registry import Registry
 
@@ -28,7 +31,7 @@ AXIS_PREFIX = "axis_"  # bench/costs/axis_*.py: derived costs that declare their
 @dataclass(frozen=True)
 class Axis:
     """One cost axis. A measured axis is read from the columns that name it (`CostColumn.axis`);
-    a derived one from `derive(row)`, None where the row lacks what it needs."""
+    a derived one from `derive(row, costing)`, None where the row (or the settings) lack what it needs."""
 
     name: str  # what --cost takes
     noun: str  # in the verdicts' words: "B costs 1.5x the training time of A"
@@ -36,8 +39,14 @@ class Axis:
     doc: str
     exact: bool = False  # a count, not a measurement: it has no spread, any difference counts
     higher_is_better: bool = False
-    derive: Callable[[Mapping[str, Any]], float | None] | None = None
+    derive: Callable[[Mapping[str, Any], CostSettings], float | None] | None = None
     label: str = ""  # a table header or legend; "" for "NAME UNIT"
+    # The axis as the cost settings make it (unit, noun, label); None: the same whatever the settings.
+    settle: Callable[[Axis, CostSettings], Axis] | None = None
+
+    def settled(self, costing: CostSettings | None = None) -> Axis:
+        """This axis with the unit and noun that `costing` gives it (itself for most axes)."""
+        return self.settle(self, costing or CostSettings()) if self.settle is not None else self
 
     @property
     def header(self) -> str:
@@ -53,33 +62,20 @@ def cost_axis(axis: Axis) -> Axis:
     return AXES.register(axis.name, origin=origin)(axis)
 
 
-cost_axis(Axis("time", "training time", "s", "training wall time summed over epochs (train_time_s)"))
-cost_axis(Axis("memory", "peak memory", "MiB", "peak GPU memory on a GPU, peak host RSS on a CPU"))
-cost_axis(Axis("params", "parameter count", "", "parameters in the network (params_total)", exact=True))
-cost_axis(
-    Axis("flops", "training FLOPs", "FLOPs", "training FLOPs per review (flops_per_sample)", exact=True)
-)
-
-
 def load_axes() -> Registry[Axis]:
-    """Every axis: this module's, the trackers' (whose files declare theirs), `axis_*` modules' and
-    the plugins'."""
+    """Every axis: the `axis_*` modules' (axis_core first: time, memory, parameters, FLOPs), the
+    trackers' (whose files declare theirs) and the plugins'."""
     load_trackers()
     return AXES.load()
 
 
 def axis_names() -> list[str]:
-    """The axes in the order they were declared (time first)."""
+    """The axes in the order they were declared (time first: axis_core is the first `axis_*`)."""
     return [a.name for a in load_axes().registered()]
 
 
 def axis(name: str) -> Axis:
     return load_axes().get(name)
-
-
-def device_type(device: object) -> str:
-    """cpu, or cuda for a row whose device names a GPU."""
-    return "cpu" if device is None or str(device) in ("cpu", "nan", "") else "cuda"
 
 
 def axis_column(name: str, device: object = "cpu") -> CostColumn | None:
@@ -95,11 +91,12 @@ def axis_column(name: str, device: object = "cpu") -> CostColumn | None:
     raise BenchError(f"The cost axis {name!r} has no column on a {kind} run.")
 
 
-def axis_value(row: Mapping[Any, Any], name: str) -> Any:
-    """A run's value on a cost axis: its column on the run's device, or the derived value."""
+def axis_value(row: Mapping[Any, Any], name: str, costing: CostSettings | None = None) -> Any:
+    """A run's value on a cost axis: its column on the run's device, or the value derived with the
+    cost settings (none given: no prices, no volume)."""
     found = axis(name)
     if found.derive is not None:
-        return found.derive(row)
+        return found.derive(row, costing or CostSettings())
     column = axis_column(name, row.get("device"))
     return None if column is None else row.get(column.name)
 
@@ -121,12 +118,13 @@ def axis_group(name: str, device: object = "cpu") -> str:
     return column.name if column is not None else name
 
 
-def group_axis(group: str) -> Axis:
-    """The axis of an `axis_group`, as measured by that group's column."""
+def group_axis(group: str, costing: CostSettings | None = None) -> Axis:
+    """The axis of an `axis_group`, as measured by that group's column (a derived one as `costing`
+    settles it: the total in dollars once priced)."""
     for column in cost_columns():
         if column.name == group and column.axis is not None:
             return on_device(column.axis, column.device or "cpu")
-    return axis(group)
+    return axis(group).settled(costing)
 
 
 def check_axes() -> None:

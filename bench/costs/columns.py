@@ -72,12 +72,18 @@ SPEED_COLUMNS = [
     CostColumn("train_samples_per_s", "reviews/s", "rev/s", "training reviews per second", console=True, report=True),
     CostColumn("train_tokens_per_s", "tokens/s", "tokens/s", "training non-padding tokens per second"),
     CostColumn("eval_samples_per_s", "reviews/s", "eval rev/s", "evaluation reviews per second"),
-    CostColumn("latency_ms_p50_bs1", "ms", "latency p50 bs1 ms", "inference latency of one review, median, ms"),
+    CostColumn("latency_ms_p50_bs1", "ms", "latency p50 bs1 ms", "inference latency of one review, median, ms", axis="latency", noun="latency of one review"),
     CostColumn("latency_ms_p90_bs1", "ms", "latency p90 bs1 ms", "inference latency of one review, 90th percentile, ms"),
     CostColumn("latency_ms_p50_batch", "ms", "latency p50 batch ms", "inference latency of one batch of batch_size, median, ms"),
     CostColumn("latency_ms_p90_batch", "ms", "latency p90 batch ms", "inference latency of one batch of batch_size, p90, ms"),
+    CostColumn("serve_s_per_1k", "s", "serve s/1k", "inference seconds per 1,000 test reviews at the serving batch (serve_batch): length-sorted, each batch padded to its longest; the median of serve_passes passes after one warm-up batch", report=True),
     CostColumn("mfu", "", "MFU", "model FLOPs utilisation against the GPU's peak, in [0, 1]; empty on a CPU"),
 ]  # fmt: skip
+
+
+def device_type(device: object) -> str:
+    """cpu, or cuda for a row whose device names a GPU."""
+    return "cpu" if device is None or str(device) in ("cpu", "nan", "") else "cuda"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EnergyRecord:
-    energy_j: float | None  # GPU board energy; None on CPU (RAPL is not read in this version)
+    energy_j: float | None  # GPU board energy; None on CPU (the CPU's is track_cpu_energy's)
     energy_method: str | None  # "nvml-energy-counter", "power-x-time", or None
 
 
@@ -35,15 +35,22 @@ def _trapezoid_j(samples: list[tuple[float, int]]) -> float:
     return sum((t1 - t0) * (p0 + p1) / 2 / 1000 for (t0, p0), (t1, p1) in itertools.pairwise(samples))
 
 
-cost_axis(Axis("energy", "energy", "J", "energy over training where measured (energy_j)"))
+cost_axis(
+    Axis(
+        "energy",
+        "energy",
+        "J",
+        "energy over training where measured: GPU energy_j on a GPU, RAPL's cpu_energy_j on a CPU",
+    )
+)
 
 
 @tracked_cost(
-    CostColumn("energy_j", "J", "energy J", "GPU energy over training (evaluation excluded, as for the time columns), joules", reduce="sum", axis="energy", report=True, noun="energy", method="energy_method"),
+    CostColumn("energy_j", "J", "energy J", "GPU energy over training (evaluation excluded, as for the time columns), joules", reduce="sum", axis="energy", device="cuda", report=True, noun="energy", method="energy_method"),
     CostColumn("energy_method", "", "energy method", "nvml-energy-counter, or power-x-time where the counter is missing; failed when its sampler failed", reduce="first"),
 )  # fmt: skip
 class EnergyTracker(PolledTracker):
-    """GPU energy used during the body. CPU energy (RAPL) is not read in this version."""
+    """GPU energy used during the body (the CPU's: bench.costs.track_cpu_energy)."""
 
     Record = EnergyRecord
 

@@ -200,13 +200,16 @@ def _call_next(call: Callable[[int], object], counter: itertools.count[int]) -> 
 
 
 def latency_columns(
-    one: Callable[[int], object], batch: Callable[[], object], device: torch.device
+    one: Callable[[int], object], batch: Callable[[], object] | None, device: torch.device
 ) -> dict[str, float | int]:
     """The latency columns of a results row: `one(i)` runs the i-th of LATENCY_REVIEWS single reviews
-    (they are taken in turn), `batch()` one batch; each is warmed up once, timed once to size the
-    repeats, then timed `latency_repeats` times."""
+    (they are taken in turn), `batch()` one batch (None: batch-1 latency only); each is warmed up
+    once, timed once to size the repeats, then timed `latency_repeats` times."""
     found: dict[str, float | int] = {}
-    for suffix, call in (("bs1", lambda i: one(i % LATENCY_REVIEWS)), ("batch", lambda i: batch())):
+    calls: list[tuple[str, Callable[[int], object]]] = [("bs1", lambda i: one(i % LATENCY_REVIEWS))]
+    if batch is not None:
+        calls.append(("batch", lambda i: batch()))
+    for suffix, call in calls:
         step = partial(_call_next, call, itertools.count())
         once = measure_latency(step, device, warmup=1, repeats=1).p50_ms
         repeats = latency_repeats(once)
@@ -215,3 +218,41 @@ def latency_columns(
         found[f"latency_ms_p90_{suffix}"] = record.p90_ms
         found[f"latency_repeats_{suffix}"] = repeats
     return found
+
+
+SERVE_REVIEWS = 256  # test reviews a serving pass answers: a second or two for the quick suite on a CPU
+MIN_PASSES, MAX_PASSES = 3, 20
+SERVE_BUDGET_S, SERVE_CAP_S = 1.0, 6.0
+
+
+def serving_passes(once_s: float) -> int:
+    """Timed passes for a pass of `once_s`: 3, more (up to 20) while they fit in about 1 s, and fewer
+    (down to 1) only where 3 would pass 6 s."""
+    wanted = max(MIN_PASSES, min(MAX_PASSES, int(SERVE_BUDGET_S / max(once_s, 1e-6))))
+    if wanted * once_s > SERVE_CAP_S:
+        wanted = max(1, int(SERVE_CAP_S / once_s))
+    return wanted
+
+
+def serving_columns(
+    serve: Callable[[int], object], batches: int, reviews: int, device: torch.device
+) -> dict[str, float | int]:
+    """The serving columns of a results row: `serve(i)` answers the i-th of `batches` batches that
+    hold `reviews` reviews in all. One untimed warm-up batch, one timed pass to size the passes, then
+    `serving_passes` timed passes over every batch; their median, per 1,000 reviews. (A replicate is
+    another run, or a cost repeat in a fresh process: the passes of one process are not.)"""
+    if batches < 1 or reviews < 1:
+        raise BenchError(f"serving needs at least one batch and one review, got {batches}, {reviews}")
+    serve(0)  # first calls pay for allocation and lazy initialisation
+    timer = Timer(device)
+
+    def one_pass() -> float:
+        with timer:
+            for i in range(batches):
+                serve(i)
+        assert timer.record is not None
+        return timer.record.wall_s
+
+    passes = serving_passes(one_pass())
+    seconds = float(np.median([one_pass() for _ in range(passes)]))
+    return {"serve_s_per_1k": seconds * 1000 / reviews, "serve_passes": passes}

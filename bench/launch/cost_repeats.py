@@ -1,12 +1,14 @@
 """`--cost-repeats K`: after a run, K short timed runs of the same configuration, each in a fresh
-process, each measuring seconds per optimizer step. They are independent replicates of the run's cost
-(a new process, new allocator and caches, whatever else the machine does at that moment), which the
-step-time chunks inside one run are not.
+process, each measuring seconds per optimizer step, then the latency of one review and the serving
+time per 1,000 reviews. They are independent replicates of the run's costs (a new process, new
+allocator and caches, whatever else the machine does at that moment), which the step-time chunks
+inside one run are not.
 
 A network repeat builds the run's network and training state as the run did, takes WARMUP_STEPS
 steps untimed (first calls, allocator growth, kernel choice), then times `steps` steps with one device
-sync at each end. A model that is no network (tfidf_lr) has no steps: its repeat times one whole fit
-and reports it as one step.
+sync at each end, then times inference as the run did (bench.runs.inference) on the network it has.
+A model that is no network (tfidf_lr) has no steps: its repeat times one whole fit and reports it as
+one step, then times the fitted model's inference.
 
 The child process is `python -m bench.launch.cost_repeats`, the run's settings as JSON on stdin and
 its measurement as JSON on stdout.
@@ -38,6 +40,7 @@ def timed_steps(run: RunConfig, steps: int = TIMED_STEPS, warmup: int = WARMUP_S
 
     from bench.runs.batching import to_device
     from bench.runs.executor import Executor
+    from bench.runs.inference import estimator_inference, network_inference
     from bench.runs.train import pick_device, seed_everything, synchronize, train_step
 
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
@@ -47,8 +50,10 @@ def timed_steps(run: RunConfig, steps: int = TIMED_STEPS, warmup: int = WARMUP_S
         if isinstance(spec, EstimatorSpec):
             data = executor.dataset(run)
             start = time.perf_counter()
-            spec.fit(data.train, data.val, data.n_classes)
-            return {"steps": 1, "step_time_s_mean": time.perf_counter() - start, "device": "cpu"}
+            fitted = spec.fit(data.train, data.val, data.n_classes)
+            fit_s = time.perf_counter() - start
+            served = estimator_inference(fitted, data.test.texts, run, batch_latency=False)
+            return {"steps": 1, "step_time_s_mean": fit_s, "device": "cpu", **inference_part(served)}
         assert isinstance(spec, ModelSpec)
         device = pick_device(run.device)
         prepared = executor.prepare(run)
@@ -73,7 +78,16 @@ def timed_steps(run: RunConfig, steps: int = TIMED_STEPS, warmup: int = WARMUP_S
         synchronize(device)
         seconds = time.perf_counter() - start
         name = device.type if device.type == "cpu" else torch.cuda.get_device_name(device)
-        return {"steps": steps, "step_time_s_mean": seconds / steps, "device": name}
+        served = network_inference(state.model, prepared, run, device, batch_latency=False)
+        return {"steps": steps, "step_time_s_mean": seconds / steps, "device": name, **inference_part(served)}
+
+
+INFERENCE_COLUMNS = ("latency_ms_p50_bs1", "serve_s_per_1k", "serve_batch")  # a repeat's, beside its steps'
+
+
+def inference_part(measured: dict[str, Any]) -> dict[str, Any]:
+    """The inference columns cost_repeats.csv keeps of what bench.runs.inference measured."""
+    return {key: measured[key] for key in INFERENCE_COLUMNS}
 
 
 def measure_in_fresh_process(
@@ -115,6 +129,7 @@ def repeat_rows(
                 "step_time_s_mean": measured["step_time_s_mean"],
                 "device": measured["device"],
                 "concurrent_runs": concurrent_runs,
+                **{key: measured.get(key) for key in INFERENCE_COLUMNS},
             }
         )
     return found

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.config import CostSettings
 from bench.costs.axes import axis_names, axis_value
+from bench.costs.bill import bill_columns
 from bench.costs.columns import cost_columns
 from bench.errors import BenchError
 from bench.reporting.replicates import load_cost_repeats
@@ -49,12 +51,22 @@ def cost_metric(column: CostColumn) -> Metric:
     return Metric(column.name, column.label, kind, column.higher_is_better)
 
 
+# The deployer's bill (bench.costs.bill): only where the cost settings ask for it, never a default.
+BILL_METRICS = [
+    Metric("train_usd", "train $", "g", False),  # with --price
+    Metric("serve_usd_per_1m", "serve $ / 1M", "g", False),  # with --price
+    Metric("train_co2e_g", "train g CO2e", "g", False),  # with --carbon-intensity, where energy was measured
+]
+
+
 def metrics() -> list[Metric]:
-    """The report's per-run metrics: accuracy, macro-F1 and every cost column marked `report`."""
+    """The report's per-run metrics: accuracy, macro-F1, every cost column marked `report`, and the
+    bill's columns (present only where priced, or with a carbon intensity)."""
     return [
         Metric("test_accuracy", "accuracy %", "pct", True),
         Metric("test_macro_f1", "macro-F1 %", "pct", True),
         *(cost_metric(c) for c in cost_columns() if c.report),
+        *BILL_METRICS,
     ]
 
 
@@ -124,9 +136,11 @@ def task_of(row: Any) -> str:
     return f"{int(n)}-class {name}" if n is not None and pd.notna(n) else name
 
 
-def load(folders: Sequence[Path]) -> Loaded:
+def load(folders: Sequence[Path], costing: CostSettings | None = None) -> Loaded:
     """Read and merge folders. A model found in several folders gets one entry per folder; the worker
-    folders of one results folder (worker-*) count as that folder, which reads them merged."""
+    folders of one results folder (worker-*) count as that folder, which reads them merged. Each run's
+    value on every cost axis and its bill (bench.costs.bill) are read with `costing`."""
+    costing = costing or CostSettings()
     if not folders:
         folders = [newest_folder()]
     folders = list(dict.fromkeys(f.parent if f.name.startswith("worker-") else f for f in folders))
@@ -172,7 +186,10 @@ def load(folders: Sequence[Path]) -> Loaded:
     res["task"] = [task_of(r) for r in res.to_dict("records")]
     rows = res.to_dict("records")
     for axis, metric in axis_metrics().items():
-        res[metric.key] = pd.to_numeric(pd.Series([axis_value(r, axis) for r in rows], dtype=object))
+        res[metric.key] = pd.to_numeric(pd.Series([axis_value(r, axis, costing) for r in rows], dtype=object))
+    bills = [bill_columns(r, costing, axis_value(r, "energy")) for r in rows]
+    for key in dict.fromkeys(k for b in bills for k in b):  # none without a price or a carbon intensity
+        res[key] = pd.to_numeric(pd.Series([b.get(key) for b in bills], dtype=object))
 
     entry_of = res.set_index(["source", "run_id"])["entry"]
     for df in (ep, pred, steps):
@@ -262,6 +279,8 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
             "targets_reached": int(column_or_nan(ok, "time_to_target_s").notna().sum()),
         }
         for m in [*metrics(), *TARGET_METRICS, *axis_metrics().values()]:
+            if m in BILL_METRICS and m.key not in results:
+                continue  # no price, no money column: not even an empty one
             for stat, value in _summary(column_or_nan(ok, m.key), bounded=m.kind == "pct").items():
                 row[f"{m.key}_{stat}"] = value
         rows.append(row)

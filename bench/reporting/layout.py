@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bench.costs.axes import group_axis
+from bench.costs.bill import volume_words
 from bench.formatting import fmt
 from bench.reporting import max_len
 from bench.reporting.data import PAPER_DEVICE, TARGET_METRICS, Metric, metrics
@@ -142,8 +143,9 @@ def front_grid(rep: Report) -> Grid:
     )
     rows = []
     for _, r in rep.front.iterrows():
-        axis = group_axis(r["group"])
-        cost = f"{fmt(r['cost'], 'int' if axis.exact else 'f')} {axis.unit}".strip()
+        axis = group_axis(r["group"], rep.costing)
+        kind = "int" if axis.exact else "g" if axis.unit == "$" or r["cost"] < 1 else "f"
+        cost = f"{fmt(r['cost'], kind)} {axis.unit}".strip()
         row = [
             r["model"],
             fmt(r["accuracy"], "pct"),
@@ -242,6 +244,16 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
             "cheaper and this one is not worth it, or the other is worth it at a cost shown equal."
         )
         out.append(("Front", note, front_grid(rep)))
+    if rep.volume is not None and rep.volume.sentences:
+        view = rep.volume
+        note = (
+            f"The total cost of each model is its training plus N times one prediction ({view.unit}); this "
+            f"report judges N = {volume_words(view.volume)}. A pair's totals are equal at N = (training "
+            "B − training A) / (one prediction of A − one of B), with Fieller's 95% interval (unbounded "
+            "where the serving costs are too close to tell apart). The front is judged again at each "
+            "volume by the verdicts' rule."
+        )
+        out.append(("Cost at a volume", note, ([], [[sentence] for sentence in view.sentences])))
     if not rep.sweep.empty:
         note = (
             "One row per trial, compared with its study's best on validation (a screen on the split that "

@@ -98,7 +98,7 @@ def _verdict(rep: Report, best: pd.Series, shortest: pd.Series, model: str) -> p
         mine["entry"] = [entry_name(model, keys[(s, r)]) for s, r in zip(mine["source"], mine["run_id"])]
         frames.append(mine)
     sub = Loaded(loaded.folders, results, frames[0], frames[1])
-    pairs, _, _ = judge(sub, aggregate(results), rep.cost, rep.verdicts)
+    pairs, _, _ = judge(sub, aggregate(results), rep.cost, rep.verdicts, rep.costing)
     return pairs.iloc[0] if len(pairs) else None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.config import VerdictSettings
+from bench.config import CostSettings, VerdictSettings
 from bench.costs.axes import axis_group, device_type, group_axis
 from bench.errors import BenchError
 from bench.reporting.data import Loaded, correctness, labels_agree
@@ -43,30 +43,35 @@ class Evidence:
         return self.right[a][shared].to_numpy(), self.right[b][shared].to_numpy()
 
 
-def evidence(loaded: Loaded, entries: pd.DataFrame, cost: str) -> tuple[list[Evidence], list[str]]:
+def evidence(
+    loaded: Loaded, entries: pd.DataFrame, cost: str, costing: CostSettings | None = None
+) -> tuple[list[Evidence], list[str]]:
     """Our entries' evidence on axis `cost`, grouped by what the axis reads on their device (memory is
-    GPU memory on a GPU and host RSS on a CPU: never one axis), and notes for the reader."""
+    GPU memory on a GPU and host RSS on a CPU, energy likewise: never one axis), and notes for the
+    reader; `costing` holds the prices and volume the derived axes read."""
     notes: list[str] = []
     ours = entries[entries["reference"] == ""].set_index("entry")
     names = [str(e) for e in ours.index if ours.loc[e, "n_ok"] > 0]
     right = correctness(loaded, names)
     res, repeats = loaded.results, loaded.cost_repeats
-    costs = {
-        n: reps for n in names if n in right and (reps := cost_replicates(res, n, cost, repeats)) is not None
-    }
-    skipped = [n for n in names if n not in costs]
+    costs = {}
+    for name in names:
+        reps = cost_replicates(res, name, cost, repeats, costing) if name in right else None
+        if reps is not None:
+            costs[name] = reps
+    skipped = ", ".join(n for n in names if n not in costs)
     if skipped:
-        notes.append(
-            f"Left out of the verdicts (no predictions or no {cost} measured): {', '.join(skipped)}."
-        )
+        notes.append(f"Left out of the verdicts (no predictions or no {cost} measured): {skipped}.")
     groups: dict[str, list[str]] = {}
     for name in costs:
         kind = device_type(str(ours.loc[name, "device"]).split(", ")[0])
         groups.setdefault(axis_group(cost, kind), []).append(name)
     if len(groups) > 1:
         notes.append(
-            "Memory is GPU memory on a GPU and host RSS on a CPU, never one axis: GPU and CPU runs are "
-            "judged apart, with a front each, and each family's pairs share its alpha on their own."
+            f"{cost.capitalize()} is measured apart on a GPU and on a CPU ("
+            + " and ".join(group_axis(g, costing).header for g in groups)
+            + "), never one axis: GPU and CPU runs are judged apart, with a front each, and each "
+            "family's pairs share its alpha on their own."
         )
     found = [
         Evidence(group, members, {n: right[n] for n in members}, {n: costs[n] for n in members})
@@ -101,19 +106,23 @@ def decided(table: pd.DataFrame, loaded: Loaded, ours: pd.DataFrame) -> tuple[pd
 
 
 def judge(
-    loaded: Loaded, entries: pd.DataFrame, cost: str, verdicts: VerdictSettings | None = None
+    loaded: Loaded,
+    entries: pd.DataFrame,
+    cost: str,
+    verdicts: VerdictSettings | None = None,
+    costing: CostSettings | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Every pair of our entries judged on accuracy and `cost`, and the front; notes for the reader.
 
     Each group's pairs are judged together (`judge_all`: every interval at alpha / pairs); the pair
     rows are bench.stats.pair_table's, with the group; the front follows the same verdicts."""
     settings = verdicts or VerdictSettings()
-    found, notes = evidence(loaded, entries, cost)
+    found, notes = evidence(loaded, entries, cost, costing)
     ours = entries[entries["reference"] == ""]
     summary = ours.set_index("entry")
     tables, fronts, plan = [], [], 0
     for ev in found:
-        axis = group_axis(ev.group)
+        axis = group_axis(ev.group, costing)
         pairs = {(a, b): ev.aligned(loaded, a, b) for i, a in enumerate(ev.names) for b in ev.names[i + 1 :]}
         judged = judge_all(ev.names, pairs, ev.costs, settings, exact=axis.exact)
         table, replaced = decided(pair_table(judged, axis.noun, axis.unit, settings.alpha), loaded, ours)

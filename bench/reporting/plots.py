@@ -1,5 +1,6 @@
 """Report figures with matplotlib's Agg backend: the verdicts, training curves, accuracy against cost,
-sweeps (the figures themselves in bench.reporting.curves and verdict_plots for the first two).
+total cost against volume, sweeps (the figures themselves in bench.reporting.curves, verdict_plots and
+volume_plot for the first two and the volume's).
 
 Each figure is written as PNG and SVG; `write_all` returns the PNG paths by figure name.
 """
@@ -29,6 +30,7 @@ from bench.reporting.verdict_plots import (  # noqa: E402
     pairs_plot,
     price_plot,
 )
+from bench.reporting.volume_plot import volume_plot  # noqa: E402
 
 
 def slug(text: str) -> str:
@@ -61,7 +63,8 @@ def cost_plot(rep: Report) -> Figure:
     styles = ["-", "--", ":"]
     for g, (group, front) in enumerate(rep.front.groupby("group", sort=False)):
         on = front[front["on_front"]].sort_values("cost")
-        label = f"front ({group_axis(str(group)).header})" if rep.front["group"].nunique() > 1 else "front"
+        several = rep.front["group"].nunique() > 1
+        label = f"front ({group_axis(str(group), rep.costing).header})" if several else "front"
         ax.plot(on["cost"], on["accuracy"], styles[g % 3], color="black", linewidth=1, alpha=0.5, label=label)
     for i, (_, r) in enumerate(rep.front.iterrows()):
         row = entries.loc[r["model"]]
@@ -88,9 +91,8 @@ def cost_plot(rep: Report) -> Figure:
     costs = pd.concat([rep.front["cost"], papers[f"axis_{rep.cost}_mean"]]).dropna()
     if len(costs) and costs.min() > 0 and costs.max() / costs.min() > 20:
         ax.set_xscale("log")  # the paper's GPU hours and a CPU smoke run differ by orders of magnitude
-    ax.set_xlabel(
-        " / ".join(dict.fromkeys(f"{group_axis(g).noun} ({group_axis(g).unit})" for g in rep.front["group"]))
-    )
+    axes = [group_axis(g, rep.costing) for g in rep.front["group"]]
+    ax.set_xlabel(" / ".join(dict.fromkeys(f"{a.noun} ({a.unit})" for a in axes)))
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
     ax.set_title("Accuracy against cost (o on the front, x dominated)", fontsize=10)
@@ -171,6 +173,8 @@ def write_all(rep: Report, folder: Path) -> dict[str, Path]:
                 written[name] = save(fig, folder, name)
     if not rep.front.empty:
         written[f"cost-{rep.cost}"] = save(cost_plot(rep), folder, f"cost-{rep.cost}")
+    if rep.volume is not None and len(rep.volume.grid) and len(rep.volume.lines) >= 2:
+        written["volume"] = save(volume_plot(rep.volume), folder, "volume")
     if not rep.budget.empty:
         written["budget"] = save(budget_plot(rep.budget), folder, "budget")
     sweep = rep.sweep

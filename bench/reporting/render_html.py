@@ -110,6 +110,8 @@ def describe(name: str) -> str:
         "curves": f"Training curves of {rest}: loss and accuracy during training",
         "cost": f"Test accuracy against {rest} per model, with the front",
         "budget": "Expected best validation accuracy against the training time of n sweep trials",
+        "volume": "Each model's total cost (training, plus serving) against the number of predictions "
+        "served, on log scales, with the volumes where the front of models worth their cost changes",
         "sweep": f"Sweep: validation accuracy against {rest}",
     }.get(kind, name)
 

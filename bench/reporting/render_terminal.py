@@ -30,15 +30,15 @@ NAMES = {"model", "A (cheaper)", "B (costlier)", "dominated by", "settings", "st
 # costs the sentences or other columns already give, then detail. A column not named here goes after
 # these, rightmost first; the first column and KEEP never go.
 DROP_ORDER = [
-    "energy to target J", "time to target s", "rev/s", "s/epoch", "device", "runs", "energy J",
-    "macro-F1 %", "task", "GPU MiB", "RSS MiB",  # Runs
+    "energy to target J", "time to target s", "rev/s", "s/epoch", "train g CO2e", "CPU energy J",
+    "serve s/1k", "device", "runs", "energy J", "macro-F1 %", "task", "GPU MiB", "RSS MiB",  # Runs
     "p", "test items", "interval", "detectable, points", "p (adjusted)", "seeds",  # Pairs
     "cost per point [95% CI]",
     "study", "cut test %", "p vs best (val)", "status",  # Sweep
     "95% band",  # Budget
     "judged among", "dominated by",  # Front
     "run",  # Failures
-    "params", "cost B / A [CI]",
+    "params", "cost B / A [CI]", "serve $ / 1M", "train $",
 ]  # fmt: skip
 KEEP = {"accuracy %", "B (costlier)", "accuracy B − A, points [CI]", "verdict", "val acc %", "warning"}
 NUMBER = re.compile(r"^[-+−≈\d.,\[][^A-Za-z]*([A-Za-z][^A-Za-z]*)?$")  # numbers, maybe with a unit ("s")

@@ -12,6 +12,7 @@ from bench.reporting.data import TARGET_METRICS, metrics
 from bench.reporting.formats import RenderOptions, report_format
 from bench.reporting.layout import sections
 from bench.reporting.report import Report
+from bench.reporting.volumes import CROSSOVER_COLUMNS
 from bench.stats.pair_table import VERDICT_COLUMNS
 
 
@@ -49,7 +50,8 @@ def to_csv(rep: Report, figures: dict[str, Path] | None = None, options: RenderO
     keys = [m.key for m in metrics() + TARGET_METRICS]
     runs = runs.reindex(columns=[c for c in keep if c in runs.columns] + keys)
     every_pair = pd.concat([p for p in (rep.pairs, max_len.pair_rows(rep)) if not p.empty] or [rep.pairs])
-    pairs = every_pair.assign(level="pair").reindex(columns=["level", *VERDICT_COLUMNS, "group"])
+    pair_columns = ["level", *VERDICT_COLUMNS, "group", *CROSSOVER_COLUMNS]
+    pairs = every_pair.assign(level="pair").reindex(columns=pair_columns)
     budget = rep.budget.assign(level="budget") if not rep.budget.empty else pd.DataFrame()
     parts = [p for p in (entries, runs, pairs, budget) if not p.empty]
     out = pd.concat(parts, ignore_index=True)

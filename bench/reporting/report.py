@@ -8,15 +8,17 @@ target of time-to-target is a validation accuracy. Test accuracy is read to repo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from bench.config import ReportSettings, VerdictSettings
+from bench.config import CostSettings, ReportSettings, VerdictSettings
 from bench.costs.axes import axis_names
 from bench.errors import BenchError
+from bench.reporting.bill_notes import cost_notes
 from bench.reporting.data import (
     Loaded,
     add_time_to_target,
@@ -28,6 +30,7 @@ from bench.reporting.data import (
 from bench.reporting.decision_paths import decision_paths
 from bench.reporting.pairs import judge
 from bench.reporting.sweeps import budget_curves, sweep_table
+from bench.reporting.volumes import VolumeView, by_volume
 from bench.stats.intervals import StatsError
 
 
@@ -45,24 +48,40 @@ class Report:
     notes: list[str] = field(default_factory=list)  # what the reader must know to read the verdicts
     verdicts: VerdictSettings = field(default_factory=VerdictSettings)  # what the verdicts read
     decisions: list[str] = field(default_factory=list)  # each pair's path under --until-decided
+    costing: CostSettings = field(default_factory=CostSettings)  # prices, volume... the costs read
+    volume: VolumeView | None = None  # with --volume: total cost against volume (bench.reporting.volumes)
 
 
 def build(folders: Sequence[Path], settings: ReportSettings | None = None) -> Report:
     """The report of `folders` (default: the newest under reports/) as `settings` ask."""
     settings = settings or ReportSettings()
     verdicts, cost, target = settings.verdicts.validate(), settings.cost, settings.target
+    costing = settings.costing.validate()
     if cost not in axis_names():
         raise BenchError(f"--cost must be one of {', '.join(axis_names())}, not {cost!r}.")
+    if cost == "total" and costing.volume is None:
+        raise BenchError("--cost total needs --volume N, the predictions over the model's life (e.g. 10M).")
     if target is not None and not 0 < target <= 1:
         raise BenchError(f"--target is a validation accuracy in (0, 1], not {target}.")
-    loaded = load(folders)
+    loaded = load(folders, costing)
     target = target if target is not None else default_target(loaded)
     add_time_to_target(loaded, target)
     entries = aggregate(loaded.results)
+    view = None
+
+    def front_at(volume: float) -> tuple[str, ...]:  # the front on the total at another volume
+        _, found, _ = judge(loaded, entries, "total", verdicts, dataclasses.replace(costing, volume=volume))
+        return tuple(found.loc[found["on_front"], "model"]) if not found.empty else ()
+
     try:
-        pairs, front, notes = judge(loaded, entries, cost, verdicts)
+        pairs, front, notes = judge(loaded, entries, cost, verdicts, costing)
+        if costing.volume is not None and not pairs.empty:
+            ours = [str(e) for e in entries.loc[entries["reference"] == "", "entry"]]
+            repeats, noise = loaded.cost_repeats, verdicts.cost_noise
+            pairs, view = by_volume(loaded.results, repeats, ours, pairs, noise, costing, front_at)
     except StatsError as exc:
         raise BenchError(f"cannot compare these runs: {exc}") from None
+    notes += cost_notes(loaded.results, cost, costing)
     res = loaded.results
     sweep = sweep_table(loaded, res[res["sweep"]])
     bad = ~res["status"].isin(["ok", "pruned"])  # a pruned sweep trial was stopped on purpose
@@ -84,4 +103,6 @@ def build(folders: Sequence[Path], settings: ReportSettings | None = None) -> Re
         notes,
         verdicts,
         decision_paths(loaded.decisions),
+        costing,
+        view,
     )

@@ -1,5 +1,6 @@
 """How tokenized reviews become padded batches: the epoch's plan (shuffled, optionally bucketed by
-length, sharded across ranks), collation with attention masks, and the DataLoader."""
+length, sharded across ranks; for inference, sorted by length), collation with attention masks, and
+the DataLoader."""
 
 from __future__ import annotations
 
@@ -29,22 +30,36 @@ class Tokenized:
         return np.fromiter((len(ids) for ids in self.ids), dtype=np.int64, count=len(self.ids))
 
 
+def by_length(lengths: np.ndarray) -> np.ndarray:
+    """Indices of the reviews, longest first (ties in their order): inference's order, so that each
+    batch pads to about its own length, and the longest batch, which needs most memory, comes first."""
+    return np.argsort(-np.asarray(lengths), kind="stable")
+
+
 def plan_batches(
-    lengths: np.ndarray, batch_size: int, seed: int | None, bucket: bool = False, min_size: int = 1
+    lengths: np.ndarray,
+    batch_size: int,
+    seed: int | None,
+    bucket: bool = False,
+    min_size: int = 1,
+    sort: bool = False,
 ) -> list[np.ndarray]:
     """The global batches of one epoch, as index arrays: in order (seed None) or shuffled by seed.
 
     With `bucket`, reviews of similar length are batched together (less padding): each pool of
     BUCKET_POOL batches' worth is sorted by length, cut into batches, and the batches are shuffled.
+    With `sort` (inference), every review is sorted by length, longest first, and nothing shuffled.
     A last batch smaller than `min_size` (the number of ranks) joins the one before it, so that no
     rank is ever left without examples.
     """
     n = len(lengths)
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    generator = torch.Generator().manual_seed(seed) if seed is not None and not sort else None
     # torch.randperm with this generator is what DataLoader(shuffle=True) drew before bucketing
     # existed, so unbucketed runs keep their order.
     order = torch.randperm(n, generator=generator).numpy() if generator else np.arange(n)
-    if bucket:
+    if sort:
+        order = by_length(lengths)
+    elif bucket:
         pool = batch_size * BUCKET_POOL
         order = np.concatenate(
             [c[np.argsort(lengths[c], kind="stable")] for c in np.split(order, range(pool, n, pool))]
@@ -65,13 +80,22 @@ class PlannedBatches(Sampler[list[int]]):
     """
 
     def __init__(
-        self, lengths: np.ndarray, batch_size: int, bucket: bool, place: World, seed: int | None = None
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        bucket: bool,
+        place: World,
+        seed: int | None = None,
+        sort: bool = False,
     ) -> None:
         self.lengths, self.batch_size, self.bucket, self.place = lengths, batch_size, bucket, place
+        self.sort = sort  # inference: sorted by length, longest first (see plan_batches)
         self.reshuffle(seed)
 
     def reshuffle(self, seed: int | None) -> None:
-        self.plan = plan_batches(self.lengths, self.batch_size, seed, self.bucket, self.place.size)
+        self.plan = plan_batches(
+            self.lengths, self.batch_size, seed, self.bucket, self.place.size, sort=self.sort
+        )
 
     def global_sizes(self) -> list[int]:
         return [len(b) for b in self.plan]
@@ -142,10 +166,27 @@ def loader(
     device: torch.device,
     bucket: bool = False,
     place: World | None = None,
+    sort: bool = False,
 ) -> DataLoader:
-    """Batches of `data`, in order or shuffled by `shuffle_seed`; this rank's share under torchrun."""
-    sampler = PlannedBatches(data.lengths(), batch_size, bucket, place or World(), shuffle_seed)
+    """Batches of `data`, in order or shuffled by `shuffle_seed`, or with `sort` longest first (for
+    inference; each batch's `index` says which reviews it holds); this rank's share under torchrun."""
+    sampler = PlannedBatches(data.lengths(), batch_size, bucket, place or World(), shuffle_seed, sort)
     return make_loader(data, sampler, pad_id, pad_to, device)
+
+
+def inference_loader(
+    data: Tokenized,
+    batch_size: int,
+    pad_id: int,
+    pad_to: int | None,
+    device: torch.device,
+    place: World | None = None,
+) -> DataLoader:
+    """Batches for inference, as most serving stacks make them: the reviews sorted by length, longest
+    first, each batch padded to its longest (or to `pad_to`, for a model that needs it). Whoever reads
+    the outputs puts them back in the data's order by the batches' `index` (bench.runs.train.evaluate
+    does)."""
+    return loader(data, batch_size, pad_id, pad_to, None, device, place=place, sort=True)
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:

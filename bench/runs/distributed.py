@@ -80,7 +80,11 @@ def all_sum(*values: torch.Tensor) -> list[torch.Tensor]:
 def gather_rows(rows: torch.Tensor, index: torch.Tensor, total: int) -> torch.Tensor:
     """Every rank's `rows` (one per example, numbered by `index`) put together in example order."""
     if not dist.is_initialized() or dist.get_world_size() == 1:
-        return rows
+        if len(rows) == total and bool((index == torch.arange(total, device=index.device)).all()):
+            return rows  # already in order
+        out = torch.empty((total, *rows.shape[1:]), dtype=rows.dtype, device=rows.device)
+        out[index.to(rows.device)] = rows  # inference sorts reviews by length: put them back
+        return out
     size = dist.get_world_size()
     longest = torch.tensor([len(index)], device=rows.device)
     dist.all_reduce(longest, op=dist.ReduceOp.MAX)

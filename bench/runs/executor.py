@@ -25,7 +25,7 @@ import torch
 
 from bench.config import RunConfig
 from bench.costs.flops import mfu
-from bench.costs.trackers import LATENCY_REVIEWS, CostTracker, device_trackers, latency_columns
+from bench.costs.trackers import CostTracker, device_trackers
 from bench.data import DataRequest, Dataset, load_dataset
 from bench.errors import BenchError, one_line
 from bench.modeling import (
@@ -45,7 +45,8 @@ from bench.runs.checkpoint import (
     save_checkpoint_or_warn,
 )
 from bench.runs.estimator_fit import fit_estimator
-from bench.runs.prepared import Prepared, network_latency, tokenized
+from bench.runs.inference import estimator_inference, network_inference
+from bench.runs.prepared import Prepared, tokenized
 from bench.runs.rows import epoch_row, prediction_rows, run_id_of, selects, step_rows, summary, utc_now
 from bench.runs.train import (
     EpochHook,
@@ -318,8 +319,8 @@ class Executor:
             flops_per_sample=flops,
             mfu=mfu(achieved, 1.0, nvml.name() if nvml else None, row["precision"]) if achieved else None,
         )
-        if run.trackers:
-            row.update(network_latency(network, prepared, run, device))
+        if run.trackers:  # latency and serving time, on the trained network
+            row.update(network_inference(network, prepared, run, device))
         if nvml:
             nvml.close()
         return selection
@@ -341,12 +342,5 @@ class Executor:
         selection = self._after_epoch(live, run, stats, None)
         live.weights = fitted if self.keep_weights else None
         if run.trackers:
-            texts = data.test.texts
-            reviews = [[texts[i % len(texts)]] for i in range(LATENCY_REVIEWS)]
-            batch = [texts[i % len(texts)] for i in range(run.batch_size)]
-            row.update(
-                latency_columns(
-                    lambda i: fitted.predict_proba(reviews[i]), lambda: fitted.predict_proba(batch), cpu
-                )
-            )
+            row.update(estimator_inference(fitted, data.test.texts, run))
         return selection

@@ -1,9 +1,9 @@
-"""What a network run trains on, prepared: its splits tokenized; and its inference latency."""
+"""What a network run trains on, prepared: its splits tokenized (what it costs to answer with:
+bench.runs.inference)."""
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,12 +11,11 @@ from typing import Any
 import torch
 
 from bench.config import RunConfig
-from bench.costs.trackers import LATENCY_REVIEWS, latency_columns
 from bench.data import Dataset
 from bench.modeling import ModelSpec, Tokenizer
-from bench.runs.batching import Tokenized, loader
+from bench.runs.batching import Tokenized
 from bench.runs.tokcache import cached_tokenize
-from bench.runs.train import TrainState, autocast, resolve_precision, setup
+from bench.runs.train import TrainState, setup
 
 
 @dataclasses.dataclass
@@ -79,25 +78,3 @@ def tokenized(spec: ModelSpec, data: Dataset, run: RunConfig) -> Prepared:
         train.truncated_share,
         test.truncated_share,
     )
-
-
-def network_latency(
-    network: torch.nn.Module,
-    prepared: Prepared,
-    run: RunConfig,
-    device: torch.device,
-) -> dict[str, Any]:
-    """Inference latency on real test reviews: each of LATENCY_REVIEWS reviews alone, in turn, and
-    one batch of the run's batch size."""
-    network.eval()
-    pad_to = prepared.pad_to(run)
-    singles = list(
-        itertools.islice(loader(prepared.test, 1, prepared.pad_id, pad_to, None, device), LATENCY_REVIEWS)
-    )
-    batch = next(iter(loader(prepared.test, run.batch_size, prepared.pad_id, pad_to, None, device)))
-
-    def forward(b: dict[str, torch.Tensor]) -> object:
-        return network(b["input_ids"].to(device), b["attention_mask"].to(device))
-
-    with torch.no_grad(), autocast(device, resolve_precision(run.precision, device)):
-        return latency_columns(lambda i: forward(singles[i % len(singles)]), lambda: forward(batch), device)

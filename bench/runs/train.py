@@ -23,7 +23,7 @@ from bench.config import RunConfig
 from bench.costs.trackers import CostTracker
 from bench.errors import BenchError
 from bench.runs import distributed
-from bench.runs.batching import PlannedBatches, Tokenized, make_loader, to_device
+from bench.runs.batching import PlannedBatches, Tokenized, inference_loader, make_loader, to_device
 from bench.runs.interrupts import raise_pending
 from bench.stats.metrics import macro_f1
 
@@ -288,10 +288,8 @@ def setup(
     if run.compile:
         net, eval_net = torch.compile(net), torch.compile(model)  # type: ignore[assignment]
 
-    def eval_loader(data: Tokenized) -> DataLoader:
-        return make_loader(
-            data, PlannedBatches(data.lengths(), run.batch_size, run.bucket, place), pad_id, pad_to, device
-        )
+    def eval_loader(data: Tokenized) -> DataLoader:  # longest first; evaluate puts them back in order
+        return inference_loader(data, run.batch_size, pad_id, pad_to, device, place)
 
     state = TrainState(
         run=run,
