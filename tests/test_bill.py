@@ -16,8 +16,8 @@ from bench.config import CostSettings, ReportSettings, VerdictSettings, load_sui
 from bench.costs.axes import axis, axis_names, axis_value
 from bench.costs.bill import bill_columns, device_price, total_cost, training_cost, volume_words
 from bench.errors import BenchError
-from bench.reporting.report import build
 from bench.reporting.render_text import to_csv, to_markdown
+from bench.reporting.report import build
 from bench.stats.crossover import crossover
 from bench.stats.fieller import BOUNDED
 

@@ -95,19 +95,20 @@ class ProcessCpuTracker(PolledTracker):
         self.record = ProcessCpuRecord(time.process_time() - self._start + 1e-6)
 """
 COMPARISON = """
-from bench.stats.comparisons import accuracy_comparison
-from bench.stats.comparisons.mcnemar_exact import exact_mcnemar, mcnemar_p_not_superior, mcnemar_upper
+from bench.stats.comparisons import CHECKPOINTS, accuracy_comparison
+from bench.stats.comparisons.checkpoints import exact_mcnemar, mcnemar_bounds
 
 
 @accuracy_comparison(
     "mid-p McNemar",
-    applies=lambda seeds_a, seeds_b: False,  # listed, never chosen: the built-ins cover every case
+    scope=CHECKPOINTS,
+    applies=lambda seeds_a, seeds_b, checkpoints: False,  # listed, never chosen
+    order=90,
     described="a plugin's comparison",
-    upper=mcnemar_upper,
-    p_not_superior=mcnemar_p_not_superior,
+    bounds=mcnemar_bounds,
 )
-def mid_p(a, b, alpha, power, with_mde):
-    return exact_mcnemar(a, b, alpha, power, with_mde)
+def mid_p(a, b, ask):
+    return exact_mcnemar(a, b, ask)
 """
 FORMAT = '''
 from bench.reporting.formats import report_format
