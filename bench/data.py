@@ -58,6 +58,9 @@ class DataRequest:
     seed: int = 0
     skip_bad_rows: bool = False
     val_share: float = 0.1  # of the max_train training rows, held out for validation (see carve_val)
+    # Rows a class of a file's training split must have: a run asks for its own (RunConfig's default
+    # refuses a class of fewer than 5); a loader called alone refuses only a known class with none.
+    min_class_size: int = 1
 
 
 Loader = Callable[[str, DataRequest], Dataset]

@@ -197,14 +197,8 @@ def look_rows(
 
 
 def read_decisions(folder: Path) -> pd.DataFrame:
-    file = folder / DECISIONS_FILE
-    if not file.is_file() or not file.stat().st_size:
-        return pd.DataFrame(columns=DECISION_COLUMNS)
-    frame = pd.read_csv(file, keep_default_na=False, na_values=[""])
-    missing = [c for c in DECISION_COLUMNS if c not in frame]
-    if missing:
-        raise BenchError(f"{file} lacks the columns {missing}; it was not written by `bench decide`.")
-    return frame
+    frame = read_rows(folder / DECISIONS_FILE)  # checked; it then has every column of the schema
+    return frame if len(frame) else pd.DataFrame(columns=DECISION_COLUMNS)
 
 
 def pair_key(a: str, b: str) -> tuple[str, str]:

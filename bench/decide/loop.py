@@ -36,8 +36,9 @@ from bench.decide.looks import (
     read_decisions,
     read_models,
 )
-from bench.errors import BenchError
-from bench.results import saved_runs
+from bench.errors import BenchError, one_line
+from bench.readable import MISSING, what_is_there
+from bench.results import read_json_object, saved_runs
 from bench.runs.rows import run_id_of
 from bench.stats.levers import ITEMS, SEEDS, PairSpread, choose_lever, needed
 from bench.stats.sequential import INCONCLUSIVE, SPENDING, SequentialPlan
@@ -148,9 +149,14 @@ class Decider:
         """The plan of an earlier start stands (its looks, alpha and margin): changing it midway
         would spend alpha twice."""
         file = self.folder / PLAN_FILE
-        if file.is_file():
-            saved = json.loads(file.read_text(encoding="utf-8"))
-            return SequentialPlan(saved["alpha"], saved["looks"]), float(saved["margin"])
+        if what_is_there(file) != MISSING:
+            saved = read_json_object(file, "remove it to plan the looks afresh")
+            try:
+                return SequentialPlan(float(saved["alpha"]), int(saved["looks"])), float(saved["margin"])
+            except (KeyError, TypeError, ValueError) as exc:  # StatsError is a ValueError
+                raise BenchError(
+                    f"{file} is no plan of looks ({one_line(exc)}); remove it to plan afresh."
+                ) from None
         plan = {
             "alpha": settings.alpha,
             "looks": settings.looks,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.results import DECISIONS_FILE
+from bench.results import DECISIONS_FILE, read_rows
 
 INCONCLUSIVE = "inconclusive"
 
@@ -38,10 +38,9 @@ def decision_paths(folders: Sequence[Path]) -> list[str]:
     """Sentences for every pair of every folder that holds a decisions.csv, and the time spent."""
     out = []
     for folder in folders:
-        file = folder / DECISIONS_FILE
-        if not file.is_file() or not file.stat().st_size:
+        frame = read_rows(folder / DECISIONS_FILE)  # checked: every look, pair and verdict is there
+        if frame.empty:
             continue
-        frame = pd.read_csv(file, keep_default_na=False, na_values=[""])
         frame["lever"] = frame["lever"].fillna("")
         first, last = frame[frame["look"] == frame["look"].min()], frame[frame["look"] == frame["look"].max()]
         spent = float(last["elapsed_s"].max()) - float(first["elapsed_s"].max())

@@ -13,35 +13,22 @@ import pandas as pd
 
 from bench.costs.axes import on_device
 from bench.errors import BenchError
+from bench.results import COST_REPEAT_COLUMNS, COST_REPEATS_FILE, read_rows
 from bench.stats.cost import Replicates
-
-COST_REPEATS_FILE = "cost_repeats.csv"
-COST_REPEAT_COLUMNS = [
-    "run_id",
-    "model",
-    "seed",
-    "repeat",
-    "steps",
-    "step_time_s_mean",
-    "device",
-    "concurrent_runs",
-]
 
 
 def load_cost_repeats(folder: Path) -> pd.DataFrame:
-    """A folder's cost_repeats.csv (one row per timed repeat, seconds per optimizer step), or an
-    empty frame with its columns when the folder has none."""
+    """A folder's cost_repeats.csv (one row per timed repeat, seconds per optimizer step), checked
+    against its schema, or an empty frame with its columns when the folder has none."""
     file = folder / COST_REPEATS_FILE
-    if not file.is_file() or not file.stat().st_size:
-        return pd.DataFrame(columns=COST_REPEAT_COLUMNS)
-    frame = pd.read_csv(file)
-    missing = [c for c in COST_REPEAT_COLUMNS if c not in frame.columns]
-    if missing:
-        raise BenchError(f"{file} lacks the columns {', '.join(missing)}; was it written by `bench run`?")
-    step = pd.to_numeric(frame["step_time_s_mean"], errors="coerce")
-    if not (np.isfinite(step) & (step > 0)).all():
-        raise BenchError(f"{file} has a step_time_s_mean that is missing or not positive.")
-    return frame.assign(step_time_s_mean=step)
+    frame = read_rows(file)
+    if frame.empty:
+        return pd.DataFrame(columns=[c.name for c in COST_REPEAT_COLUMNS])
+    step = frame["step_time_s_mean"]
+    if not (step > 0).all():
+        line = int(np.argmax(~(step > 0).to_numpy()))
+        raise BenchError(f"{file}: row {line + 1} has a step_time_s_mean of 0; a timed step takes time.")
+    return frame
 
 
 def cost_replicates(

@@ -55,6 +55,11 @@ def _read(path: Path) -> tuple[bytes, Holder | None] | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a folder, or a file this user may not read, where the lock file goes
+        raise BenchError(
+            f"{path} cannot be read as the folder's lock ({one_line(exc)}); if no bench process runs "
+            "there, remove it and try again."
+        ) from None
     try:
         data = json.loads(raw)
         return raw, Holder(int(data["pid"]), str(data["host"]), float(data["start"]))
