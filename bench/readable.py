@@ -52,7 +52,5 @@ def read_bytes(path: Path, label: str = "") -> bytes:
         raise BenchError(f"{label}{path} {problem}.")
     try:
         return path.read_bytes()
-    except PermissionError:
-        raise BenchError(f"{label}{path} cannot be read: permission denied.") from None
-    except OSError as exc:
+    except OSError as exc:  # no permission, a read error of the disk
         raise BenchError(f"{label}{path} cannot be read: {exc.strerror or exc}.") from None

@@ -152,31 +152,31 @@ class _Reader:
                 raise self.fail(*problem)
         return body, None
 
-    def frame(self, header: list[str], body: list[_Record]) -> tuple[pd.DataFrame, Torn | None]:
+    def frame(self, header: list[str], body: list[_Record]) -> tuple[dict[str, np.ndarray], Torn | None]:
         """The rows as typed columns; a last row with a bad cell may be torn."""
-        cells = pd.DataFrame([r.fields for r in body], columns=header, dtype=object)
-        columns: dict[str, pd.Series] = {}
+        cells = list(zip(*(r.fields for r in body))) if body else [() for _ in header]
+        columns: dict[str, np.ndarray] = {}
         first_bad: tuple[int, str, str] | None = None
-        for name in header:
-            values, problem = self.column(name, cells[name].reset_index(drop=True))
+        for name, column in zip(header, cells):
+            values, problem = self.column(name, column)
             columns[name] = values
             if problem is not None and (first_bad is None or problem[0] < first_bad[0]):
                 first_bad = problem
         if first_bad is None:
-            return pd.DataFrame(columns, columns=header), None
+            return columns, None
         row, name, what = first_bad
         line = body[row].line
         if row == len(body) - 1 and self.may_be_torn(line):
             return self.frame(header, body[:-1])[0], self.torn(line)
         raise self.fail(line, what, name)
 
-    def column(self, name: str, cells: pd.Series) -> tuple[pd.Series, tuple[int, str, str] | None]:
+    def column(self, name: str, cells: Sequence[str]) -> tuple[np.ndarray, tuple[int, str, str] | None]:
         """A column's values, and its first bad cell: (row, column, what is wrong)."""
         declared = self.schema.get(name)
         if declared is None:
             return inferred(cells), None
         values, bad = declared.cells.convert(cells)
-        empty = pd.isna(values).to_numpy() & ~bad if declared.required else np.zeros(len(cells), dtype=bool)
+        empty = pd.isna(values) & ~bad if declared.required else np.zeros(len(cells), dtype=bool)
         either = bad | empty
         if not either.any():
             return values, None
@@ -184,7 +184,7 @@ class _Reader:
         what = (
             "empty, and every row needs one"
             if empty[row]
-            else (f"{_shown(str(cells.iloc[row]))} is not {declared.cells.words}")
+            else f"{_shown(cells[row])} is not {declared.cells.words}"
         )
         return values, (row, name, what)
 
@@ -196,13 +196,12 @@ class _Reader:
             return Table(pd.DataFrame(), torn)
         header = self.header(records[0])
         body, torn_row = self.rows(header, records[1:])
-        frame, torn_cell = self.frame(header, body)
+        columns, torn_cell = self.frame(header, body)
+        rows = len(body) - (torn_cell is not None)
         for name, column in self.schema.items():  # a column the file lacks reads as empty
-            if name not in frame.columns:
-                frame[name] = pd.Series(
-                    np.nan, index=frame.index, dtype=float if column.cells.numeric else object
-                )
-        return Table(frame, torn or torn_row or torn_cell)
+            if name not in columns:
+                columns[name] = np.full(rows, np.nan, dtype=float if column.cells.numeric else object)
+        return Table(pd.DataFrame(columns, columns=list(columns)), torn or torn_row or torn_cell)
 
 
 def read_table(path: Path, columns: Sequence[Column]) -> Table:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from tests.ci import unavailable
 from tests.fuzzing import tally_file, write_tally
@@ -22,6 +24,8 @@ _FUZZ = {
     "print_blob": False,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 }
+# Hypothesis keeps what it learns of the code under a folder of its own: outside the checkout.
+set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "bench-hypothesis"))
 settings.register_profile("ci", max_examples=25, **_FUZZ)
 settings.register_profile("long", max_examples=1000, **_FUZZ)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -47,8 +47,8 @@ def outcome(kind: str, action: Callable[[], T]) -> T | BenchError:
     return result
 
 
-def count(kind: str, what: str) -> None:
-    _tally[(kind, what)] += 1
+def count(kind: str, what: str, n: int = 1) -> None:
+    _tally[(kind, what)] += n
 
 
 def snapshot(folder: Path) -> dict[str, bytes | None]:
@@ -70,6 +70,26 @@ def assert_nothing_lost(
             continue
         assert name in after, f"{name} was removed"
         assert after[name] == data, f"{name} was changed"
+
+
+def assert_kept_or_moved(
+    before: dict[str, bytes | None], after: dict[str, bytes | None], rewritten: Collection[str] = ()
+) -> None:
+    """Nothing of `before` is lost: each file is as it was, or ends in the newline it lacked, or was
+    cut with what was cut kept byte for byte in `<file>.torn`. Those in `rewritten` may change (the
+    caller checks them its own way); none may go."""
+    for name, data in before.items():
+        assert name in after, f"{name} was removed"
+        now = after[name]
+        if now == data or name in rewritten or data is None or now is None:
+            assert (now is None) == (data is None), f"{name} changed between a file and a folder"
+            continue
+        if now == data + b"\n":
+            continue  # a complete last row given its newline
+        kept = after.get(f"{name}.torn")
+        assert kept is not None and now + kept == data, (
+            f"{name} lost bytes: {len(data)} before, {len(now)} after"
+        )
 
 
 def write_tally(path: Path) -> None:

@@ -19,8 +19,11 @@ from bench.reporting.formats import Printed, RenderOptions, load_formats
 def write_figures(rep: Report, folder: Path) -> dict[str, Path]:
     """Every figure of the report, the answer across max_len of a sweep folder's included."""
     problem = what_is_there(folder)
-    if problem not in (None, MISSING, FOLDER):
-        raise BenchError(f"{folder} {problem}; the report writes its plots in a folder there: move it away.")
+    if problem not in (MISSING, FOLDER):
+        there = "is a file" if problem is None else problem
+        raise BenchError(
+            f"{folder} {there}; the report writes its plots in a folder there: move it, or give --out."
+        )
     try:
         return {**plots.write_all(rep, folder), **max_len.figure(rep, folder)}
     except OSError as exc:  # a read-only folder, a full disk

@@ -36,6 +36,7 @@ from bench.notices import warn_once
 from bench.results import (
     COST_REPEAT_COLUMNS,
     COST_REPEATS_FILE,
+    DECISIONS_FILE,
     ENV_FILE,
     EPOCHS_FILE,
     PREDICTION_COLUMNS,
@@ -154,11 +155,15 @@ class Recorder:
         """Read the folder's rows back, to resume it or add to it. Every file is checked first (a
         BenchError names what fails before anything is written); a torn last line is kept in
         `<file>.torn` and cut; from here on, what a rewrite removes is kept beside its file."""
-        tables = {name: read_table(file.path) for name, file in self._files.items()}
+        paths = {
+            **{name: file.path for name, file in self._files.items()},
+            DECISIONS_FILE: self.out / DECISIONS_FILE,
+        }
+        tables = {name: read_table(path) for name, path in paths.items()}
         self.keeping = True
         for name, table in tables.items():
             if table.torn is not None and self.main:
-                cut_torn(self._files[name].path, table.torn, self.say)
+                cut_torn(paths[name], table.torn, self.say)
         self.results = {
             str(r["run_id"]): r for r in records(latest_rows(tables[RESULTS_FILE].frame, RESULTS_FILE))
         }
