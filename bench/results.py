@@ -389,9 +389,13 @@ def file_columns(name: str) -> list[Column]:
 def read_table(file: Path) -> Table:
     """A results file checked against its columns (chosen by its name), its torn last line apart (see
     bench.strict_csv); an empty table where there is no file."""
-    if what_is_there(file) == MISSING:
-        return Table(pd.DataFrame())
-    return read_checked(file, file_columns(file.name))
+    columns = file_columns(file.name)
+    table = Table(pd.DataFrame()) if what_is_there(file) == MISSING else read_checked(file, columns)
+    if not len(table.frame.columns):  # no file, or not even a header: no rows, with every column
+        table.frame = pd.DataFrame(
+            {c.name: pd.Series(dtype=float if c.cells.numeric else object) for c in columns}
+        )
+    return table
 
 
 def torn_notice(file: Path, torn: Torn, what_was_done: str) -> str:

@@ -226,3 +226,14 @@ def test_a_cell_not_of_its_columns_kind_is_refused_by_file_line_and_column(rng: 
         where = f"{name}, line {line}, column {header[column]}"
         assert isinstance(result, BenchError), f"{where}: {value!r} was accepted"
         assert f"{where}:" in str(result)
+
+
+# --- minimal failing inputs the fuzzing found, kept as regression tests ---------------------------
+def test_an_empty_predictions_file_is_no_predictions_to_decide_on(tmp_path: Path) -> None:
+    """Found with another seed stream: an empty predictions.csv (no header) read as a frame without
+    columns, and deciding then looked for its example_id column (a KeyError)."""
+    folder = copy_of_source(tmp_path)
+    (folder / "predictions.csv").write_bytes(b"")
+    with pytest.raises(BenchError, match="has 0 model"):
+        decide_folder(folder, DecideSettings(budget_s=0.0), Console(file=io.StringIO()))
+    assert list(read_rows(folder / "predictions.csv").columns[:3]) == ["run_id", "model", "seed"]
