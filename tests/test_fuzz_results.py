@@ -108,10 +108,11 @@ def test_deciding_a_corrupted_folder_decides_or_says_why_in_one_line(rng: Random
         if isinstance(result, BenchError):
             assert_kept_or_moved(before, after)
             return
-        assert_kept_or_moved(before, after, rewritten={"decisions.csv"})
+        assert_kept_or_moved(before, after, rewritten={"decisions.csv", *ROW_KEYS})
         had = strictly_read(before.get("decisions.csv"), "decisions.csv")
         assert looks(had) <= looks(strictly_read(after.get("decisions.csv"), "decisions.csv"))
         assert_torn_kept(had, after, "decisions.csv")
+        assert_rows_kept("results folder: bench decide", before, after, folder)
 
 
 NEW_ROWS = {
@@ -162,25 +163,40 @@ def test_resume_of_a_corrupted_folder_loses_no_row(rng: Random, crash: bool) -> 
         folder = copy_of_source(Path(tmp))
         corrupt(folder, rng, CSV_FILES, TAIL_CORRUPTIONS if crash else None)
         before = snapshot(folder)
-        tables = {name: strictly_read(before.get(name), name) for name in ROW_KEYS}
-        readable = {name: latest_rows(t.frame, name) for name, t in tables.items() if t is not None}
         result = outcome("results folder: resume", lambda: resume(folder))
         after = snapshot(folder)
         if isinstance(result, BenchError):
             assert after == before, "a resume that refused the folder changed it"
             return
         assert_kept_or_moved(before, after, rewritten=set(ROW_KEYS))
-        for name, table in tables.items():
-            assert_torn_kept(table, after, name)
-        for name, rows in readable.items():
-            now = latest_rows(read_rows(folder / name), name).set_index(list(ROW_KEYS[name]), drop=False)
-            for row in rows.to_dict("records"):
-                key = tuple(row[k] for k in ROW_KEYS[name])
-                key = key if len(key) > 1 else key[0]
-                assert key in now.index, f"{name}: the row {key} was lost"
-                found = now.loc[key]
-                assert all(same(v, found[c]) for c, v in row.items()), f"{name}: the row {key} changed"
-            count("results folder: resume", "rows read back and kept", len(rows))
+        assert_rows_kept("results folder: resume", before, after, folder)
+
+
+def assert_rows_kept(
+    kind: str, before: dict[str, bytes | None], after: dict[str, bytes | None], folder: Path
+) -> None:
+    """Every row the reading layer read from a file before is in it after (the last of its key, as
+    before), a torn line cut is in `<file>.torn`, and the rows a rewrite dropped as replaced by later
+    rows of their key are in `<file>.replaced`."""
+    for name in ROW_KEYS:
+        table = strictly_read(before.get(name), name)
+        if table is None:
+            continue
+        assert_torn_kept(table, after, name)
+        rows = latest_rows(table.frame, name)
+        keys = list(ROW_KEYS[name])
+        replaced = int(table.frame.duplicated(keys, keep="last").sum()) if len(table.frame) else 0
+        if replaced and after.get(name) != before.get(name):
+            kept = strictly_read(after.get(f"{name}.replaced"), name)
+            assert kept is not None and len(kept.frame) == replaced, f"{name}: replaced rows not kept"
+        now = latest_rows(read_rows(folder / name), name).set_index(keys, drop=False)
+        for row in rows.to_dict("records"):
+            key = tuple(row[k] for k in keys)
+            key = key if len(key) > 1 else key[0]
+            assert key in now.index, f"{name}: the row {key} was lost"
+            found = now.loc[key]
+            assert all(same(v, found[c]) for c, v in row.items()), f"{name}: the row {key} changed"
+        count(kind, "rows read back and kept", len(rows))
 
 
 # --- a cell of another kind than its column's is named by file, line and column ------------------
@@ -237,3 +253,14 @@ def test_an_empty_predictions_file_is_no_predictions_to_decide_on(tmp_path: Path
     with pytest.raises(BenchError, match="has 0 model"):
         decide_folder(folder, DecideSettings(budget_s=0.0), Console(file=io.StringIO()))
     assert list(read_rows(folder / "predictions.csv").columns[:3]) == ["run_id", "model", "seed"]
+
+
+def test_deciding_keeps_the_rows_its_compaction_drops(tmp_path: Path) -> None:
+    """Found by the long profile: a row written twice in steps.csv was dropped when deciding compacted
+    the folder at its end. It is replaced by its later copy, and kept in steps.csv.replaced."""
+    folder = copy_of_source(tmp_path)
+    lines = (folder / "steps.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (folder / "steps.csv").write_text("".join([*lines, lines[1]]), encoding="utf-8")
+    decide_folder(folder, DecideSettings(budget_s=0.0), Console(file=io.StringIO()))
+    assert len(read_rows(folder / "steps.csv")) == len(lines) - 1
+    assert (folder / "steps.csv.replaced").read_text(encoding="utf-8").splitlines()[1] == lines[1].strip()

@@ -432,3 +432,20 @@ def test_a_lock_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
     (out / ".bench.lock").mkdir(parents=True)
     args = ["run", "--model", "tfidf_lr", "--max-train", "60", "--max-test", "20", "--out", str(out)]
     assert ".bench.lock cannot be read as the folder's lock" in one_line_exit_2(args)
+
+
+@pytest.mark.parametrize("where", ["f" * 300, "a-file/out"])
+def test_an_out_folder_that_cannot_be_made_is_one_line(tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-file").write_text("")
+    args = [
+        "run",
+        "--model",
+        "tfidf_lr",
+        "--max-train",
+        "60",
+        "--max-test",
+        "20",
+        "--out",
+        str(tmp_path / where),
+    ]
+    assert "Cannot make the results folder" in one_line_exit_2(args)

@@ -85,7 +85,10 @@ class FolderLock:
 
     def acquire(self) -> None:
         """Take the lock, taking over a stale one; a BenchError when a live process holds it."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where the folder goes, a name too long, no permission
+            raise BenchError(f"Cannot make the results folder {self.folder}: {one_line(exc)}") from None
         for _ in range(_ATTEMPTS):
             if self._create():
                 self.held = True

@@ -33,6 +33,7 @@ from bench.costs.environment import environment
 from bench.costs.nvml import gpu_info, open_nvml
 from bench.errors import one_line
 from bench.notices import warn_once
+from bench.readable import is_readable_file
 from bench.results import (
     COST_REPEAT_COLUMNS,
     COST_REPEATS_FILE,
@@ -110,7 +111,7 @@ class AppendedCsv:
 def _first_row(path: Path) -> list[str] | None:
     """A file's header as the csv module reads its first line (None for no file or an empty one);
     whether the file is sound is `bench.results.read_table`'s to say."""
-    if not path.is_file():
+    if not is_readable_file(path):
         return None
     with path.open("rb") as handle:
         first = handle.readline().decode("utf-8", errors="replace")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import atomic
+from bench.readable import is_readable_file
 from bench.results import read_table, torn_notice
 from bench.strict_csv import Torn
 
@@ -58,7 +59,7 @@ def ends_in_newline(file: Path) -> bool:
 def mend(file: Path, say: Say) -> None:
     """Make `file` ready for an append: a last line without its newline is either a complete row
     (given its newline) or torn (kept and cut). A file that fails otherwise is a BenchError."""
-    if not file.is_file() or ends_in_newline(file):
+    if not is_readable_file(file) or ends_in_newline(file):
         return
     table = read_table(file)
     if table.torn is not None:
