@@ -162,13 +162,6 @@ def carve_val(train: Split, share: float, seed: int) -> tuple[Split, Split]:
     return train.take(np.flatnonzero(~is_val)), train.take(np.flatnonzero(is_val))
 
 
-def encode_labels(raw: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Map label values to ids 0..K-1 in sorted order (numeric order for integers)."""
-    values = sorted(raw.unique())
-    lookup = {value: i for i, value in enumerate(values)}
-    return raw.map(lookup).to_numpy(dtype=np.int64), tuple(str(v) for v in values)
-
-
 def split_from_frame(frame: pd.DataFrame, text_col: str, prefix: str) -> Split:
     """Rows as a Split; the ids are `prefix` and the frame's index (a row's place in its file)."""
     texts = [clean_text(t) for t in frame[text_col].astype(str)]

@@ -103,11 +103,9 @@ def test_deciding_a_corrupted_folder_decides_or_says_why_in_one_line(rng: Random
         before = snapshot(folder)
         quiet = Console(file=io.StringIO())
         settings = DecideSettings(budget_s=0.0)  # a look, and no training: the reading is what is tried
-        result = outcome("results folder: bench decide", lambda: decide_folder(folder, settings, quiet))
+        outcome("results folder: bench decide", lambda: decide_folder(folder, settings, quiet))
         after = snapshot(folder)
-        if isinstance(result, BenchError):
-            assert_kept_or_moved(before, after)
-            return
+        # Also after a refusal: deciding compacts the files it read back before it ends, either way.
         assert_kept_or_moved(before, after, rewritten={"decisions.csv", *ROW_KEYS})
         had = strictly_read(before.get("decisions.csv"), "decisions.csv")
         assert looks(had) <= looks(strictly_read(after.get("decisions.csv"), "decisions.csv"))
@@ -264,3 +262,17 @@ def test_deciding_keeps_the_rows_its_compaction_drops(tmp_path: Path) -> None:
     decide_folder(folder, DecideSettings(budget_s=0.0), Console(file=io.StringIO()))
     assert len(read_rows(folder / "steps.csv")) == len(lines) - 1
     assert (folder / "steps.csv.replaced").read_text(encoding="utf-8").splitlines()[1] == lines[1].strip()
+
+
+def test_deciding_that_refuses_a_folder_still_keeps_what_its_compaction_drops(tmp_path: Path) -> None:
+    """Found by the long profile: deciding compacts the files it read back also when it then refuses
+    the folder (here for its plan of looks); the row it drops is kept."""
+    folder = copy_of_source(tmp_path)
+    lines = (folder / "predictions.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (folder / "predictions.csv").write_text("".join([*lines, lines[3]]), encoding="utf-8")
+    (folder / "decide.json").write_text('{"alpha": "x"}')
+    with pytest.raises(BenchError, match="is no plan of looks"):
+        decide_folder(folder, DecideSettings(budget_s=0.0), Console(file=io.StringIO()))
+    assert (folder / "predictions.csv.replaced").read_text(encoding="utf-8").splitlines()[1] == lines[
+        3
+    ].strip()

@@ -388,7 +388,8 @@ def judge(
             "Memory is GPU memory on a GPU and host RSS on a CPU, never one axis: GPU and CPU runs are "
             "judged apart, with a front each, and each family's p-values are Holm-adjusted on their own."
         )
-    verdicts, fronts = [], []
+    judged: list[pd.DataFrame] = []
+    fronts: list[pd.DataFrame] = []
     for column, group in groups.items():
         comparisons = {}
         for i, a in enumerate(group):
@@ -415,15 +416,15 @@ def judge(
         )
         items = {frozenset(k): c.n_items for k, c in comparisons.items()}
         table["n_items"] = [items[frozenset(k)] for k in zip(table["model_a"], table["model_b"])]
-        verdicts.append(table.assign(group=column))
+        judged.append(table.assign(group=column))
         front = verdict_front(group, table).assign(group=column)
         summary = ours.set_index("entry")
         front["accuracy"] = [summary.loc[m, "test_accuracy_mean"] for m in front["model"]]
         front["cost"] = [costs[m].mean for m in front["model"]]
         fronts.append(front)
     pairs = (
-        pd.concat(verdicts, ignore_index=True)
-        if verdicts
+        pd.concat(judged, ignore_index=True)
+        if judged
         else pd.DataFrame(columns=[*VERDICT_COLUMNS, "group"])
     )
     front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
