@@ -201,14 +201,14 @@ def test_a_broken_decisions_file_is_one_line_for_report_and_decide(
 
 
 # --- resume ----------------------------------------------------------------------------------------
-TFIDF_SUITE = """
-description = "two fast runs"
-[run]
-dataset = "imdb"
-max_train = 60
-max_test = 20
-[models.tfidf_lr]
-"""
+WORDS = ["great", "awful", "fine", "dull", "moving", "boring", "superb", "weak"]
+
+
+def small_reviews(path: Path, n: int = 80) -> Path:
+    """A CSV of `n` short reviews whose label follows their words: enough for tfidf_lr in a second."""
+    rows = [f"{WORDS[i % 8]} film {WORDS[(3 * i) % 8]} plot,{i % 8 % 2}" for i in range(n)]
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +216,8 @@ def pair_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two finished runs of tfidf_lr (seeds 0 and 1), made once for the resume tests."""
     tmp = tmp_path_factory.mktemp("pair")
     suite = tmp / "pair.toml"
-    suite.write_text(TFIDF_SUITE)
+    data = small_reviews(tmp / "reviews.csv")
+    suite.write_text(f'description = "two fast runs"\n[run]\ndataset = "csv:{data}"\n[models.tfidf_lr]\n')
     out = tmp / "out"
     args = ["run", "--suite", str(suite), "--repeats", "2", "--out", str(out), "-q"]
     result = CliRunner().invoke(main, args)
@@ -305,7 +306,8 @@ def test_weights_that_cannot_be_written_cost_only_the_weights(
         if model == "encoder"
         else {}
     )
-    run = RunConfig(model=model, max_train=60, max_test=20, max_len=16, epochs=1, options=options)
+    data = f"csv:{small_reviews(tmp_path / 'reviews.csv')}"
+    run = RunConfig(model=model, dataset=data, max_len=16, epochs=1, options=options)
     out = tmp_path / "out"
     with caplog.at_level(logging.WARNING, logger="bench"):
         Executor(out, keep_weights=True).execute(run, sink=Recorder(out))
