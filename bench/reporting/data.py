@@ -423,9 +423,7 @@ def judge(
         front["cost"] = [costs[m].mean for m in front["model"]]
         fronts.append(front)
     pairs = (
-        pd.concat(judged, ignore_index=True)
-        if judged
-        else pd.DataFrame(columns=[*VERDICT_COLUMNS, "group"])
+        pd.concat(judged, ignore_index=True) if judged else pd.DataFrame(columns=[*VERDICT_COLUMNS, "group"])
     )
     front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
     return pairs, front, notes
