@@ -50,47 +50,28 @@ def costs_by_name() -> dict[str, CostColumn]:
 
 
 # results.csv: one row per model run. Empty cells mean "not measured here" (e.g. GPU columns on a CPU).
+# fmt: off
 _RESULT_HEAD = [
     Column("run_id", "unique within the folder: model, seed and (in sweeps) trial", TEXT, required=True),
     Column("suite", "suite name"),
-    Column(
-        "model",
-        "model name: the registered name, or hf:<folder name> for a Hugging Face checkpoint (its path is in pretrained)",
-        TEXT,
-        required=True,
-    ),
+    Column("model", "model name: the registered name, or hf:<folder name> for a Hugging Face checkpoint (its path is in pretrained)", TEXT, required=True),
     Column("dataset", "dataset spec, e.g. imdb or kaggle:DIR"),
     Column("n_classes", "number of classes found in the data", COUNT),
     Column("n_train", "training reviews used (the validation rows carved from them not included)", COUNT),
-    Column(
-        "n_val",
-        "validation reviews: carved from the training rows (val_share) or a file of their own; 0 without a split",
-        COUNT,
-    ),
+    Column("n_val", "validation reviews: carved from the training rows (val_share) or a file of their own; 0 without a split", COUNT),
     Column("n_test", "test reviews used", COUNT),
     Column("max_len", "tokens per review, special tokens included", COUNT),
     Column("lr", "peak learning rate of AdamW", NON_NEGATIVE),
     Column("batch_size", "reviews per optimizer step", COUNT),
     Column("epochs", "epochs asked for", COUNT),
     Column("max_steps", "cap on optimizer steps per epoch (empty: every batch)", COUNT),
-    Column(
-        "seed", "seed of initialisation and data order (the split uses data_seed)", INTEGER, required=True
-    ),
+    Column("seed", "seed of initialisation and data order (the split uses data_seed)", INTEGER, required=True),
     Column("data_seed", "seed of the train/test split", INTEGER),
     Column("max_train", "training reviews asked for (empty: all)", COUNT),
     Column("max_test", "test reviews asked for (empty: all)", COUNT),
-    Column(
-        "min_class_size",
-        "training rows a class must have in the data file (fewer is refused as a likely typo or stray header)",
-        COUNT,
-    ),
-    Column(
-        "val_share", "share of the training rows held out for validation (0: none, as the paper)", FRACTION
-    ),
-    Column(
-        "select",
-        "which epoch the row reports: best-val (the best validation accuracy, earliest on a tie) or last",
-    ),
+    Column("min_class_size", "training rows a class must have in the data file (fewer is refused as a likely typo or stray header)", COUNT),
+    Column("val_share", "share of the training rows held out for validation (0: none, as the paper)", FRACTION),
+    Column("select", "which epoch the row reports: best-val (the best validation accuracy, earliest on a tie) or last"),
     Column("warmup_ratio", "share of the schedule's steps spent warming up", FRACTION),
     Column("weight_decay", "AdamW weight decay", NON_NEGATIVE),
     Column("grad_clip", "gradient-norm clip (empty or 0: none)", NON_NEGATIVE),
@@ -99,87 +80,47 @@ _RESULT_HEAD = [
     Column("device", "cpu, or cuda with the GPU name"),
     Column("init", "pretrained, or random (cost-only)"),
     Column("pretrained", "the pretrained weights' folder or hub name, if any"),
-    Column(
-        "options",
-        "the model's options in effect (its Params, defaults included, with --option and the suite's options applied, and any setting it chose on validation, e.g. tfidf_lr's C), as a JSON object",
-        JSON_OBJECT,
-    ),
+    Column("options", "the model's options in effect (its Params, defaults included, with --option and the suite's options applied, and any setting it chose on validation, e.g. tfidf_lr's C), as a JSON object", JSON_OBJECT),
     Column("paper_quirks", "True when the paper's two quirks were reproduced", BOOLEAN),
     Column("precision", "precision trained and evaluated in: fp32, tf32, bf16 or fp16 (autocast)"),
     Column("compile", "True when the network was compiled with torch.compile", BOOLEAN),
     Column("bucket", "True when batches were bucketed by review length", BOOLEAN),
     Column("cache_dir", "folder of the tokenization cache (empty: no cache)"),
     Column("world_size", "processes that trained the run together (torchrun); 1 without torchrun", COUNT),
-    Column(
-        "concurrent_runs",
-        "runs training at once on this machine (bench run --workers N: N; 1: the machine to itself; empty in sweeps)",
-        COUNT,
-    ),
-    Column(
-        "selected_epoch",
-        "the epoch this row reports (see select); nothing chooses it by the test split",
-        COUNT,
-    ),
-    Column(
-        "val_accuracy",
-        "validation accuracy of the selected epoch, in [0, 1]; empty without a validation split",
-        FRACTION,
-    ),
+    Column("concurrent_runs", "runs training at once on this machine (bench run --workers N: N; 1: the machine to itself; empty in sweeps)", COUNT),
+    Column("selected_epoch", "the epoch this row reports (see select); nothing chooses it by the test split", COUNT),
+    Column("val_accuracy", "validation accuracy of the selected epoch, in [0, 1]; empty without a validation split", FRACTION),
     Column("val_macro_f1", "validation macro-F1 of the selected epoch", FRACTION),
     Column("test_accuracy", "test accuracy of the selected epoch, in [0, 1]", FRACTION),
     Column("test_macro_f1", "test macro-F1 of the selected epoch, in [0, 1]", FRACTION),
     Column("test_loss", "test cross-entropy of the selected epoch", LOSS),
     Column("train_accuracy", "training accuracy during the selected epoch", FRACTION),
     Column("train_loss", "training loss during the selected epoch", LOSS),
-    Column(
-        "majority_accuracy",
-        "test accuracy of always predicting the training split's most frequent class",
-        FRACTION,
-    ),
-    Column(
-        "p_vs_majority",
-        "one-sided exact McNemar p-value of the run against the majority predictor on the same test items",
-        FRACTION,
-    ),
-    Column(
-        "warning",
-        "why the accuracy should not be credited: predicts a single class, or not above majority (p >= 0.05); empty when neither",
-    ),
+    Column("majority_accuracy", "test accuracy of always predicting the training split's most frequent class", FRACTION),
+    Column("p_vs_majority", "one-sided exact McNemar p-value of the run against the majority predictor on the same test items", FRACTION),
+    Column("warning", "why the accuracy should not be credited: predicts a single class, or not above majority (p >= 0.05); empty when neither"),
     Column("train_steps", "optimizer steps over all epochs (empty for a model without steps)", COUNT),
-    Column(
-        "step_time_s_mean",
-        "mean training seconds per step, over chunks of about a tenth of an epoch (a sync at each chunk's end)",
-        NON_NEGATIVE,
-    ),
-    Column(
-        "step_time_s_sd",
-        "standard deviation of the chunks' seconds per step: the spread of the time axis within one run",
-        NON_NEGATIVE,
-    ),
+    Column("step_time_s_mean", "mean training seconds per step, over chunks of about a tenth of an epoch (a sync at each chunk's end)", NON_NEGATIVE),
+    Column("step_time_s_sd", "standard deviation of the chunks' seconds per step: the spread of the time axis within one run", NON_NEGATIVE),
     Column("step_time_chunks", "the chunks timed", COUNT),
-    Column(
-        "latency_repeats_bs1", "timed calls behind the batch-1 latency (over 16 test reviews in turn)", COUNT
-    ),
+    Column("latency_repeats_bs1", "timed calls behind the batch-1 latency (over 16 test reviews in turn)", COUNT),
     Column("latency_repeats_batch", "timed calls behind the batch latency", COUNT),
     Column("truncated_train_share", "share of training reviews longer than max_len (cut)", FRACTION),
     Column("truncated_test_share", "share of test reviews longer than max_len (cut)", FRACTION),
-    Column(
-        "weights_kept",
-        "True when the selected epoch's weights are kept in weights/ (for --until-decided's more test items); False when they could not be written (a full disk, say); empty when not asked for",
-        BOOLEAN,
-    ),
+    Column("weights_kept", "True when the selected epoch's weights are kept in weights/ (for --until-decided's more test items); False when they could not be written (a full disk, say); empty when not asked for", BOOLEAN),
 ]
+# fmt: on
+# fmt: off
 _RESULT_TAIL = [
     Column("study", "Optuna study name, for sweep trials"),
     Column("trial", "Optuna trial number, for sweep trials", COUNT),
     Column("trial_state", "Optuna trial state: COMPLETE, PRUNED or FAIL"),
-    Column(
-        "status", "ok, failed, interrupted, or pruned (a sweep trial stopped early)", STATUS, required=True
-    ),
+    Column("status", "ok, failed, interrupted, or pruned (a sweep trial stopped early)", STATUS, required=True),
     Column("error", "the error in one line, when the run failed"),
     Column("started_at", "UTC start time, ISO 8601"),
     Column("finished_at", "UTC end time, ISO 8601"),
 ]
+# fmt: on
 
 
 def result_columns() -> list[Column]:
@@ -195,6 +136,7 @@ def cost_column(cost: CostColumn, doc: str | None = None) -> Column:
 
 
 # epochs.csv: one row per model run per epoch.
+# fmt: off
 _EPOCH_HEAD = [
     Column("run_id", "the run this epoch belongs to (see results.csv)", TEXT, required=True),
     Column("model", "model name, as in results.csv"),
@@ -219,10 +161,13 @@ _EPOCH_HEAD = [
     Column("train_tokens_per_s", "training non-padding tokens per second", NON_NEGATIVE),
     Column("eval_samples_per_s", "evaluation reviews per second", NON_NEGATIVE),
 ]
+# fmt: on
+# fmt: off
 _EPOCH_TAIL = [
     Column("study", "Optuna study name, for sweep trials"),
     Column("trial", "Optuna trial number, for sweep trials", COUNT),
 ]
+# fmt: on
 
 
 def epoch_columns() -> list[Column]:
@@ -237,6 +182,7 @@ def epoch_columns() -> list[Column]:
 
 # predictions.csv: one row per run per test and validation example, from the selected epoch; prob_<k>
 # columns follow, one per class.
+# fmt: off
 PREDICTION_COLUMNS = [
     Column("run_id", "the run (see results.csv)", TEXT, required=True),
     Column("model", "model name, as in results.csv"),
@@ -246,49 +192,28 @@ PREDICTION_COLUMNS = [
     Column("label", "true class id", COUNT, required=True),
     Column("pred", "predicted class id", COUNT, required=True),
 ]
+# fmt: on
 
 # decisions.csv (`bench run --until-decided`, `bench decide`): one row per pair of models per look.
+# fmt: off
 DECISION_COLUMNS = [
     Column("look", "the look, from 1 (the runs the folder had) to the planned looks", COUNT, required=True),
     Column("model_a", "the cheaper model at this look (mean training time)", TEXT, required=True),
     Column("model_b", "the costlier model", TEXT, required=True),
-    Column(
-        "seeds_a",
-        "seeds of model_a compared (one against several compares one seed each)",
-        COUNT,
-        required=True,
-    ),
+    Column("seeds_a", "seeds of model_a compared (one against several compares one seed each)", COUNT, required=True),
     Column("seeds_b", "seeds of model_b compared", COUNT, required=True),
-    Column(
-        "n_items",
-        "test items both models' runs predicted: a prefix of the nested test draw",
-        COUNT,
-        required=True,
-    ),
+    Column("n_items", "test items both models' runs predicted: a prefix of the nested test draw", COUNT, required=True),
     Column("acc_diff", "accuracy of model_b minus model_a, points", NUMBER),
-    Column(
-        "acc_diff_ci_low", "lower bound, at the look's share of alpha (O'Brien-Fleming-type spending)", NUMBER
-    ),
+    Column("acc_diff_ci_low", "lower bound, at the look's share of alpha (O'Brien-Fleming-type spending)", NUMBER),
     Column("acc_diff_ci_high", "upper bound, at the same level", NUMBER),
     Column("cost_ratio", "training time of model_b over model_a", RATIO),
     Column("cost_ci_low", "lower bound at 1 - alpha, from seeds or the assumed noise (--cost-noise)", RATIO),
     Column("cost_ci_high", "upper bound", RATIO),
-    Column(
-        "verdict",
-        "worth it, not worth it or inconclusive; a decided pair keeps its first decided row",
-        TEXT,
-        required=True,
-    ),
-    Column(
-        "lever", "what brought this look: suite (the runs there were), items or seeds; empty once decided"
-    ),
-    Column(
-        "elapsed_s",
-        "seconds from the start of the runs to this look, training and evaluation",
-        NON_NEGATIVE,
-        required=True,
-    ),
+    Column("verdict", "worth it, not worth it or inconclusive; a decided pair keeps its first decided row", TEXT, required=True),
+    Column("lever", "what brought this look: suite (the runs there were), items or seeds; empty once decided"),
+    Column("elapsed_s", "seconds from the start of the runs to this look, training and evaluation", NON_NEGATIVE, required=True),
 ]
+# fmt: on
 
 DECISIONS_FILE = "decisions.csv"
 RESULTS_FILE, EPOCHS_FILE, PREDICTIONS_FILE, ENV_FILE = (
@@ -302,46 +227,35 @@ COST_REPEATS_FILE = "cost_repeats.csv"
 # cost_repeats.csv: `bench run --cost-repeats K`: K short timed runs of each finished run's
 # configuration, each in a fresh process (see bench/runs/cost_repeats.py): independent replicates of
 # its cost, which the step-time chunks inside one run are not.
+# fmt: off
 COST_REPEAT_COLUMNS = [
     Column("run_id", "the run whose configuration was timed again (see results.csv)", TEXT, required=True),
     Column("model", "model name, as in results.csv", TEXT, required=True),
     Column("seed", "run seed", INTEGER),
     Column("repeat", "the repeat's number, from 1; each ran in a new process", COUNT, required=True),
-    Column(
-        "steps",
-        "optimizer steps timed, after 3 untimed warm-up steps; 1 for a model without steps (tfidf_lr), whose repeat times one whole fit",
-        COUNT,
-    ),
-    Column(
-        "step_time_s_mean",
-        "seconds per optimizer step over the timed steps (per fit where steps is 1 for a model without steps)",
-        NON_NEGATIVE,
-        required=True,
-    ),
+    Column("steps", "optimizer steps timed, after 3 untimed warm-up steps; 1 for a model without steps (tfidf_lr), whose repeat times one whole fit", COUNT),
+    Column("step_time_s_mean", "seconds per optimizer step over the timed steps (per fit where steps is 1 for a model without steps)", NON_NEGATIVE, required=True),
     Column("device", "cpu, or cuda with the GPU name"),
-    Column(
-        "concurrent_runs",
-        "runs training at once on this machine when timed (1: the machine to itself)",
-        COUNT,
-    ),
+    Column("concurrent_runs", "runs training at once on this machine when timed (1: the machine to itself)", COUNT),
 ]
+# fmt: on
 
 # steps.csv: one row per timed chunk of a network's epoch (about ten an epoch; none for an estimator),
 # what the report draws a run of few epochs by.
+# fmt: off
 STEP_COLUMNS = [
     Column("run_id", "the run (see results.csv)", TEXT, required=True),
     Column("model", "model name, as in results.csv"),
     Column("seed", "run seed", INTEGER),
     Column("epoch", "epoch number, from 1", COUNT, required=True),
     Column("chunk", "the chunk within the epoch, from 1", COUNT, required=True),
-    Column(
-        "step", "optimizer steps of the run done at the chunk's end, over all epochs", COUNT, required=True
-    ),
+    Column("step", "optimizer steps of the run done at the chunk's end, over all epochs", COUNT, required=True),
     Column("train_loss", "mean training loss over the chunk's reviews", LOSS),
     Column("step_time_s", "mean training seconds per step over the chunk", NON_NEGATIVE),
     Column("study", "Optuna study name, for sweep trials"),
     Column("trial", "Optuna trial number, for sweep trials", COUNT),
 ]
+# fmt: on
 STEPS_FILE = "steps.csv"
 
 
