@@ -5,10 +5,10 @@ a careless or unlucky user corrupts a copy of it: for the fuzz tests of the read
 
 from __future__ import annotations
 
+import atexit
 import csv
 import dataclasses
 import io
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -44,7 +44,9 @@ FILES = [
 @cache
 def source_folder() -> Path:
     """The folder, made once per session in a temporary folder that lives as long as the process."""
-    folder = Path(tempfile.mkdtemp(prefix="bench-fuzz-source-")) / "run"
+    root = Path(tempfile.mkdtemp(prefix="bench-fuzz-source-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    folder = root / "run"
     folder.mkdir()
     for name in ("results.csv", "epochs.csv"):
         shutil.copy(GOLDEN / name, folder / name)
@@ -334,7 +336,3 @@ def corrupt(folder: Path, rng: Random, names: list[str] | None = None, how: list
     else:
         path.write_bytes(CORRUPTIONS[what](path.read_bytes(), rng))
     return f"{name}: {what}"
-
-
-def write_env(folder: Path, data: dict[str, object]) -> None:
-    (folder / "env.json").write_text(json.dumps(data))
