@@ -32,6 +32,7 @@ DEFAULT_COST_MARGIN = 0.10  # relative: costs this close count as equal, for "eq
 DEFAULT_COST_NOISE = 0.10
 # Points: the seed-to-seed sd of a model's test accuracy, assumed where a side has a single seed.
 DEFAULT_SEED_NOISE = 1.0
+DEFAULT_MIN_CLASS_SIZE = 5  # rows of a class in a data file's training split, at least
 SELECTIONS = ("best-val", "last")
 INITS = ("pretrained", "random")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16", "fp16")
@@ -67,6 +68,12 @@ class RunConfig:
     max_test: int | None = flag(500, "Test reviews to use (a stratified sample).")
     # Held out of the training rows to choose the epoch (and a model's own settings).
     val_share: float = flag(0.1, "Share of the training reviews held out for validation.")
+    # A class this small in a data file is nearly always a typo or a stray header row.
+    min_class_size: int = flag(
+        DEFAULT_MIN_CLASS_SIZE,
+        "Fewest rows a class of a data file's training split may have; a smaller class is refused as "
+        "a likely typo or stray header (0 accepts any, even a known class with no rows).",
+    )
     select: str = "best-val"  # the epoch a run reports: best validation accuracy, or the last
     max_len: int = flag(128, "Tokens per review, special tokens included.")
     lr: float = flag(1e-4, "Peak learning rate.")
@@ -102,8 +109,10 @@ class RunConfig:
     def from_saved(cls, saved: Mapping[str, Any]) -> RunConfig:
         """A run's settings as they were saved (env.json, a queue's trial, a cost repeat's request):
         the one place a RunConfig is rebuilt from a dict. A folder from before validation splits
-        trained on all its training rows (val_share 0)."""
-        return cls(**{"val_share": 0.0, **saved, "options": saved.get("options") or {}})
+        trained on all its training rows (val_share 0), and took every class it found
+        (min_class_size 1)."""
+        old = {"val_share": 0.0, "min_class_size": 1}
+        return cls(**{**old, **saved, "options": saved.get("options") or {}})
 
     def validate(self) -> RunConfig:
         """Raise a BenchError for values no run can use."""
@@ -121,6 +130,7 @@ class RunConfig:
                 f"label_smoothing must be in [0, 1), not {self.label_smoothing}",
             ),
             (0 <= self.val_share < 1, f"val_share must be in [0, 1), not {self.val_share}"),
+            (self.min_class_size >= 0, f"min_class_size must be 0 or more, not {self.min_class_size}"),
             (self.max_train is None or self.max_train >= 2, "max_train must be at least 2"),
             (self.max_test is None or self.max_test >= 1, "max_test must be at least 1"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be at least 1"),

@@ -58,6 +58,9 @@ class DataRequest:
     seed: int = 0
     skip_bad_rows: bool = False
     val_share: float = 0.1  # of the max_train training rows, held out for validation (see carve_val)
+    # Rows a class of a file's training split must have: a run asks for its own (RunConfig's default
+    # refuses a class of fewer than 5); a loader called alone refuses only a known class with none.
+    min_class_size: int = 1
 
 
 Loader = Callable[[str, DataRequest], Dataset]
@@ -157,13 +160,6 @@ def carve_val(train: Split, share: float, seed: int) -> tuple[Split, Split]:
     is_val = np.zeros(len(train.labels), dtype=bool)
     is_val[np.concatenate(chosen)] = True
     return train.take(np.flatnonzero(~is_val)), train.take(np.flatnonzero(is_val))
-
-
-def encode_labels(raw: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Map label values to ids 0..K-1 in sorted order (numeric order for integers)."""
-    values = sorted(raw.unique())
-    lookup = {value: i for i, value in enumerate(values)}
-    return raw.map(lookup).to_numpy(dtype=np.int64), tuple(str(v) for v in values)
 
 
 def split_from_frame(frame: pd.DataFrame, text_col: str, prefix: str) -> Split:

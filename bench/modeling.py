@@ -21,7 +21,7 @@ from torch import nn
 
 from bench.config import RunConfig
 from bench.costs.flops import train_flops_per_sample
-from bench.data import Split
+from bench.data import Dataset, Split
 from bench.errors import BenchError
 from bench.registry import Registry
 
@@ -102,6 +102,10 @@ class Spec(ABC):
     def check(self) -> None:  # noqa: B027 (a hook: most models have nothing more to check)
         """Fail now, before any training, on what would fail later (a missing folder, say).
         Called by the runner's check step; the default has nothing more to check."""
+
+    def check_data(self, data: Dataset) -> None:  # noqa: B027 (a hook, as `check`)
+        """Fail now, before any training, on data this model cannot train on (no validation split
+        for a setting it chooses there, say); the default takes any."""
 
     @classmethod
     def paper_network(cls) -> nn.Module | None:

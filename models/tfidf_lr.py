@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
-from bench.data import Split
+from bench.data import Dataset, Split
 from bench.errors import BenchError
 from bench.modeling import MODELS, Estimator, EstimatorSpec
 
@@ -75,13 +75,27 @@ class TfidfLr(EstimatorSpec):
         """A bad grid fails before any run starts, not as a failed row after the others trained."""
         self.grid()
 
-    def fit(self, train: Split, val: Split, n_classes: int) -> Estimator:
-        grid = self.grid()
-        if len(grid) > 1 and not len(val.texts):
+    def check_data(self, data: Dataset) -> None:
+        """No validation split to choose C on, or no word the vectorizer takes: refused before any
+        run starts, not as a failed row."""
+        self._check_val(data.val)
+        words = self.vectorizer().build_analyzer()
+        if not any(words(text) for text in data.train.texts):
+            raise BenchError(
+                f"tfidf_lr: the {len(data.train.texts)} training reviews hold no word of two letters or "
+                "more after cleaning, so its vocabulary would be empty."
+            )
+
+    def _check_val(self, val: Split) -> None:
+        if len(self.grid()) > 1 and not len(val.texts):
             raise BenchError(
                 "tfidf_lr chooses C on the validation split, and there is none: "
                 "set --val-share above 0 or --option C=1."
             )
+
+    def fit(self, train: Split, val: Split, n_classes: int) -> Estimator:
+        grid = self.grid()
+        self._check_val(val)
         # The vectorizer does not depend on C: fit it once, and keep the classifier that won on val
         # (refitting it on the same training rows would give the same model). The criterion is the
         # validation log-loss: on a few hundred reviews accuracy moves in steps of one review and

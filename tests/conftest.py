@@ -1,14 +1,34 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from tests.ci import unavailable
+from tests.fuzzing import tally_file, write_tally
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The fuzz tests' profiles (tests/test_fuzz_*.py): seeded, so every run tries the same inputs, and
+# with no example database in the checkout. `ci` keeps the suite fast; `long` (tox -e fuzz) runs on
+# demand. Each test sets its own number of examples per profile (tests.fuzzing.examples).
+_FUZZ = {
+    "derandomize": True,
+    "database": None,
+    "deadline": None,
+    "print_blob": False,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+}
+# Hypothesis keeps what it learns of the code under a folder of its own: outside the checkout.
+set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "bench-hypothesis"))
+settings.register_profile("ci", max_examples=25, **_FUZZ)
+settings.register_profile("long", max_examples=1000, **_FUZZ)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 TINY_SUITE = ROOT / "tests" / "data" / "tiny.toml"
 # The real 2,000-row sample of the paper's data format lives beside the repository, for tests only.
 SHARED_KAGGLE = ROOT.parent / "shared" / "data" / "kaggle-imdb-3class" / "reviews.tsv"
@@ -76,7 +96,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the session when a test left a file in the checkout, or took one away."""
+    """Fail the session when a test left a file in the checkout, or took one away; write the fuzz
+    tests' tally where BENCH_FUZZ_TALLY asks."""
+    tally = tally_file()
+    if tally is not None:
+        write_tally(tally)
     before = session.config.stash.get(_BEFORE, None)
     if before is None:
         return

@@ -22,7 +22,8 @@ from bench.data import (
 from bench.errors import BenchError
 from tests.ci import need_module
 
-ALL = DataRequest(max_train=None, max_test=None, val_share=0.0)  # every row, no validation split
+# Every row, no validation split, and every class however small: these files are a few rows long.
+ALL = DataRequest(max_train=None, max_test=None, val_share=0.0, min_class_size=0)
 
 
 def kaggle_dir(tmp_path: Path, train: str | bytes, test: str | bytes | None = None) -> Path:
@@ -96,7 +97,7 @@ def test_kaggle_bad_input_is_one_clear_error(tmp_path: Path, body: str | bytes, 
 
 def test_skip_bad_rows_counts_them(tmp_path: Path) -> None:
     body = "sentiment\treview\n1\tok\n0\t \n0\tbad\n"
-    request = DataRequest(None, None, skip_bad_rows=True)
+    request = DataRequest(None, None, skip_bad_rows=True, min_class_size=0)
     data = load_dataset(f"kaggle:{kaggle_dir(tmp_path, body)}", request)
     assert data.skipped_rows == 2  # one in train.tsv, one in test.tsv
     assert data.train.texts == ["ok", "bad"]
@@ -327,7 +328,7 @@ def test_skip_bad_rows_works_for_jsonl_and_parquet(tmp_path: Path) -> None:
     need_module("pyarrow")
     frame = pd.DataFrame({"text": ["good", " ", "bad", None, "fine", "awful"], "label": [1, 1, 0, 0, 1, 0]})
     paths = write_all_formats(frame, tmp_path, "rows")
-    request = DataRequest(None, None, skip_bad_rows=True, val_share=0.0)
+    request = DataRequest(None, None, skip_bad_rows=True, val_share=0.0, min_class_size=1)
     for fmt in ("jsonl", "parquet"):
         data = load_dataset(f"{fmt}:{paths[fmt]}?test={paths[fmt]}", request)
         assert data.skipped_rows == 4 and data.train.texts == ["good", "bad", "fine", "awful"]

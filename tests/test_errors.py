@@ -65,7 +65,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_a_utf8_byte_order_mark_and_crlf_line_ends_load() -> None:
     folder = Path(__file__).parent / "data" / "bom-crlf"
     assert all((folder / n).read_bytes().startswith(b"\xef\xbb\xbf") for n in ("train.tsv", "test.tsv"))
-    data = load_dataset(f"kaggle:{folder}", DataRequest(None, None, val_share=0.0))
+    data = load_dataset(f"kaggle:{folder}", DataRequest(None, None, val_share=0.0, min_class_size=0))
     assert data.train.texts == ["fine", "bad"] and data.train.labels.tolist() == [0, 1]
     assert data.test.texts == ["great, really", "awful"]
     assert np.array_equal(data.test.labels, [2, 0])
@@ -80,7 +80,8 @@ def test_skip_bad_rows_reports_what_it_skipped(tmp_path: Path) -> None:
     suite = Path(__file__).parent / "data" / "tiny.toml"
     args = ["run", "--suite", str(suite), "--model", "encoder", "--dataset", f"kaggle:{folder}"]
     result = CliRunner().invoke(
-        main, [*args, "--epochs", "1", "--skip-bad-rows", "--out", str(tmp_path / "o")]
+        main,
+        [*args, "--epochs", "1", "--skip-bad-rows", "--min-class-size", "0", "--out", str(tmp_path / "o")],
     )
     assert result.exit_code == 0, result.output
     assert "skipped 2 empty review(s)" in result.output

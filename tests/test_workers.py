@@ -77,11 +77,11 @@ def accuracies(out: Path) -> pd.Series:
 # --- the recorder ------------------------------------------------------------------------------
 def test_rows_are_appended_and_the_last_row_of_a_run_wins(tmp_path: Path) -> None:
     recorder = Recorder(tmp_path)
-    recorder.record({"run_id": "a", "status": "interrupted"})
+    recorder.record({"run_id": "a", "model": "m", "seed": 0, "status": "interrupted"})
     size = (tmp_path / RESULTS_FILE).stat().st_size
     inode = (tmp_path / RESULTS_FILE).stat().st_ino
-    recorder.record({"run_id": "b", "status": "ok"})
-    recorder.record({"run_id": "a", "status": "ok", "test_accuracy": 0.75})
+    recorder.record({"run_id": "b", "model": "m", "seed": 1, "status": "ok"})
+    recorder.record({"run_id": "a", "model": "m", "seed": 0, "status": "ok", "test_accuracy": 0.75})
     assert (tmp_path / RESULTS_FILE).stat().st_ino == inode  # appended to, not replaced
     assert (tmp_path / RESULTS_FILE).stat().st_size > size
     assert len(read_rows(tmp_path / RESULTS_FILE)) == 3
@@ -95,13 +95,16 @@ def test_rows_are_appended_and_the_last_row_of_a_run_wins(tmp_path: Path) -> Non
     assert again.results["a"]["status"] == "ok"
 
 
-def test_a_line_cut_short_by_a_crash_is_dropped_before_the_next_append(tmp_path: Path) -> None:
+def test_a_line_cut_short_by_a_crash_is_kept_aside_before_the_next_append(tmp_path: Path) -> None:
     file = AppendedCsv(tmp_path / RESULTS_FILE, [])
-    file.append([{"run_id": "a", "status": "ok"}])
+    file.append([{"run_id": "a", "model": "m", "seed": 0, "status": "ok"}])
     with (tmp_path / RESULTS_FILE).open("a") as f:
-        f.write("b,o")  # a crash in the middle of a row
-    AppendedCsv(tmp_path / RESULTS_FILE, []).append([{"run_id": "c", "status": "ok"}])
+        f.write("b,m,1")  # a crash in the middle of a row
+    AppendedCsv(tmp_path / RESULTS_FILE, []).append(
+        [{"run_id": "c", "model": "m", "seed": 2, "status": "ok"}]
+    )
     assert read_rows(tmp_path / RESULTS_FILE)["run_id"].tolist() == ["a", "c"]
+    assert (tmp_path / f"{RESULTS_FILE}.torn").read_bytes() == b"b,m,1"
 
 
 def test_a_new_column_rewrites_the_file_once(tmp_path: Path) -> None:
@@ -125,10 +128,22 @@ def test_a_resumed_run_forgets_its_epochs_after_the_checkpoint(tmp_path: Path) -
 def test_merging_workers_keeps_the_finished_row_of_a_run_with_its_own_epochs(tmp_path: Path) -> None:
     dead, alive = Recorder(tmp_path / "worker-h-1"), Recorder(tmp_path / "worker-h-2")
     dead.epoch({"run_id": "a", "epoch": 1, "test_accuracy": 0.1}, [])
-    dead.record({"run_id": "a", "model": "m", "status": "interrupted", "finished_at": "2026-01-01T00:00:02"})
+    dead.record(
+        {
+            "run_id": "a",
+            "model": "m",
+            "seed": 0,
+            "status": "interrupted",
+            "finished_at": "2026-01-01T00:00:02",
+        }
+    )
     alive.epoch({"run_id": "a", "epoch": 1, "test_accuracy": 0.9}, [])
-    alive.record({"run_id": "a", "model": "m", "status": "ok", "finished_at": "2026-01-01T00:00:01"})
-    alive.record({"run_id": "b", "model": "m", "status": "ok", "finished_at": "2026-01-01T00:00:03"})
+    alive.record(
+        {"run_id": "a", "model": "m", "seed": 0, "status": "ok", "finished_at": "2026-01-01T00:00:01"}
+    )
+    alive.record(
+        {"run_id": "b", "model": "m", "seed": 1, "status": "ok", "finished_at": "2026-01-01T00:00:03"}
+    )
     merge_workers(tmp_path)
     results = read_rows(tmp_path / RESULTS_FILE)
     assert results["run_id"].tolist() == ["a", "b"] and (results["status"] == "ok").all()

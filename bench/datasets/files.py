@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bench.data import DATASETS, DataRequest, Dataset
-from bench.datasets.rows import load_rows, read_jsonl, read_parquet, read_table
+from bench.datasets.readers import read_jsonl, read_parquet, read_table
+from bench.datasets.rows import load_rows
 
 
 @DATASETS.register("tsv", argument="PATH")

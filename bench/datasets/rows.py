@@ -1,11 +1,10 @@
-"""What the file loaders share: reading TSV, CSV, JSONL and Parquet rows with each row's place in its
-file, checking texts and labels, and splitting the rows into train, validation and test."""
+"""What the file loaders share: a file's rows as labelled reviews (texts checked, labels as stripped
+strings), and the one way rows become a Dataset: labels checked across train, validation and test,
+small classes refused, and one file split 80/20 where no test file is given. Reading the files is
+bench.datasets.readers; the labels' rules are bench.datasets.labels."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,117 +18,33 @@ from bench.data import (
     Dataset,
     Split,
     check_classes,
-    encode_labels,
+    clean_text,
     finish,
     split_from_frame,
     stratified_indices,
 )
+from bench.datasets.labels import (
+    canonical_labels,
+    check_class_sizes,
+    check_numbers_are_integers,
+    check_other_splits,
+    class_names,
+    encode,
+    integer_label,
+)
 from bench.errors import BenchError
 
-WHERE = "_where"  # each reader's column naming each row's file and line (or row), for error messages
-BOM = b"\xef\xbb\xbf"
-
-
-def read_text(path: Path) -> str:
-    """A UTF-8 file's text, without the byte-order mark some editors write (as `utf-8-sig` does)."""
-    if not path.is_file():
-        raise BenchError(f"{path} does not exist.")
-    raw = path.read_bytes()
-    raw = raw[len(BOM) :] if raw.startswith(BOM) else raw
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise BenchError(f"{path}, line 1: UTF-16 text (a UTF-16 byte-order mark); re-save as UTF-8.")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise BenchError(f"{path}, line {line}: bytes that are not UTF-8; re-save as UTF-8.") from None
-
-
-def read_table(path: Path, sep: str) -> pd.DataFrame:
-    """Read a delimited file strictly: CSV quoting with doubled quotes, CRLF or LF line ends."""
-    # The csv module, not pandas: pandas would silently turn an extra first field into an index.
-    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=sep, strict=True)
-    rows, lines = [], []  # each row with the file line it starts on (a quoted review spans several)
-    try:
-        start = 1
-        for row in reader:
-            if row:  # blank lines are no rows
-                rows.append(row)
-                lines.append(start)
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise BenchError(f"{path}, line {reader.line_num}: {exc}; check for an unbalanced quote.") from None
-    if not rows:
-        raise BenchError(f"{path} is empty; it needs a header row and data rows.")
-    header, body = rows[0], rows[1:]
-    for line, row in zip(lines[1:], body):
-        if len(row) != len(header):
-            fewer_or_more = "fewer" if len(row) < len(header) else "more"
-            raise BenchError(
-                f"{path}, line {line}: {len(row)} fields, {fewer_or_more} than the header's "
-                f"{len(header)}; check the separator and the quotes."
-            )
-    if not body:
-        raise BenchError(f"{path} has a header but no data rows.")
-    frame = pd.DataFrame(body, columns=header, dtype=object)
-    frame[WHERE] = [f"{path}, line {line}" for line in lines[1:]]
-    return frame
-
-
-def read_jsonl(path: Path) -> pd.DataFrame:
-    """Read one JSON object per line (blank lines ignored); a key missing on a line is a null."""
-    records, lines = [], []
-    for line, text in enumerate(read_text(path).split("\n"), start=1):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BenchError(
-                f"{path}, line {line}: invalid JSON ({exc.msg}, column {exc.colno}); "
-                "write one JSON object per line."
-            ) from None
-        if not isinstance(record, dict):
-            raise BenchError(
-                f"{path}, line {line}: a JSON {type(record).__name__}, not an object; "
-                "write one JSON object per line."
-            )
-        records.append(record)
-        lines.append(line)
-    if not records:
-        raise BenchError(f"{path} is empty; it needs one JSON object per line.")
-    frame = pd.DataFrame(records, dtype=object)
-    frame[WHERE] = [f"{path}, line {line}" for line in lines]
-    return frame
-
-
-def read_parquet(path: Path) -> pd.DataFrame:
-    """Read a Parquet file (needs pyarrow); rows are named by their index, counting from 0."""
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise BenchError(
-            f"Reading {path} needs pyarrow; install it with: pip install 'bench[parquet]'."
-        ) from None
-    if not path.is_file():
-        raise BenchError(f"{path} does not exist.")
-    try:
-        table = pq.read_table(path)
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise BenchError(f"{path} is not a readable Parquet file: {' '.join(str(exc).split())}.") from None
-    if table.num_rows == 0:
-        raise BenchError(f"{path} has no data rows.")
-    frame = pd.DataFrame({name: table.column(name).to_pylist() for name in table.column_names}, dtype=object)
-    frame[WHERE] = [f"{path}, row {i} (counting from 0)" for i in range(len(frame))]
-    return frame
+# The columns of a labelled frame, the only ones kept from a file: a file's own columns (one named
+# "_part", say) cannot collide with what is added here.
+TEXT, LABEL, WHERE, PART = "text", "label", "where", "part"
 
 
 def labelled_frame(
     frame: pd.DataFrame, path: Path, text_col: str, label_col: str, request: DataRequest
 ) -> tuple[pd.DataFrame, int]:
-    """The rows a reader read from `path`, with their review text checked and their labels as
-    stripped strings in `_raw_label`; empty reviews are an error, or skipped and counted."""
-    columns = [c for c in frame.columns if c != WHERE]
+    """The rows a reader read from `path` (each named by its index) as TEXT, LABEL (a stripped string)
+    and WHERE; a review empty after cleaning is an error, or skipped and counted."""
+    columns = [str(c) for c in frame.columns]
     missing = [c for c in (text_col, label_col) if c not in columns]
     if missing:
         raise BenchError(
@@ -137,45 +52,66 @@ def labelled_frame(
             f"the file has {', '.join(map(repr, columns)) or 'none'}."
         )
     texts = []
-    for text, where in zip(frame[text_col], frame[WHERE]):
+    for text, where in zip(frame[text_col], frame.index):
         if not (_is_null(text) or isinstance(text, str)):
-            raise BenchError(f"{where}: the review is {type(text).__name__} {text!r}, not text.")
+            raise BenchError(f"{where}: the review is {type(text).__name__} {_short(text)}, not text.")
+        if isinstance(text, str) and not _is_unicode(text):
+            raise BenchError(
+                f"{where}: the review holds a lone surrogate (half of a character); write it whole."
+            )
         texts.append("" if _is_null(text) else text)
-    frame = frame.assign(**{text_col: texts})
-    empty = frame[text_col].str.strip() == ""
+    rows = pd.DataFrame({TEXT: texts, WHERE: [str(w) for w in frame.index], LABEL: list(frame[label_col])})
+    empty = pd.Series([clean_text(t) == "" for t in texts], dtype=bool)
     if empty.any() and not request.skip_bad_rows:
         raise BenchError(
-            f"{frame.loc[empty, WHERE].iloc[0]}: empty review; fix it or pass --skip-bad-rows "
+            f"{rows.loc[empty, WHERE].iloc[0]}: empty review; fix it or pass --skip-bad-rows "
             f"({int(empty.sum())} such rows)."
         )
-    frame = frame[~empty]
+    rows = rows[~empty].reset_index(drop=True)
     labels = []
-    for label, where in zip(frame[label_col], frame[WHERE]):
+    for label, where in zip(rows[LABEL], rows[WHERE]):
         if _is_null(label) or not str(label).strip():
             raise BenchError(f"{where}: no label; give every row one.")
         if isinstance(label, list | dict):
-            raise BenchError(f"{where}: label {label!r} is not a single value.")
+            raise BenchError(f"{where}: label {_short(label)} is not a single value.")
+        if not _is_unicode(str(label)):
+            raise BenchError(
+                f"{where}: the label holds a lone surrogate (half of a character); write it whole."
+            )
         labels.append(str(label).strip())
-    return frame.assign(_raw_label=labels), int(empty.sum())
+    return rows.assign(**{LABEL: labels}), int(empty.sum())
 
 
 def _is_null(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def int_labels(frame: pd.DataFrame, n_classes: int | None) -> pd.Series:
-    labels = pd.to_numeric(frame["_raw_label"], errors="coerce")
-    bad = labels.isna() | (labels % 1 != 0)
-    if n_classes is not None:
-        bad |= (labels < 0) | (labels >= n_classes)
+def _is_unicode(text: str) -> bool:
+    """False for a string holding a lone surrogate (JSON's "\\ud83d" alone), which no file can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _short(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:60] + "…"
+
+
+def class_ids(frame: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """Labels that must be the integers 0 .. n_classes - 1 (a data set of known classes), as ids."""
+    canonical = frame[LABEL].map(integer_label)
+    bad = ~canonical.isin([str(k) for k in range(n_classes)])
     if bad.any():
-        value, where = frame.loc[bad, ["_raw_label", WHERE]].iloc[0]
-        allowed = f"0 to {n_classes - 1}" if n_classes else "integers"
-        raise BenchError(f"{where}: label {value!r} is not one of {allowed}.")
-    return labels.astype(np.int64)
+        first = int(np.argmax(bad.to_numpy()))
+        value, where = frame[LABEL].iloc[first], frame[WHERE].iloc[first]
+        raise BenchError(f"{where}: label {_short(value)} is not one of 0 to {n_classes - 1}.")
+    return canonical.astype(int).to_numpy(dtype=np.int64)
 
 
-FileReader = Callable[[Path], pd.DataFrame]  # a file's rows (values as read) and their WHERE
+FileReader = Callable[[Path], pd.DataFrame]  # a file's rows (values as read), each named by its index
 TABLE_OPTIONS = ("text", "label", "test", "val")
 
 
@@ -186,7 +122,15 @@ def _parse_table_arg(arg: str) -> tuple[Path, dict[str, str]]:
     if unknown:
         allowed = ", ".join(f"{o}=" for o in TABLE_OPTIONS)
         raise BenchError(f"Unknown option(s) {', '.join(sorted(unknown))}; use {allowed}.")
-    return Path(path).expanduser(), options
+    return expanded(path), options
+
+
+def expanded(path: str) -> Path:
+    """A path as given, `~` expanded; one line where `~user` names nobody."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise BenchError(f"{path}: no home folder for {path.split('/')[0]!r}.") from None
 
 
 def splits_from_frames(
@@ -200,30 +144,38 @@ def splits_from_frames(
     """The one way rows become a Dataset, whatever the file format.
 
     `frames` holds `train` (rows from labelled_frame), and `test` and `val` where separate files give
-    them. Labels are integers where all are, else strings in sorted order. Without `test`, train is
-    split 80/20 by seed; without `val`, val is carved from the training sample.
+    them. Labels are integers where all are, else strings in sorted order; the test and validation
+    files may hold only the training file's classes, and a training class needs
+    `request.min_class_size` rows. Without `test`, train is split 80/20 by seed; without `val`, val is
+    carved from the training sample. (`text_col` is the file's; the rows hold the text as TEXT.)
     """
     parts = list(frames)  # train first, then test and val as given
-    combined = pd.concat([frames[p] for p in parts], keys=parts, names=["_part", None])
+    combined = pd.concat([frames[p] for p in parts], keys=parts, names=[PART, None])
     combined = combined.reset_index(level=0).reset_index(drop=True)  # ids number the rows in order
-    numeric = pd.to_numeric(combined["_raw_label"], errors="coerce")
-    raw = int_labels(combined, None) if numeric.notna().all() else combined["_raw_label"]
-    combined["_label"], names = encode_labels(raw.reset_index(drop=True))
+    check_numbers_are_integers(combined[LABEL], combined[WHERE])
+    combined[LABEL] = canonical_labels(combined[LABEL])
+    by_part = {p: combined.loc[combined[PART] == p, LABEL] for p in parts}
+    check_other_splits(by_part, {p: combined.loc[combined[PART] == p, WHERE] for p in parts})
+    check_class_sizes(
+        by_part["train"], combined.loc[combined[PART] == "train", WHERE], request.min_class_size
+    )
+    names = class_names(by_part["train"])
+    combined["_label"] = encode(combined[LABEL], names)
 
     def rows(part: str, prefix: str) -> Split:
-        return split_from_frame(combined[combined["_part"] == part], text_col, prefix)
+        return split_from_frame(combined[combined[PART] == part], TEXT, prefix)
 
     rng = np.random.default_rng(request.seed)
     if "test" in frames:
         train, test = rows("train", "train-"), rows("test", "test-")
     else:
-        train_rows = combined[combined["_part"] == "train"]
+        train_rows = combined[combined[PART] == "train"]
         labels = train_rows["_label"].to_numpy()
         test_idx = stratified_indices(labels, max(1, len(labels) // 5), rng)
         is_test = np.zeros(len(labels), dtype=bool)
         is_test[test_idx] = True
-        train = split_from_frame(train_rows[~is_test], text_col, "row-")
-        test = split_from_frame(train_rows[is_test], text_col, "row-")
+        train = split_from_frame(train_rows[~is_test], TEXT, "row-")
+        test = split_from_frame(train_rows[is_test], TEXT, "row-")
     check_classes(train, names, where or name)
     val = rows("val", "val-") if "val" in frames else None
     return finish(name, train, test, names, request, skipped, val, rng)
@@ -235,7 +187,7 @@ def load_rows(arg: str, request: DataRequest, scheme: str, reader: FileReader) -
         raise BenchError(f"The {scheme} dataset needs a file: --dataset {scheme}:PATH.")
     path, options = _parse_table_arg(arg)
     text_col, label_col = options.get("text", "text"), options.get("label", "label")
-    files = {"train": path} | {p: Path(options[p]).expanduser() for p in ("test", "val") if p in options}
+    files = {"train": path} | {p: expanded(options[p]) for p in ("test", "val") if p in options}
     frames: dict[str, pd.DataFrame] = {}
     skipped = 0
     for part, file in files.items():

@@ -23,7 +23,9 @@ from bench.runs.weights import load_estimator, load_network
 
 def test_draw(run: RunConfig, n_items: int, skip_bad_rows: bool = False) -> Dataset:
     """The run's data with its test draw's first `n_items` items."""
-    request = DataRequest(run.max_train, n_items, run.data_seed, skip_bad_rows, run.val_share)
+    request = DataRequest(
+        run.max_train, n_items, run.data_seed, skip_bad_rows, run.val_share, run.min_class_size
+    )
     return load_dataset(run.dataset, request)
 
 

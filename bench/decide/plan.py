@@ -11,7 +11,9 @@ from pathlib import Path
 
 from bench import atomic
 from bench.config import VerdictSettings
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
+from bench.readable import MISSING, what_is_there
+from bench.results import read_json_object
 from bench.stats.sequential import BudgetPlan
 
 PLAN_FILE = "decide.json"
@@ -77,14 +79,16 @@ class Plan:
 def load_plan(folder: Path, settings: DecideSettings, suite_s: float) -> tuple[Plan, bool]:
     """The folder's plan, written now from `settings` if it has none; and whether it was there."""
     file = folder / PLAN_FILE
-    if file.is_file():
+    if what_is_there(file) != MISSING:
+        saved = read_json_object(file, "remove it to plan afresh")
         try:
-            saved = json.loads(file.read_text(encoding="utf-8"))
             verdicts = VerdictSettings(**saved["verdicts"])
-            budget = BudgetPlan(saved["alpha"], saved["budget_s"], saved["suite_s"], saved["gamma"])
-        except (ValueError, KeyError, TypeError) as exc:
+            verdicts.validate()
+            numbers = (float(saved[k]) for k in ("alpha", "budget_s", "suite_s", "gamma"))
+            budget = BudgetPlan(*numbers)
+        except (ValueError, KeyError, TypeError, BenchError) as exc:  # StatsError is a ValueError
             raise BenchError(
-                f"{file} cannot be read back ({exc}); it was written by another version of `bench decide`."
+                f"{file} is no plan of `bench decide` ({one_line(exc)}); remove it to plan afresh."
             ) from None
         return Plan(budget, verdicts), True
     verdicts = settings.verdicts

@@ -19,6 +19,7 @@ from bench.launch.storage import Worker
 from bench.launch.workers import slots, wait_all, worker_command
 from bench.launch.workers import start as start_worker
 from bench.modeling import check_display_names
+from bench.readable import FOLDER, MISSING, what_is_there
 from bench.results import ENV_FILE, RESULTS_FILE, RunFolder, saved_runs
 from bench.runs.executor import Executor
 from bench.runs.lock import folder_lock
@@ -35,6 +36,9 @@ def with_repeats(runs: list[RunConfig], repeats: int) -> list[RunConfig]:
 
 def refuse_existing(recorder: Recorder) -> None:
     out = recorder.out
+    problem = what_is_there(out)
+    if problem not in (MISSING, FOLDER):  # a file there, a name too long, a part of the path a file
+        raise BenchError(f"Cannot make the results folder {out}: it {problem or 'is a file'}.")
     if (out / RESULTS_FILE).exists():
         raise BenchError(f"{out} already holds results; continue it with --resume {out}.")
 

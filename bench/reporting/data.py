@@ -20,6 +20,7 @@ from bench.costs.axes import axis_names, axis_value
 from bench.costs.bill import bill_columns
 from bench.costs.columns import cost_columns
 from bench.errors import BenchError
+from bench.readable import FOLDER, MISSING, what_is_there
 from bench.reporting.replicates import load_cost_repeats
 from bench.results import (
     EPOCHS_FILE,
@@ -149,8 +150,11 @@ def load(folders: Sequence[Path], costing: CostSettings | None = None) -> Loaded
     }  # fmt: skip
     repeats = []
     for folder in folders:
-        if not folder.is_dir():
-            raise BenchError(f"no such results folder: {folder}")
+        problem = what_is_there(folder)
+        if problem != FOLDER:
+            raise BenchError(
+                f"no such results folder: {folder}" + (f" ({problem})" if problem != MISSING else "")
+            )
         run = read_folder(folder)
         for key, name in (
             ("results", RESULTS_FILE),
@@ -232,6 +236,8 @@ def add_time_to_target(loaded: Loaded, target: float | None) -> None:
         accuracy = pd.to_numeric(g["val_accuracy"], errors="coerce").to_numpy(dtype=float)
         at = (res["source"] == source) & (res["run_id"] == run_id)
         time = g["cumulative_train_time_s"].to_numpy(dtype=float)
+        if not (np.isfinite(time).all() and (np.diff(time) >= 0).all()):
+            continue  # times missing or out of order (an old or edited file): no time to target
         res.loc[at, "time_to_target_s"] = time_to_target(time, accuracy, target)
         energy = pd.to_numeric(column_or_nan(g, "energy_j"), errors="coerce").to_numpy(dtype=float)
         if np.isfinite(energy).all():

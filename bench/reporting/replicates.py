@@ -24,43 +24,26 @@ from bench.costs.axes import axis_value, on_device
 from bench.costs.bill import finite, number, serving_cost, training_cost
 from bench.costs.columns import cost_columns
 from bench.errors import BenchError
+from bench.results import COST_REPEAT_COLUMNS, COST_REPEATS_FILE, read_rows
 from bench.stats.cost import Replicates
 
-COST_REPEATS_FILE = "cost_repeats.csv"
-COST_REPEAT_COLUMNS = [
-    "run_id",
-    "model",
-    "seed",
-    "repeat",
-    "steps",
-    "step_time_s_mean",
-    "device",
-    "concurrent_runs",
-]
 # What a repeat also times since it times inference; files from before lack them (empty then).
 INFERENCE_REPEAT_COLUMNS = ["latency_ms_p50_bs1", "serve_s_per_1k", "serve_batch"]
 
 
 def load_cost_repeats(folder: Path) -> pd.DataFrame:
     """A folder's cost_repeats.csv (one row per timed repeat, seconds per optimizer step, and the
-    repeat's inference timings where it has them), or an empty frame with its columns when the folder
-    has none."""
+    repeat's inference timings where it has them), checked against its schema, or an empty frame with
+    its columns when the folder has none."""
     file = folder / COST_REPEATS_FILE
-    columns = [*COST_REPEAT_COLUMNS, *INFERENCE_REPEAT_COLUMNS]
-    if not file.is_file() or not file.stat().st_size:
-        return pd.DataFrame(columns=columns)
-    frame = pd.read_csv(file)
-    missing = [c for c in COST_REPEAT_COLUMNS if c not in frame.columns]
-    if missing:
-        raise BenchError(f"{file} lacks the columns {', '.join(missing)}; was it written by `bench run`?")
-    step = pd.to_numeric(frame["step_time_s_mean"], errors="coerce")
-    if not (np.isfinite(step) & (step > 0)).all():
-        raise BenchError(f"{file} has a step_time_s_mean that is missing or not positive.")
-    timed = {
-        c: pd.to_numeric(frame[c], errors="coerce") if c in frame else np.nan
-        for c in INFERENCE_REPEAT_COLUMNS
-    }
-    return frame.assign(step_time_s_mean=step, **timed)
+    frame = read_rows(file)
+    if frame.empty:
+        return pd.DataFrame(columns=[c.name for c in COST_REPEAT_COLUMNS])
+    step = frame["step_time_s_mean"]
+    if not (step > 0).all():
+        line = int(np.argmax(~(step > 0).to_numpy()))
+        raise BenchError(f"{file}: row {line + 1} has a step_time_s_mean of 0; a timed step takes time.")
+    return frame
 
 
 def repeat_row(run: Mapping[Any, Any], repeat: Mapping[Any, Any]) -> dict[str, Any]:

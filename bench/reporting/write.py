@@ -9,6 +9,8 @@ from rich.console import Console
 
 from bench import atomic
 from bench.config import ReportSettings
+from bench.errors import BenchError, one_line
+from bench.readable import FOLDER, MISSING, what_is_there
 from bench.reporting import max_len, plots
 from bench.reporting.formats import Printed, RenderOptions, load_formats
 from bench.reporting.report import Report, build
@@ -16,7 +18,29 @@ from bench.reporting.report import Report, build
 
 def write_figures(rep: Report, folder: Path) -> dict[str, Path]:
     """Every figure of the report, the answer across max_len of a sweep folder's included."""
-    return {**plots.write_all(rep, folder), **max_len.figure(rep, folder)}
+    problem = what_is_there(folder)
+    if problem not in (MISSING, FOLDER):
+        there = "is a file" if problem is None else problem
+        raise BenchError(
+            f"{folder} {there}; the report writes its plots in a folder there: move it, or give --out."
+        )
+    try:
+        return {**plots.write_all(rep, folder), **max_len.figure(rep, folder)}
+    except OSError as exc:  # a read-only folder, a full disk
+        raise BenchError(f"cannot write the plots to {folder} ({one_line(exc)}); give --out DIR.") from None
+
+
+def report_file(out: Path | None, first_folder: Path, extension: str) -> Path:
+    """Where a report written to a file goes: `out`, or report.EXT inside it where `out` is a folder
+    (as for the printed report's plots), or beside the first results folder's rows."""
+    if out is None:
+        return first_folder / f"report.{extension}"
+    problem = what_is_there(out)
+    if problem == FOLDER:
+        return out / f"report.{extension}"
+    if problem not in (None, MISSING):
+        raise BenchError(f"--out {out} {problem}; give a file or a folder to write the report to.")
+    return out
 
 
 def write_report(
@@ -42,10 +66,13 @@ def write_report(
             console.print(part)
         err.print(f"wrote {len(figures)} plots to {plot_dir / 'plots'}")
         return None
-    file = out or rep.loaded.folders[0] / f"report.{fmt.extension}"
+    file = report_file(out, rep.loaded.folders[0], fmt.extension)
     figures = write_figures(rep, file.parent / "plots")
     text = fmt.render(rep, figures, options)
     assert isinstance(text, str), f"format {fmt.name} writes a file, so its renderer returns text"
-    atomic.write_text(file, text)
+    try:
+        atomic.write_text(file, text)
+    except OSError as exc:
+        raise BenchError(f"cannot write {file} ({one_line(exc)}); give --out FILE.") from None
     err.print(f"wrote {file} and {len(figures)} plots to {file.parent / 'plots'}")
     return file

@@ -144,10 +144,15 @@ class Executor:
 
     # --- preparation -------------------------------------------------------------------------
     def dataset(self, run: RunConfig) -> Dataset:
-        key = (run.dataset, run.max_train, run.max_test, run.data_seed, run.val_share)
+        key = (run.dataset, run.max_train, run.max_test, run.data_seed, run.val_share, run.min_class_size)
         if key not in self._datasets:
             request = DataRequest(
-                run.max_train, run.max_test, run.data_seed, self.skip_bad_rows, run.val_share
+                run.max_train,
+                run.max_test,
+                run.data_seed,
+                self.skip_bad_rows,
+                run.val_share,
+                run.min_class_size,
             )
             data = load_dataset(run.dataset, request)
             if data.skipped_rows:
@@ -159,8 +164,9 @@ class Executor:
         """Fail before any training on what would fail later: options, data, pretrained weights."""
         for run in runs:
             spec = MODELS.get(run.model)(run)
-            self.dataset(run)
+            data = self.dataset(run)
             spec.check()  # what the model itself needs (an hf: folder that is a model, say)
+            spec.check_data(data)  # what it needs of the data (tfidf_lr: a validation split, words)
             if isinstance(spec, EstimatorSpec):
                 continue
             if run.init == "pretrained" and spec.default_pretrained:

@@ -55,6 +55,11 @@ def _read(path: Path) -> tuple[bytes, Holder | None] | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a folder, or a file this user may not read, where the lock file goes
+        raise BenchError(
+            f"{path} cannot be read as the folder's lock ({one_line(exc)}); if no bench process runs "
+            "there, remove it and try again."
+        ) from None
     try:
         data = json.loads(raw)
         return raw, Holder(int(data["pid"]), str(data["host"]), float(data["start"]))
@@ -80,7 +85,10 @@ class FolderLock:
 
     def acquire(self) -> None:
         """Take the lock, taking over a stale one; a BenchError when a live process holds it."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where the folder goes, a name too long, no permission
+            raise BenchError(f"Cannot make the results folder {self.folder}: {one_line(exc)}") from None
         for _ in range(_ATTEMPTS):
             if self._create():
                 self.held = True

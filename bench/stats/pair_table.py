@@ -10,48 +10,52 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from bench.stats.verdicts import Judged
+from bench.cells import BOOLEAN, COUNT, FRACTION, NON_NEGATIVE, NUMBER, TEXT, Column, number, one_of
+from bench.stats.verdicts import VERDICTS, Judged
 from bench.stats.wording import Room, sentence
+
+RATIO = number(low=0, finite=False)  # a ratio's interval may be unbounded
+DIFFERENCE = number(low=-1, high=1)  # of two accuracies
 
 # Every pair row's columns and what each holds: the report's pair table, `--format csv`'s pair rows
 # and decisions.csv (bench/results.py documents them from here).
 PAIR_COLUMNS = [
-    ("model_a", "the cheaper model of the pair, by mean cost"),
-    ("model_b", "the costlier model"),
-    ("cost", "the cost axis, in words (training time, peak host memory...)"),
-    ("cost_unit", "its unit"),
-    ("cost_ratio", "B's mean cost over A's"),
-    ("cost_ci_low", "lower bound of the cost ratio, at the pair's alpha (from replicates, or the assumed noise)"),
-    ("cost_ci_high", "upper bound"),
-    ("cost_significant", "True when B is shown costlier (the cost interval above 1; for exact costs, a higher count)"),
-    ("cost_equal", "True when the costs are shown within cost_margin of each other"),
-    ("acc_diff", "accuracy of B minus A, a fraction (0.012 is 1.2 points)"),
-    ("acc_diff_ci_low", "lower bound, at the pair's alpha"),
-    ("acc_diff_ci_high", "upper bound"),
-    ("pair_alpha", "the pair's share of alpha: the two-sided error of its intervals (alpha over the report's pairs, or a look's share)"),
-    ("p_value", "two-sided p-value of B - A = 0"),
-    ("p_adjusted", "min(1, p * alpha / pair_alpha): below alpha exactly when the interval excludes 0"),
-    ("mde", "difference detectable with 80% power at the pair's alpha, a fraction (empty where none is reliable)"),
-    ("margin", "points: the smallest gain worth a higher cost"),
-    ("cost_margin", "relative: costs this close count as equal"),
-    ("scope", "models (recipes, seed-to-seed variance included) or checkpoints (--checkpoints)"),
-    ("acc_method", "the accuracy comparison used (bench ls comparisons)"),
-    ("cost_method", "how the cost interval was computed"),
-    ("cost_noise", "relative run-to-run sd assumed for a side with one run (empty where measured)"),
-    ("seed_noise", "points: seed-to-seed sd assumed for a side with one seed (empty where none was assumed)"),
-    ("seeds_a", "seeds of model_a compared"),
-    ("seeds_b", "seeds of model_b compared"),
-    ("n_items", "test items both models' runs predicted"),
-    ("break_even", "B's extra cost per point of accuracy, in cost_unit (empty where B costs no more)"),
-    ("break_even_low", "its 95% Fieller interval's lower end (see break_even_kind)"),
-    ("break_even_high", "its upper end"),
-    ("break_even_kind", "bounded; two rays (the price lies outside [low, high]: the gain may be 0); or whole line"),
-    ("items_to_decide", "test items in all that would decide an inconclusive pair with 80% power, at the spread observed"),
-    ("seeds_to_decide", "seeds a side that would decide it with 80% power"),
-    ("verdict", "worth it, not worth it, equivalent or inconclusive (the rule: bench/stats/verdicts.py)"),
-    ("sentence", "the verdict in words"),
+    Column("model_a", "the cheaper model of the pair, by mean cost", TEXT, required=True),
+    Column("model_b", "the costlier model", TEXT, required=True),
+    Column("cost", "the cost axis, in words (training time, peak host memory...)", TEXT),
+    Column("cost_unit", "its unit", TEXT),
+    Column("cost_ratio", "B's mean cost over A's", RATIO),
+    Column("cost_ci_low", "lower bound of the cost ratio, at the pair's alpha (from replicates, or the assumed noise)", RATIO),
+    Column("cost_ci_high", "upper bound", RATIO),
+    Column("cost_significant", "True when B is shown costlier (the cost interval above 1; for exact costs, a higher count)", BOOLEAN),
+    Column("cost_equal", "True when the costs are shown within cost_margin of each other", BOOLEAN),
+    Column("acc_diff", "accuracy of B minus A, a fraction (0.012 is 1.2 points)", DIFFERENCE),
+    Column("acc_diff_ci_low", "lower bound, at the pair's alpha", DIFFERENCE),
+    Column("acc_diff_ci_high", "upper bound", DIFFERENCE),
+    Column("pair_alpha", "the pair's share of alpha: the two-sided error of its intervals (alpha over the report's pairs, or a look's share)", FRACTION),
+    Column("p_value", "two-sided p-value of B - A = 0", FRACTION),
+    Column("p_adjusted", "min(1, p * alpha / pair_alpha): below alpha exactly when the interval excludes 0", FRACTION),
+    Column("mde", "difference detectable with 80% power at the pair's alpha, a fraction (empty where none is reliable)", NON_NEGATIVE),
+    Column("margin", "points: the smallest gain worth a higher cost", NON_NEGATIVE),
+    Column("cost_margin", "relative: costs this close count as equal", NON_NEGATIVE),
+    Column("scope", "models (recipes, seed-to-seed variance included) or checkpoints (--checkpoints)", one_of("models", "checkpoints")),
+    Column("acc_method", "the accuracy comparison used (bench ls comparisons)", TEXT),
+    Column("cost_method", "how the cost interval was computed", TEXT),
+    Column("cost_noise", "relative run-to-run sd assumed for a side with one run (empty where measured)", NON_NEGATIVE),
+    Column("seed_noise", "points: seed-to-seed sd assumed for a side with one seed (empty where none was assumed)", NON_NEGATIVE),
+    Column("seeds_a", "seeds of model_a compared", COUNT),
+    Column("seeds_b", "seeds of model_b compared", COUNT),
+    Column("n_items", "test items both models' runs predicted", COUNT),
+    Column("break_even", "B's extra cost per point of accuracy, in cost_unit (empty where B costs no more)", NUMBER),
+    Column("break_even_low", "its 95% Fieller interval's lower end (see break_even_kind)", NUMBER),
+    Column("break_even_high", "its upper end", NUMBER),
+    Column("break_even_kind", "bounded; two rays (the price lies outside [low, high]: the gain may be 0); or whole line", TEXT),
+    Column("items_to_decide", "test items in all that would decide an inconclusive pair with 80% power, at the spread observed", COUNT),
+    Column("seeds_to_decide", "seeds a side that would decide it with 80% power", COUNT),
+    Column("verdict", "worth it, not worth it, equivalent or inconclusive (the rule: bench/stats/verdicts.py)", one_of(*VERDICTS), required=True),
+    Column("sentence", "the verdict in words", TEXT),
 ]  # fmt: skip
-VERDICT_COLUMNS = [name for name, _ in PAIR_COLUMNS]
+VERDICT_COLUMNS = [c.name for c in PAIR_COLUMNS]
 
 
 def pair_row(j: Judged, noun: str, unit: str, alpha: float, room: Room | None = None) -> dict[str, object]:

@@ -59,7 +59,10 @@ class BudgetPlan:
 
     def __post_init__(self) -> None:
         check_level(self.alpha, "alpha")
-        if self.budget_s < 0 or self.suite_s < 0 or self.suite_s + self.budget_s <= 0:
+        if not math.isfinite(self.gamma):
+            raise StatsError(f"the spending function's gamma must be a number, not {self.gamma}")
+        seconds = (self.budget_s, self.suite_s)
+        if not all(math.isfinite(s) and s >= 0 for s in seconds) or sum(seconds) <= 0:
             raise StatsError("a plan needs a positive total of suite and budget seconds")
 
     @property
