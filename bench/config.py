@@ -356,7 +356,7 @@ class VerdictSettings:
 
     def with_suite(self, suite: SuiteConfig | None, given: Mapping[str, float | None]) -> VerdictSettings:
         """These settings with the suite's where the command line gave none (`given`: None = not given)."""
-        chosen = {
+        chosen: dict[str, Any] = {
             **(suite.verdicts if suite is not None else {}),
             **{k: v for k, v in given.items() if v is not None},
         }

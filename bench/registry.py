@@ -14,6 +14,7 @@ that names it (exit 2); the built-in extensions are registered first and cannot 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.util
 import os
@@ -79,7 +80,7 @@ def _load_folders() -> None:
         for file in sorted(folder.glob("*.py")):
             if not file.name.startswith("_"):
                 name = f"bench_plugin_{abs(hash(str(folder))) % 10**8}_{file.stem}"
-                _import_plugin(f"{file}", lambda name=name, file=file: _import_file(name, file))
+                _import_plugin(f"{file}", functools.partial(_import_file, name, file))
 
 
 def _import_file(name: str, file: Path) -> None:

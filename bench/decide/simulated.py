@@ -111,7 +111,7 @@ class SimulatedWorld:
                 model=name,
                 run_ids=tuple(f"{name}-s{i}" for i in range(k)),
                 seeds=tuple(range(k)),
-                item_ids=tuple(range(m.n_items)),  # type: ignore[arg-type]  (ints: a nested prefix)
+                item_ids=tuple(str(i) for i in range(m.n_items)),  # a nested prefix
                 correct=np.stack([c[: m.n_items] for c in m.correct]).astype(np.int8),
                 costs=Replicates.of(times),
                 run_s=t.train_s + m.n_items * t.item_s,

@@ -35,7 +35,7 @@ def pair_path(rows: pd.DataFrame) -> str:
 def decision_paths(decisions: pd.DataFrame) -> list[str]:
     """Sentences for every pair of every folder in `decisions` (decisions.csv's rows, tagged with their
     folder in `source`), and the time each folder spent deciding."""
-    out = []
+    out: list[str] = []
     if decisions.empty or "look" not in decisions:
         return out
     for source, frame in decisions.groupby("source", sort=False):

@@ -8,7 +8,9 @@ Reads the loaded results files only; the decide loop reads the same evidence fro
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,13 +94,14 @@ def decided(table: pd.DataFrame, loaded: Loaded, ours: pd.DataFrame) -> tuple[pd
     for row in table.to_dict("records"):
         (source_a, model_a), (source_b, model_b) = where.loc[row["model_a"]], where.loc[row["model_b"]]
         same = (looks["source"] == source_a) & (looks["cost"] == row["cost"])
-        mine = looks[same & (looks[["model_a", "model_b"]].apply(set, axis=1) == {model_a, model_b})]
+        pair = [{a, b} == {model_a, model_b} for a, b in zip(looks["model_a"], looks["model_b"])]
+        mine = looks[same & np.array(pair, dtype=bool)]
         if source_a != source_b or mine.empty:
             rows.append(row)
             continue
         last = mine.sort_values("look").iloc[-1]
         entry = {model_a: row["model_a"], model_b: row["model_b"]}
-        plan = {c: last[c] for c in VERDICT_COLUMNS if c in last.index}
+        plan: dict[Hashable, Any] = {c: last[c] for c in VERDICT_COLUMNS if c in last.index}
         plan["model_a"], plan["model_b"] = entry[str(last["model_a"])], entry[str(last["model_b"])]
         rows.append({**row, **plan})
         replaced += 1

@@ -228,11 +228,9 @@ def price_plot(pairs: pd.DataFrame) -> Figure:
     """Every pair's break-even price of a point (B's extra cost per point of accuracy it gains) with its
     95% Fieller interval, on one log axis: worth it to whoever values a point above the price. An
     interval that reaches zero gain is unbounded, drawn as an arrow to the axis' end."""
-    rows = (
-        pairs[pd.to_numeric(pairs.get("break_even"), errors="coerce") > 0]
-        if "break_even" in pairs
-        else pairs[:0]
-    )
+    rows = pairs[:0]
+    if "break_even" in pairs:
+        rows = pairs[pd.to_numeric(pairs["break_even"], errors="coerce") > 0]
     n = len(rows)
     fig, ax = plt.subplots(figsize=(8.5, 1.4 + 0.5 * max(n, 1)))
     colors = verdict_colors(rows["verdict"]) if n else {}
