@@ -25,13 +25,14 @@ import torch
 
 from bench.config import RunConfig
 from bench.costs.flops import mfu
-from bench.costs.trackers import CostTracker, device_trackers
+from bench.costs.trackers import CostTracker, DeviceTrackers, device_trackers
 from bench.data import DataRequest, Dataset, load_dataset
 from bench.errors import BenchError, one_line
 from bench.modeling import (
     MODELS,
     EstimatorSpec,
     ModelSpec,
+    Spec,
     count_params,
     load_models,
     resolve_pretrained,
@@ -175,8 +176,9 @@ class Executor:
             if device.type == "cpu" or torch.cuda.is_available():
                 resolve_precision(run.precision, device)
 
-    def prepare(self, run: RunConfig) -> Prepared:
-        spec = MODELS.get(run.model)(run)
+    def prepare(self, run: RunConfig, spec: Spec | None = None) -> Prepared:
+        """The run's data, tokenized for its network (`spec`: the run's model, if built already)."""
+        spec = spec or MODELS.get(run.model)(run)
         if not isinstance(spec, ModelSpec):
             raise BenchError(f"{run.model} is not a network; it has no tokenizer to prepare.")
         return tokenized(spec, self.dataset(run), run)
@@ -207,7 +209,7 @@ class Executor:
         live = _Live(row, sink or MemorySink())
         outcome = Outcome(row)
         try:
-            outcome.predictions = self._train(run, live, on_epoch)
+            outcome.predictions = self._train(spec, run, live, on_epoch)
             row["status"] = "ok"
             if not self.keep_checkpoints and self.main:
                 remove_checkpoint(checkpoint_dir(self.out, run_id))
@@ -227,11 +229,12 @@ class Executor:
             live.sink.finish(outcome)
         return outcome
 
-    def _train(self, run: RunConfig, live: _Live, on_epoch: EpochHook | None) -> list[dict[str, Any]]:
+    def _train(
+        self, spec: Spec, run: RunConfig, live: _Live, on_epoch: EpochHook | None
+    ) -> list[dict[str, Any]]:
         """Fill the live row; the run's prediction rows."""
         use_all_cores()
         seed_everything(run.seed)
-        spec = MODELS.get(run.model)(run)
         data = self.dataset(run)
         row = live.row
         row.update(
@@ -276,15 +279,31 @@ class Executor:
     def _train_network(
         self, spec: ModelSpec, run: RunConfig, live: _Live, on_epoch: EpochHook | None
     ) -> Selection:
-        row = live.row
+        """The network's run on its device; NVML is let go however the run ends."""
         device = pick_device(run.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise BenchError("--device cuda was asked for, but torch sees no CUDA device.")
         device = distributed.setup(device)  # this rank's GPU under torchrun
-        prepared = self.prepare(run)
-        data = prepared.dataset
+        prepared = self.prepare(run, spec)
         track = device_trackers(device, run.trackers)  # before the model exists on the device
-        nvml = track.nvml
+        try:
+            return self._train_on(spec, prepared, run, device, track, live, on_epoch)
+        finally:
+            if track.nvml:
+                track.nvml.close()
+
+    def _train_on(
+        self,
+        spec: ModelSpec,
+        prepared: Prepared,
+        run: RunConfig,
+        device: torch.device,
+        track: DeviceTrackers,
+        live: _Live,
+        on_epoch: EpochHook | None,
+    ) -> Selection:
+        """Train the network epoch by epoch on `device`, checkpointing; the selected epoch."""
+        row, data, nvml = live.row, prepared.dataset, track.nvml
         seed_everything(run.seed)  # the network's initial weights depend on the seed alone
         network = spec.build_network(data.n_classes, prepared.tokenizer)
         total, trainable = count_params(network)
@@ -327,8 +346,6 @@ class Executor:
         )
         if run.trackers:  # latency and serving time, on the trained network
             row.update(network_inference(network, prepared, run, device))
-        if nvml:
-            nvml.close()
         return selection
 
     def _fit_estimator(self, spec: EstimatorSpec, data: Dataset, run: RunConfig, live: _Live) -> Selection:
