@@ -244,6 +244,65 @@ def _check_settings(settings: SweepSettings) -> None:
             raise BenchError(message + ".")
 
 
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep will search, by what sampler, under which study name, towards how many trials."""
+
+    spaces: list[Space]
+    sampler_name: str
+    costs: tuple[str, ...]  # the cost objectives of --objective pareto (none for accuracy)
+    model_name: str  # the model's display name, one folder (hf:org/name: org-name)
+    name: str  # the Optuna study's
+    total: int  # finished trials to stop at: --trials, or the grid's size if smaller
+
+    @property
+    def objectives(self) -> list[str]:
+        return ["val_accuracy", *(f"cost_{c}" for c in self.costs)]
+
+
+def plan_sweep(base: RunConfig, suite: SuiteConfig, settings: SweepSettings) -> SweepPlan:
+    """The sweep's plan, every setting checked before anything runs."""
+    _check_settings(settings)
+    if base.val_share <= 0 and "val=" not in base.dataset:
+        raise BenchError(
+            "A sweep chooses on the validation split, and val_share is 0: set --val-share above 0 "
+            "(the test split is read for the report, never to choose)."
+        )
+    multi = settings.objective == "pareto"
+    costs = tuple(dict.fromkeys(settings.costs or ("time",))) if multi else ()
+    sampler_name = settings.sampler or ("nsga2" if multi else "tpe")
+    spaces = resolve_spaces(settings.params, suite, base.model, grid=sampler_name == "grid")
+    model_name = MODELS.get(base.model)(base).display_name.replace("/", "-")
+    name = settings.study or default_study_name(suite.name, model_name, spaces, multi)
+    grid_size = math.prod(len(s.values()) for s in spaces) if sampler_name == "grid" else 0
+    total = min(settings.trials, grid_size or settings.trials)
+    return SweepPlan(spaces, sampler_name, costs, model_name, name, total)
+
+
+def open_study(
+    plan: SweepPlan,
+    storage: RDBStorage,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+) -> optuna.Study:
+    """The plan's study in `storage`, created or joined; refused when it exists with other objectives."""
+    study = optuna.create_study(
+        storage=storage,
+        study_name=plan.name,
+        sampler=sampler,
+        pruner=pruner,
+        directions=[StudyDirection.MAXIMIZE] + [StudyDirection.MINIMIZE] * len(plan.costs),
+        load_if_exists=True,
+    )
+    if study.user_attrs.setdefault("objectives", plan.objectives) != plan.objectives:
+        raise BenchError(
+            f"Study {plan.name!r} already exists with objectives {study.user_attrs['objectives']}, not "
+            f"{plan.objectives}; give another --study or the same --objective and --cost."
+        )
+    study.set_user_attr("objectives", plan.objectives)
+    return study
+
+
 def run_sweep(
     base: RunConfig,
     suite: SuiteConfig,
@@ -254,27 +313,17 @@ def run_sweep(
     part: Part | None = None,  # one model's study of a sweep across models
 ) -> SweepOutcome:
     """Run this worker's share of the study until it holds `settings.trials` finished trials."""
-    _check_settings(settings)
-    if base.val_share <= 0 and "val=" not in base.dataset:
-        raise BenchError(
-            "A sweep chooses on the validation split, and val_share is 0: set --val-share above 0 "
-            "(the test split is read for the report, never to choose)."
-        )
+    plan = plan_sweep(base, suite, settings)
     console = console or Console(stderr=True)
-    multi = settings.objective == "pareto"
-    costs = tuple(dict.fromkeys(settings.costs or ("time",))) if multi else ()
-    sampler_name = settings.sampler or ("nsga2" if multi else "tpe")
-    spaces = resolve_spaces(settings.params, suite, base.model, grid=sampler_name == "grid")
-    sampler = make_sampler(sampler_name, spaces, settings.trials, base.seed)
-    model_name = MODELS.get(base.model)(base).display_name.replace("/", "-")  # hf:org/name: one folder
-    name = settings.study or default_study_name(suite.name, model_name, spaces, multi)
-    out = out or Path("reports") / f"sweep-{name}"
+    out = out or Path("reports") / f"sweep-{plan.name}"
     out.mkdir(parents=True, exist_ok=True)
     worker = Worker.this()
-    grid_size = math.prod(len(s.values()) for s in spaces) if sampler_name == "grid" else 0
-    total = min(settings.trials, grid_size or settings.trials)
-    display = SweepProgress(console, total, part.label if part else "trials", part.overall if part else None)
-    folder = out / (worker.folder + (f"-{model_name}" if part else ""))  # a folder per study: one writer each
+    display = SweepProgress(
+        console, plan.total, part.label if part else "trials", part.overall if part else None
+    )
+    folder = out / (
+        worker.folder + (f"-{plan.model_name}" if part else "")
+    )  # a folder per study: one writer each
     executor = Executor(
         folder,
         progress=display,
@@ -282,48 +331,37 @@ def run_sweep(
         resume_hint="the same bench sweep command (the trial is queued again)",
     )
     recorder = Recorder(folder)
-    check_spaces(base, spaces, executor)
+    check_spaces(base, plan.spaces, executor)
 
     storage = open_storage(settings.storage or f"sqlite:///{(out / 'study.db').resolve()}")
-    objectives = ["val_accuracy", *(f"cost_{c}" for c in costs)]
-    study = optuna.create_study(
-        storage=storage,
-        study_name=name,
-        sampler=sampler,
-        pruner=pruner or make_pruner(settings.prune and not multi),
-        directions=[StudyDirection.MAXIMIZE] + [StudyDirection.MINIMIZE] * len(costs),
-        load_if_exists=True,
-    )
-    if study.user_attrs.setdefault("objectives", objectives) != objectives:
-        raise BenchError(
-            f"Study {name!r} already exists with objectives {study.user_attrs['objectives']}, not "
-            f"{objectives}; give another --study or the same --objective and --cost."
-        )
-    study.set_user_attr("objectives", objectives)
+    sampler = make_sampler(plan.sampler_name, plan.spaces, settings.trials, base.seed)
+    study = open_study(plan, storage, sampler, pruner or make_pruner(settings.prune and not plan.costs))
     recovered = recover_dead_trials(study, storage, worker)
     complete, pruned, failed, running = counted(study)
     console.print(
-        f"Study {name}: {complete} complete, {pruned} pruned, {failed} failed, {running} running"
+        f"Study {plan.name}: {complete} complete, {pruned} pruned, {failed} failed, {running} running"
         + (f" (retrying interrupted trial(s) {recovered})" if recovered else "")
-        + f"; sweeping {'; '.join(map(str, spaces))} with {sampler_name} to {settings.trials} "
+        + f"; sweeping {'; '.join(map(str, plan.spaces))} with {plan.sampler_name} to {settings.trials} "
         f"finished trials. This worker writes {recorder.out}."
     )
-    if total < settings.trials:
-        console.print(f"The grid holds {total} points; the sweep stops there.")
-    if multi and settings.prune:
+    if plan.total < settings.trials:
+        console.print(f"The grid holds {plan.total} points; the sweep stops there.")
+    if plan.costs and settings.prune:
         console.print("Pruning is off: Optuna prunes single-objective studies only.")
 
-    after = _AfterTrial(total, storage, worker, out, console, display, part)
+    after = _AfterTrial(plan.total, storage, worker, out, console, display, part)
     try:
-        if complete + pruned + running < total:
-            spaces_text = [str(s) for s in spaces]
-            objective = Objective(base, spaces, executor, recorder, name, costs, worker, total)
+        if complete + pruned + running < plan.total:
+            objective = Objective(
+                base, plan.spaces, executor, recorder, plan.name, plan.costs, worker, plan.total
+            )
             # This worker's own folder only: workers share OUT, and each writes its own rows.
             with folder_lock(recorder.out), display:
+                spaces_text = [str(s) for s in plan.spaces]
                 recorder.write_env(
-                    {"sweep": {**dataclasses.asdict(settings), "study": name, "spaces": spaces_text}}
+                    {"sweep": {**dataclasses.asdict(settings), "study": plan.name, "spaces": spaces_text}}
                 )
-                display.show(*status_line(study, total))
+                display.show(*status_line(study, plan.total))
                 try:
                     study.optimize(
                         objective, timeout=settings.timeout, catch=(TrialFailed,), callbacks=[after]
