@@ -259,8 +259,9 @@ def test_models_small_case_by_hand() -> None:
     r = compare_accuracy(a, b)
     assert r.diff == pytest.approx(0.25) and r.se == pytest.approx(math.sqrt(1 / 48))
     assert r.df == pytest.approx(1.0)
-    half = sps.t.ppf(0.975, 1) * math.sqrt(1 / 48)
-    assert (r.ci_low, r.ci_high) == pytest.approx((0.25 - half, 0.25 + half))
+    half = sps.t.ppf(0.975, 1) * math.sqrt(1 / 48)  # 1.83: the interval is clipped to [-1, 1]
+    assert half > 1.25 and (r.ci_low, r.ci_high) == (-1.0, 1.0)
+    assert r.p_value == pytest.approx(2 * sps.t.sf(0.25 / math.sqrt(1 / 48), 1))
     assert (r.spread.tau2_a, r.spread.tau2_b) == (0.0, 0.0) and not r.spread.assumed_a
 
 

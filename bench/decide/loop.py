@@ -72,7 +72,7 @@ class Decider:
     def __init__(self, backend: Backend, plan: Plan, settings: DecideSettings, say: Callable[[str], None]):
         self.backend, self.plan, self.settings, self.say = backend, plan, settings, say
         self.limits = Limits(settings.max_seeds, settings.max_repeats, LOAD_S)
-        history = backend.history()
+        history = self.history = backend.history()
         self.look = int(history["look"].max()) if len(history) else 0
         self.fraction = float(history["fraction"].max()) if len(history) else 0.0
         self.decided = decided_pairs(history)
@@ -124,6 +124,8 @@ class Decider:
         models = self.backend.state()
         if len(models) < 2:
             raise BenchError(f"{len(models)} model(s) have finished runs; a pair needs two.")
+        if self.fraction >= 1.0:  # an earlier start spent the plan's alpha: its verdicts stand
+            return self._spent_already()
         judged: list[Judged] = []
         levers: dict[tuple[str, str], str] = {p: "suite" for p in model_pairs(list(models))}
         why = ""
@@ -150,6 +152,16 @@ class Decider:
         return Decided(
             self.look, dict(self.decided), [self._undecided(j, models, why) for j in left], self.spent
         )
+
+    def _spent_already(self) -> Decided:
+        last = self.history[self.history["look"] == self.look]
+        left = [
+            f"After look {self.look}, the plan's alpha was spent at an earlier start (move decide.json "
+            f"and decisions.csv away to decide afresh): {words}"
+            for a, b, words in zip(last["model_a"], last["model_b"], last["sentence"])
+            if pair_key(str(a), str(b)) not in self.decided
+        ]
+        return Decided(self.look, dict(self.decided), left, self.before_s)
 
     def _why_stopped(
         self, judged: Sequence[Judged], models: Mapping[str, ModelRuns], pools: Mapping[str, int]
