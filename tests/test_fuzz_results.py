@@ -30,8 +30,8 @@ from bench.config import ReportSettings
 from bench.decide.local import decide_folder
 from bench.decide.plan import DecideSettings
 from bench.errors import BenchError
-from bench.reporting.report import build
 from bench.reporting.render_text import to_csv, to_markdown
+from bench.reporting.report import build
 from bench.results import ROW_KEYS, file_columns, latest_rows, read_rows, read_table
 from bench.runs.recorder import Recorder
 from bench.strict_csv import Table
