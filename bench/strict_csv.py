@@ -88,6 +88,13 @@ class _Reader:
         return Torn(line, offset, self.raw[offset:])
 
     def records(self) -> tuple[list[_Record], Torn | None]:
+        if '"' not in self.text:  # no quotes: a record is a line, and one pass reads them all
+            try:
+                rows = list(csv.reader(io.StringIO(self.text, newline=""), strict=True))
+            except csv.Error:
+                pass  # the loop below finds the line
+            else:
+                return [_Record(line, fields) for line, fields in enumerate(rows, start=1) if fields], None
         reader = csv.reader(io.StringIO(self.text, newline=""), strict=True)
         records: list[_Record] = []
         line = 1
