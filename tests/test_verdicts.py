@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from bench.config import VerdictSettings
+from bench.config import DEFAULT_SEED_NOISE, VerdictSettings
 from bench.stats.cost import compare_cost, cost_position
 from bench.stats.fieller import BOUNDED, fieller
 from bench.stats.intervals import StatsError
@@ -104,9 +104,9 @@ def test_judge_pair_orders_by_cost_and_reads_one_level() -> None:
     assert j.costlier and j.verdict == WORTH_IT and j.reason == "above the margin"
     # One seed a side: the models comparison with the assumed seed sd, which the sentence says.
     assert j.accuracy.scope == "models" and j.accuracy.spread.assumed_a and j.accuracy.spread.assumed_b
-    assert j.seed_noise == 1.0
+    assert j.seed_noise == DEFAULT_SEED_NOISE
     words = sentence(j, "training time", "s")
-    assert "a seed-to-seed sd of 1 point assumed for small and big (one seed), not measured" in words
+    assert "a seed-to-seed sd of 1.5 points assumed for small and big (one seed), not measured" in words
     assert percent(0.01) == "99%" and "99% interval" in words
 
 
@@ -197,14 +197,14 @@ def test_judge_all_shares_alpha_over_the_pairs() -> None:
 
 
 def test_the_level_agrees_with_a_t_quantile_by_hand() -> None:
-    """One seed a side, assumed sd 1 point: SE^2 = v / n + 2 (0.01)^2 and df by Satterthwaite over the
-    items alone (the assumed part is known), the interval diff +- t SE."""
+    """One seed a side, assumed sd 1.5 points: SE^2 = v / n + 2 (0.015)^2 and df by Satterthwaite over
+    the items alone (the assumed part is known), the interval diff +- t SE."""
     rng = np.random.default_rng(6)
     a, b = _items(30, 300, 600, rng)
-    j = judge_pair("a", "b", a, b, [1.0], [2.0], 0.02, VerdictSettings())
+    j = judge_pair("a", "b", a, b, [1.0], [2.0], 0.02, VerdictSettings(seed_noise=1.5))
     d = b.astype(float) - a.astype(float)
     v, n = d.var(ddof=1), len(d)
-    se2 = v / n + 2e-4
+    se2 = v / n + 2 * 0.015**2
     df = se2**2 / ((v / n) ** 2 / (n - 1))
     half = sps.t.isf(0.01, df) * math.sqrt(se2)
     assert (j.accuracy.ci_low, j.accuracy.ci_high) == pytest.approx((d.mean() - half, d.mean() + half))

@@ -23,7 +23,7 @@ from bench.reporting.report import Report
 from bench.stats import comparisons
 from bench.stats.fieller import BOUNDED
 from bench.stats.majority import HINT
-from bench.stats.wording import amount, percent
+from bench.stats.wording import amount, percent, points
 
 Grid = tuple[list[str], list[list[str]]]
 Section = tuple[str, str, Grid]  # title, note, grid (no headers: a list of sentences)
@@ -229,7 +229,7 @@ def sections(rep: Report, with_ci: bool) -> list[Section]:
         v = rep.verdicts
         note = (
             f"Accuracy: {comparisons.described()}; a model with one seed is given a seed-to-seed sd of "
-            f"{v.seed_noise:g} points, assumed, not measured. Each pair's intervals are at its level: alpha "
+            f"{points(v.seed_noise)}, assumed, not measured. Each pair's intervals are at its level: alpha "
             f"{v.alpha:g} over the pairs, or the plan's share for a pair `--until-decided` judged; p "
             "(adjusted) is below alpha exactly when the interval excludes 0. Detectable: the difference "
             "found with 80% power at the pair's level. Cost: ratio of means, its interval from "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from bench.config import DEFAULT_SEED_NOISE
 from bench.stats.comparisons import CHECKPOINTS, AccuracyComparison, Ask, Batch, Spread, comparison_for
 from bench.stats.intervals import StatsError, check_level
 
@@ -45,7 +46,7 @@ def compare_accuracy(
     correct_b: npt.ArrayLike,
     level: float = 0.05,
     power: float = 0.8,
-    seed_sd: float = 0.01,
+    seed_sd: float = DEFAULT_SEED_NOISE / 100,
     checkpoints: bool = False,
     with_mde: bool = True,
 ) -> AccuracyComparison:

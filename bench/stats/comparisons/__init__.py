@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bench.config import DEFAULT_SEED_NOISE
 from bench.registry import Registry
 
 MODELS = "models"  # a claim about two training recipes: seed-to-seed variance included
@@ -136,7 +137,7 @@ class Ask:
     level: float = 0.05
     power: float = 0.8
     with_mde: bool = True
-    seed_sd: float = 0.01
+    seed_sd: float = DEFAULT_SEED_NOISE / 100
 
 
 class Batch(NamedTuple):
