@@ -161,7 +161,8 @@ def test_pairs_are_the_models_comparison_at_alpha_over_the_pairs() -> None:
         assert got["mde"] == pytest.approx(comp.mde, nan_ok=True)
     # two seeds of bert against one of bert_bilstm: compared, the lone seed's spread assumed, and said
     one = pairs.loc[("bert", "bert_bilstm")]
-    assert "a seed-to-seed sd of 1.5 points assumed for bert_bilstm (one seed), not measured" in one["sentence"]
+    assumed = "a seed-to-seed sd of 1.5 points assumed for bert_bilstm (one seed), not measured"
+    assert assumed in one["sentence"]
     # cost: bert's two seeds against bert_bilstm's one run, judged against the assumed 10% noise
     by_hand = compare_cost([1000.0, 1100.0], [1500.0], noise=0.1, confidence=1 - level)
     assert one["cost_ratio"] == pytest.approx(1500 / 1050)
