@@ -27,7 +27,7 @@ from bench.launch.launcher import LaunchSettings
 from bench.launch.session import RunRequest, default_out, run_session
 from bench.reporting.report import build
 from bench.reporting.write import write_report
-from bench.results import frame_with_schema, result_columns
+from bench.results import frame_with_schema, result_columns, saved_runs
 from bench.runs.distributed import is_main
 from bench.runs.interrupts import exit_code, signals_as_interrupts
 
@@ -106,6 +106,16 @@ def suite_verdicts(suite: str, given: Mapping[str, Any]) -> VerdictSettings:
     except BenchError:  # a resumed folder's suite file may have moved: no suite's settings then
         chosen = None
     return VerdictSettings().with_suite(chosen, given)
+
+
+def folder_verdicts(folder: Path, given: Mapping[str, Any]) -> VerdictSettings:
+    """The verdict settings `bench decide` judges a folder by: those `given`, else its suite's (when
+    the suite's file is still where the runs found it), else the defaults."""
+    try:
+        suite = saved_runs(folder)[0][0].suite
+    except BenchError:  # no env.json to name the suite: deciding says what is wrong with the folder
+        return VerdictSettings().with_suite(None, given)
+    return suite_verdicts(suite, given)
 
 
 def suite_costs(suite: str, given: CostSettings | None) -> CostSettings:

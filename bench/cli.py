@@ -431,12 +431,13 @@ def decide(folder: Path, budget: str, max_seeds: int, max_repeats: int) -> None:
     most per second: more test items (its runs' kept weights on the next unused test reviews),
     another seed, or cost repeats where only the costs are left to show. Errors stay at alpha over
     all looks (alpha spent along the budget). Every look is a row per pair in FOLDER/decisions.csv.
-    A budget that ends with pairs undecided exits 0 and says what more would decide them.
+    A budget that ends with pairs undecided exits 0 and says what more would decide them. The
+    verdict settings are those given, else the folder's suite's, else the defaults; a folder decided
+    before keeps the plan it was given then (decide.json).
     """
-    from bench.api import decide_command
-    from bench.config import VerdictSettings
+    from bench.api import decide_command, folder_verdicts
 
-    verdicts = VerdictSettings().with_suite(None, given_verdicts(click.get_current_context()))
+    verdicts = folder_verdicts(folder, given_verdicts(click.get_current_context()))
     sys.exit(decide_command(folder, decide_settings(budget, max_seeds, max_repeats, verdicts)))
 
 

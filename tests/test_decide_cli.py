@@ -3,6 +3,7 @@ kept weights, more test items evaluated from them, decisions.csv, and a budget t
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -68,6 +69,23 @@ def test_decide_with_no_budget_exits_0_with_what_would_decide(finished: Path, tm
     if decisions["verdict"].iloc[0] == "inconclusive":
         assert "the budget is spent" in output and "would decide it" in output
     assert "pairs decided; budget left 0 s" in output
+
+
+def test_decide_reads_the_folder_suite_s_margin_unless_one_is_given(finished: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "wide.toml"
+    suite.write_text(TINY_SUITE.read_text(encoding="utf-8").replace("[run]", "margin = 4.0\n\n[run]", 1))
+    for given, margin in (((), 4.0), (("--margin", "2"), 2.0)):
+        folder = tmp_path / f"copy-{margin:g}"
+        shutil.copytree(finished, folder)
+        env = json.loads((folder / "env.json").read_text(encoding="utf-8"))
+        for run in env["runs"]:
+            run["suite"] = str(suite)
+        (folder / "env.json").write_text(json.dumps(env), encoding="utf-8")
+        code, output = run_cli("decide", str(folder), "--budget", "0", *given)
+        assert code == 0, output
+        plan = json.loads((folder / "decide.json").read_text(encoding="utf-8"))
+        assert plan["verdicts"]["margin"] == margin
+        assert pd.read_csv(folder / "decisions.csv")["margin"].tolist() == [margin]
 
 
 def test_decide_adds_test_items_whose_predictions_match_a_fresh_run(
