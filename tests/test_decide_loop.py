@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from bench.config import RunConfig, VerdictSettings
+from bench.decide.evidence import wall_seconds
 from bench.decide.folder import FolderBackend
 from bench.decide.local import decide
 from bench.decide.plan import PLAN_FILE, DecideSettings, parse_budget
@@ -198,3 +199,13 @@ def test_parse_budget() -> None:
     for bad in ("soon", ""):
         with pytest.raises(BenchError):
             parse_budget(bad)
+
+
+def test_runs_shorter_than_their_stamps_show_still_give_the_plan_seconds() -> None:
+    """Start and end stamps are to the second: a run of 0.3 s can show none. Its wall seconds are
+    then its training time, so the first look's share of alpha is never 0."""
+    stamp = "2026-12-07T01:06:36+00:00"
+    rows = pd.DataFrame({"started_at": [stamp], "finished_at": [stamp], "train_time_s": [0.3]})
+    assert wall_seconds(rows) == pytest.approx(0.3)
+    later = rows.assign(finished_at="2026-12-07T01:06:39+00:00")
+    assert wall_seconds(later) == pytest.approx(3.0)

@@ -54,11 +54,13 @@ class ModelRuns:
 
 
 def wall_seconds(rows: pd.DataFrame) -> float:
-    """Mean wall seconds of the rows' runs, from their start and end stamps (training time without)."""
+    """Mean wall seconds of the rows' runs, from their start and end stamps, and never less than their
+    training time (the stamps are to the second: a run of a fraction of one can show 0)."""
     started = pd.to_datetime(column_or_nan(rows, "started_at"), errors="coerce", utc=True)
     finished = pd.to_datetime(column_or_nan(rows, "finished_at"), errors="coerce", utc=True)
     seconds = (finished - started).dt.total_seconds().dropna()
-    return float(seconds.mean()) if len(seconds) else float(rows["train_time_s"].mean())
+    training = float(rows["train_time_s"].mean())
+    return max(float(seconds.mean()), training) if len(seconds) else training
 
 
 def read_state(folder: Path) -> dict[str, ModelRuns]:

@@ -96,7 +96,9 @@ def decide_folder(
 def decide(backend: FolderBackend, settings: DecideSettings, say: Callable[[str], None]) -> Decided:
     """The loop on a folder backend, under the folder's plan (written now where there is none)."""
     models = backend.state()
-    suite_s = sum(m.run_s * len(m.run_ids) for m in models.values())
+    # The suite's share of the plan is the first look's alpha: at least a second of it, so that
+    # runs too short for their stamps to show still leave the first look something to spend.
+    suite_s = max(sum(m.run_s * len(m.run_ids) for m in models.values()), 1.0)
     plan, earlier = load_plan(backend.folder, settings, suite_s)
     if earlier and plan.verdicts != settings.verdicts:
         say(f"deciding under the plan in {backend.folder}/decide.json, which an earlier start made")
