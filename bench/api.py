@@ -25,6 +25,7 @@ from bench.errors import BenchError
 from bench.launch.console import results_table
 from bench.launch.launcher import LaunchSettings
 from bench.launch.session import RunRequest, default_out, run_session
+from bench.reporting.data import newest_folder
 from bench.reporting.report import build
 from bench.reporting.write import write_report
 from bench.results import frame_with_schema, result_columns, saved_runs
@@ -94,8 +95,9 @@ def report(
     bench.reporting.data for what the report holds."""
     costing = CostSettings.parse(price, volume, serve_batch, carbon_intensity)
     cost = cost or ("total" if costing.volume is not None else "time")
-    settings = ReportSettings(cost, target, VerdictSettings(**verdicts), wide, costing)
-    return write_report([Path(p) for p in paths], format, Path(out) if out else None, settings)
+    folders = [Path(p) for p in paths]
+    settings = ReportSettings(cost, target, report_verdicts(folders, verdicts), wide, costing)
+    return write_report(folders, format, Path(out) if out else None, settings)
 
 
 def suite_verdicts(suite: str, given: Mapping[str, Any]) -> VerdictSettings:
@@ -116,6 +118,13 @@ def folder_verdicts(folder: Path, given: Mapping[str, Any]) -> VerdictSettings:
     except BenchError:  # no env.json to name the suite: deciding says what is wrong with the folder
         return VerdictSettings().with_suite(None, given)
     return suite_verdicts(suite, given)
+
+
+def report_verdicts(folders: Iterable[Path], given: Mapping[str, Any]) -> VerdictSettings:
+    """The verdict settings `bench report` judges by: those `given`, else the folders' suite's where
+    every folder's gives the same, else the defaults."""
+    found = {folder_verdicts(f, given) for f in (list(folders) or [newest_folder()])}
+    return found.pop() if len(found) == 1 else VerdictSettings().with_suite(None, given)
 
 
 def suite_costs(suite: str, given: CostSettings | None) -> CostSettings:

@@ -523,10 +523,11 @@ def report(
     """
     import dataclasses
 
-    from bench.config import ReportSettings, VerdictSettings
+    from bench.api import report_verdicts
+    from bench.config import ReportSettings
     from bench.reporting.write import write_report
 
-    verdicts = VerdictSettings().with_suite(None, given_verdicts(click.get_current_context()))
+    verdicts = report_verdicts(folders, given_verdicts(click.get_current_context()))
     costing = dataclasses.replace(cost_settings(price, volume, carbon_intensity), serve_batch=serve_batch)
     cost = cost or ("total" if costing.volume is not None else "time")
     write_report(list(folders), fmt, out, ReportSettings(cost, target, verdicts, wide, costing.validate()))

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import bench
+from bench.api import report_verdicts
 from bench.cli import main
 from bench.results import DECISION_COLUMNS
 
@@ -86,6 +87,8 @@ def test_decide_reads_the_folder_suite_s_margin_unless_one_is_given(finished: Pa
         plan = json.loads((folder / "decide.json").read_text(encoding="utf-8"))
         assert plan["verdicts"]["margin"] == margin
         assert pd.read_csv(folder / "decisions.csv")["margin"].tolist() == [margin]
+        # bench report judges by the same settings: the suite's margin unless one is given.
+        assert report_verdicts([folder], {"margin": float(given[1]) if given else None}).margin == margin
 
 
 def test_decide_adds_test_items_whose_predictions_match_a_fresh_run(

@@ -31,16 +31,42 @@ def test_the_standard_error_is_the_sizing_contract_by_hand() -> None:
 
 
 def test_from_one_seed_each_seeds_are_bought_when_items_cannot_narrow_the_models() -> None:
-    # The items' share (0.11 / 500 = 2.2e-4) is about the seeds' (2e-4); doubling the items removes
-    # 1.1e-4 for 40 s, a seed of each removes 1e-4 for 120 s: items. At 8,000 items the items' share is
-    # 1.4e-5: doubling them buys almost nothing, seeds buy 1e-4.
+    # At 500 items the items' share (0.11 / 500 = 2.2e-4) is about the seeds' (2e-4): doubling the
+    # items is the best buy. At 8,000 items it is 1.4e-5: items buy almost nothing, seeds can.
     assert choose_lever(options()).lever == ITEMS
     many_items = dataclasses.replace(ONE_SEED, n=8000)
-    choice = choose_lever(options(many_items, block=8000))
-    assert choice.lever == SEEDS and choice.se_after < choice.se_now
+    now = sps.norm.isf(0.025) * math.sqrt(0.11 / 8000 + 2e-4)
+    choice = choose_lever(options(many_items, block=8000, seeds_left_a=7, seeds_left_b=7))
+    assert choice.lever == SEEDS and choice.seeds_a == choice.seeds_b >= 2
+    k = 1 + choice.seeds_a  # seeds a side after: a t on k - 1 degrees of freedom (Hsu's cap)
+    by_hand = sps.t.isf(0.025, k - 1) * math.sqrt(0.11 / 8000 + 2 * 1e-4 / k)
+    assert choice.width_now == pytest.approx(now) and choice.width_after == pytest.approx(by_hand)
+    # The best rate: no other run of seeds narrows more per second.
+    for j in range(1, 8):
+        width = sps.t.isf(0.025, j) * math.sqrt(0.11 / 8000 + 2 * 1e-4 / (1 + j))
+        assert (now - width) / (120.0 * j) <= (now - by_hand) / choice.seconds + 1e-12
+    # A second seed each trades the assumed spread for one measured on 1 degree of freedom: a wider
+    # interval (t_0.975,1 = 12.7); and doubling the items narrows it by 1%, under the 5% a look must
+    # buy. With one seed left a side nothing is worth a look.
+    assert choose_lever(options(many_items, block=8000)).lever is None
     # Without the seed parts, the comparison of two checkpoints, items would always look better.
     checkpoints = dataclasses.replace(many_items, tau2_a=0.0, tau2_b=0.0, assumed_a=False, assumed_b=False)
-    assert choose_lever(options(checkpoints, block=8000)).lever == ITEMS
+    assert choose_lever(options(checkpoints, block=8000, seeds_left_a=7, seeds_left_b=7)).lever == ITEMS
+
+
+def test_seeds_are_bought_as_far_as_the_budget_allows() -> None:
+    many_items = dataclasses.replace(ONE_SEED, n=8000)
+    # 300 s left: two more seeds of each (240 s) at most; df 2 gives a wider interval than now.
+    tight = options(many_items, block=8000, seeds_left_a=7, seeds_left_b=7, budget_s=300.0, items_left=0)
+    assert choose_lever(tight).lever is None
+
+
+def test_the_side_with_fewer_seeds_caps_the_degrees_of_freedom() -> None:
+    # A at 2 seeds (1 df), B at 6: whatever B buys, the interval stays on 1 df; a seed of A lifts it to 2.
+    spread = Spread(v=0.05, n=8000, seeds_a=2, seeds_b=6, tau2_a=1e-4, tau2_b=1e-4)
+    assert spread.df() == 1.0 and spread.df(seeds_a=3) == 2.0 and spread.df(seeds_b=7) == 1.0
+    choice = choose_lever(options(spread, block=8000, seeds_left_a=6, seeds_left_b=2))
+    assert choice.lever == SEEDS and choice.seeds_a >= 1 and choice.seeds_b == 0
 
 
 def test_a_cheap_side_gets_the_seed_when_one_side_is_all_of_the_spread() -> None:

@@ -3,6 +3,7 @@ words, the break-even price of a point and the front, each against hand-worked c
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ from bench.stats.cost import compare_cost, cost_position
 from bench.stats.fieller import BOUNDED, fieller
 from bench.stats.intervals import StatsError
 from bench.stats.pair_table import VERDICT_COLUMNS, pair_table
+from bench.stats.sizing import Needed
 from bench.stats.verdicts import (
     EQUIVALENT,
     INCONCLUSIVE,
@@ -172,6 +174,17 @@ def test_an_inconclusive_pair_says_what_it_rules_out_and_what_would_decide_it() 
     # Neither lever alone: the seed parts are above the target, and 500 items too few with any seeds.
     assert j.needed.items is None and j.needed.seeds is None and j.needed.together is not None
     assert f"about {j.needed.together[1]} seeds a side on about {j.needed.together[0]:,} test items" in words
+
+
+def test_a_gain_on_a_bound_is_not_given_an_absurd_plan() -> None:
+    """A gain that sits almost on the margin needs a standard error near 0: the projection runs to
+    billions of items or seeds, which is no plan; the sentence says so instead."""
+    rng = np.random.default_rng(4)
+    a, b = _items(3, 300, 500, rng)
+    j = judge_pair("a", "b", a, b, [100.0], [150.0], 0.05, VerdictSettings())
+    absurd = dataclasses.replace(j, needed=Needed(together=(10**13, 10**30)))
+    words = sentence(absurd, "training time", "s")
+    assert "no feasible amount of data would decide it" in words and "10,000,000,000,000" not in words
 
 
 def test_judge_all_shares_alpha_over_the_pairs() -> None:

@@ -74,7 +74,7 @@ class FolderBackend(ABC):
         try:
             seeds = [a for a in actions if a.lever == SEEDS]
             if seeds:  # all at once: the workers of a queue train them side by side
-                self.train_seeds([self.seed_config(models[a.model]) for a in seeds])
+                self.train_seeds([c for a in seeds for c in self.seed_configs(models[a.model], a.count)])
             for action in actions:
                 runs = models[action.model]
                 if action.lever == ITEMS:
@@ -89,9 +89,11 @@ class FolderBackend(ABC):
     def config(self, model: str, seed: int) -> RunConfig:
         return dataclasses.replace(self.configs[model], seed=seed)
 
-    def seed_config(self, runs: ModelRuns) -> RunConfig:
-        """The next seed of a model, tested on the items its runs have (a nested test draw's prefix)."""
-        return dataclasses.replace(self.configs[runs.model], seed=next_seed(runs), max_test=runs.n_items)
+    def seed_configs(self, runs: ModelRuns, count: int) -> list[RunConfig]:
+        """The next `count` seeds of a model, tested on the items its runs have (a nested test draw's
+        prefix)."""
+        config, first = self.configs[runs.model], next_seed(runs)
+        return [dataclasses.replace(config, seed=first + i, max_test=runs.n_items) for i in range(count)]
 
     @abstractmethod
     def train_seeds(self, configs: Sequence[RunConfig]) -> None:

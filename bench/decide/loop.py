@@ -138,8 +138,10 @@ class Decider:
                 why = why or "the budget is spent"
                 break
             pools = {m: self.backend.pool(m) for m in models}
+            # Levers are priced at the alpha left: where the pair's decision will be made.
+            level_left = self.plan.budget.left(self.fraction, len(judged))
             actions, levers = round_of(
-                judged, models, pools, self.limits, self.plan.budget.budget_s - self.spent
+                judged, models, pools, self.limits, self.plan.budget.budget_s - self.spent, level_left
             )
             if not actions:  # spend what alpha is left on what there is
                 why = self._why_stopped(judged, models, pools)
@@ -175,7 +177,7 @@ class Decider:
         for a in actions:
             what = {
                 ITEMS: f"{a.model} on {a.n_items:,} test items",
-                SEEDS: f"another seed of {a.model}",
+                SEEDS: f"another seed of {a.model}" if a.count == 1 else f"{a.count} more seeds of {a.model}",
                 REPEATS: f"{a.count} cost repeats of {a.model}",
             }[a.lever]
             self.say(f"deciding: {what} (about {duration(a.seconds)})")

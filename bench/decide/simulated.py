@@ -137,8 +137,9 @@ class SimulatedWorld:
         for a in actions:
             m = self.models[a.model]
             if a.lever == SEEDS:
-                self._train(m)
-                self.clock += m.truth.train_s + m.n_items * m.truth.item_s
+                for _ in range(a.count):
+                    self._train(m)
+                    self.clock += m.truth.train_s + m.n_items * m.truth.item_s
             elif a.lever == ITEMS:
                 self.clock += (a.n_items - m.n_items) * len(m.correct) * m.truth.item_s
                 m.n_items = a.n_items

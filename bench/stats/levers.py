@@ -1,15 +1,20 @@
-"""Which lever an undecided pair pulls next: more test items, another seed (of A, of B, or of each), or
+"""Which lever an undecided pair pulls next: more test items, more seeds (of A, of B, or of each), or
 cost repeats.
 
-The accuracy interval's half-width is q * SE with the comparison's sizing contract (Spread)
+The accuracy interval's half-width is t_{1-level/2, df} * SE with the comparison's sizing contract
+(Spread)
 
     SE^2 = v / n + tau_a^2 / k_a + tau_b^2 / k_b,
 
-and both levers are priced with the same SE and the same q: the seed parts are in both, measured
-where a model has seeds and assumed (--seed-noise) where it has one. More items shrink only v / n,
-so once the seed parts dominate, items cannot narrow the interval of two models and seeds can. Each
-option's expected narrowing is divided by its expected seconds, from measured evaluation and
-training times; the best rate wins.
+and every lever is priced by the half-width it leaves, at the look's level: the seed parts are in
+all of them, measured where a model has seeds and assumed (--seed-noise) where it has one, and df is
+the models' t test's cap (k - 1 of a side whose seeds differ). More items shrink only v / n, so once
+the seed parts dominate, items cannot narrow the interval of two models and seeds can; but a second
+seed trades an assumed spread for a measured one on 1 degree of freedom, a far wider interval, so
+seeds are priced as runs of them: j more of A, of B or of each, for every j the seeds left and the
+budget left allow, and bought together (no look is spent on an interval of 1 degree of freedom).
+Each option's narrowing is divided by its expected seconds, from measured evaluation and training
+times; the best rate wins.
 
 Cost repeats come first where the accuracy interval already leaves the verdict to the costs (see
 bench.stats.verdicts.cost_decides): timed repeats in fresh processes are what can show B costlier,
@@ -20,13 +25,20 @@ Pure functions; nothing reads or writes files.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from scipy import stats as sps
 
 from bench.stats.comparisons import Spread
 
 ITEMS = "items"
 SEEDS = "seeds"
 REPEATS = "cost repeats"
+# A look spends its share of alpha whatever it bought, and what is not spent goes to the last look:
+# a lever that narrows the interval by less than this is not worth a look of its own.
+MIN_NARROWING = 0.05
+SEED_RUN = 16  # the most seeds a side one choice looks ahead to (t is near normal by 16 df)
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,8 @@ class PairOptions:
     seed_s_a, seed_s_b: seconds to train and evaluate one more seed (None: at --max-seeds).
     repeat_s_a, repeat_s_b: seconds of one cost repeat of each (None: no more repeats, or an exact cost).
     cost_decides: the accuracy interval leaves the verdict to the costs.
+    level: the look's two-sided level for the pair; seeds_left_a, seeds_left_b: seeds each model may
+    still train (--max-seeds); budget_s: seconds left to spend.
     """
 
     spread: Spread
@@ -50,6 +64,19 @@ class PairOptions:
     repeat_s_a: float | None = None
     repeat_s_b: float | None = None
     cost_decides: bool = False
+    level: float = 0.05
+    seeds_left_a: int = 1
+    seeds_left_b: int = 1
+    budget_s: float = math.inf
+
+    def half_width(
+        self, n: int | None = None, seeds_a: int | None = None, seeds_b: int | None = None
+    ) -> float:
+        """The interval's half-width at other sizes, the spreads taken as they are (a projection)."""
+        s = self.spread
+        df = s.df(seeds_a, seeds_b)
+        q = float(sps.norm.isf(self.level / 2.0) if math.isinf(df) else sps.t.isf(self.level / 2.0, df))
+        return q * s.se(n, seeds_a, seeds_b)
 
 
 @dataclass(frozen=True)
@@ -58,32 +85,47 @@ class LeverChoice:
     seeds_a: int = 0  # seeds of A the choice trains (SEEDS)
     seeds_b: int = 0
     items: int = 0  # test items in all (ITEMS)
-    se_now: float = 0.0
-    se_after: float = 0.0
+    width_now: float = 0.0  # the interval's half-width now and after the choice
+    width_after: float = 0.0
     seconds: float = 0.0
 
 
 def choose_lever(options: PairOptions) -> LeverChoice:
-    """The lever with the largest expected narrowing of the standard error per second."""
-    s = options.spread
-    now = s.se()
-    if options.cost_decides and options.repeat_s_a is not None and options.repeat_s_b is not None:
-        return LeverChoice(REPEATS, se_now=now, se_after=now, seconds=options.repeat_s_a + options.repeat_s_b)
+    """The lever with the largest expected narrowing of the interval per second."""
+    s, o = options.spread, options
+    now = o.half_width()
+    repeats_fit = (
+        o.repeat_s_a is not None and o.repeat_s_b is not None and o.repeat_s_a + o.repeat_s_b <= o.budget_s
+    )
+    if o.cost_decides and repeats_fit:
+        seconds = (o.repeat_s_a or 0.0) + (o.repeat_s_b or 0.0)
+        return LeverChoice(REPEATS, width_now=now, width_after=now, seconds=seconds)
     candidates: list[LeverChoice] = []
-    add = min(options.block, options.items_left)
+    per_item = o.item_s_a + o.item_s_b
+    affordable = int(o.budget_s / per_item) if per_item > 0 and math.isfinite(o.budget_s) else o.items_left
+    add = min(o.block, o.items_left, affordable)  # items for one side only would be no comparison
     if add > 0:
-        seconds = add * (options.item_s_a + options.item_s_b)
+        seconds = add * per_item
+        after = o.half_width(n=s.n + add)
         candidates.append(
-            LeverChoice(ITEMS, items=s.n + add, se_now=now, se_after=s.se(n=s.n + add), seconds=seconds)
+            LeverChoice(ITEMS, items=s.n + add, width_now=now, width_after=after, seconds=seconds)
         )
-    for more_a, more_b in ((1, 0), (0, 1), (1, 1)):
-        price_a = options.seed_s_a if more_a else 0.0
-        price_b = options.seed_s_b if more_b else 0.0
-        if price_a is None or price_b is None:
+    for step_a, step_b in ((1, 0), (0, 1), (1, 1)):
+        if (step_a and o.seed_s_a is None) or (step_b and o.seed_s_b is None):
             continue
-        after = s.se(seeds_a=s.seeds_a + more_a, seeds_b=s.seeds_b + more_b)
-        candidates.append(LeverChoice(SEEDS, more_a, more_b, 0, now, after, price_a + price_b))
-    useful = [c for c in candidates if c.se_after < now]
+        price = step_a * (o.seed_s_a or 0.0) + step_b * (o.seed_s_b or 0.0)
+        j = 1
+        while (
+            j <= SEED_RUN
+            and j * step_a <= o.seeds_left_a
+            and j * step_b <= o.seeds_left_b
+            and j * price <= o.budget_s
+        ):
+            more_a, more_b = j * step_a, j * step_b
+            after = o.half_width(seeds_a=s.seeds_a + more_a, seeds_b=s.seeds_b + more_b)
+            candidates.append(LeverChoice(SEEDS, more_a, more_b, 0, now, after, j * price))
+            j += 1
+    useful = [c for c in candidates if c.width_after < (1.0 - MIN_NARROWING) * now]
     if not useful:
-        return LeverChoice(None, se_now=now, se_after=now)
-    return max(useful, key=lambda c: (now - c.se_after) / max(c.seconds, 1e-9))
+        return LeverChoice(None, width_now=now, width_after=now)
+    return max(useful, key=lambda c: (now - c.width_after) / max(c.seconds, 1e-9))

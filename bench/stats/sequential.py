@@ -79,6 +79,10 @@ class BudgetPlan:
             raise StatsError(f"a look at t = {t_now} comes after one at t = {t_before}")
         return spent(t_now, self.alpha, self.gamma) - spent(t_before, self.alpha, self.gamma)
 
+    def left(self, t: float, pairs: int) -> float:
+        """One pair's share of the alpha not spent by t: the level a last look there would judge at."""
+        return (self.alpha - spent(t, self.alpha, self.gamma)) / max(pairs, 1)
+
     def level(self, t_before: float, t_now: float, pairs: int) -> float:
         """One pair's two-sided level at a look at t_now, its increment split over `pairs` pairs."""
         return self.increment(t_before, t_now) / max(pairs, 1)

@@ -18,6 +18,7 @@ from bench.stats.fieller import BOUNDED
 from bench.stats.verdicts import EQUIVALENT, INCONCLUSIVE, NOT_WORTH_IT, WORTH_IT, Judged
 
 _MINUS = "\u2212"
+MANY_ITEMS, MANY_SEEDS = 10_000_000, 1_000  # beyond these, "what would decide it" is no real plan
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,11 @@ def _undecided(j: Judged, room: Room) -> str:
         if room.pool is not None and both_items > room.pool:
             text += f" (more than the {room.pool:,} of the test split)"
         options.append(text)
-    if options:
+    sizes = [items or 0, seeds or 0, *(j.needed.together or (0, 0))]
+    if max(sizes[0], sizes[2]) > MANY_ITEMS or max(sizes[1], sizes[3]) > MANY_SEEDS:
+        # The observed gain lies almost on a bound the verdict reads: the projection is meaningless.
+        tail += "; no feasible amount of data would decide it at the gain observed"
+    elif options:
         tail += f"; {' or '.join(options)} would decide it with 80% power at the spread observed"
     elif not (j.costlier or j.cost_equal):
         tail += "; the costs are not shown apart or equal: cost repeats would tell"

@@ -62,6 +62,20 @@ class Spread:
         kb = self.seeds_b if seeds_b is None else seeds_b
         return math.sqrt(max(self.v, 0.0) / n + self.tau2_a / ka + self.tau2_b / kb)
 
+    def df(self, seeds_a: int | None = None, seeds_b: int | None = None) -> float:
+        """The models' t test's degrees of freedom at other seed counts, by its cap (Hsu's rule,
+        bench.stats.comparisons.models): k - 1 of each side with 2 or more seeds whose spread is
+        measured above 0 or, assumed now, will be measured; inf where no side caps. The cap is what
+        binds at the few seeds the loop can afford."""
+        caps = [math.inf]
+        for k, tau2, assumed in (
+            (self.seeds_a if seeds_a is None else seeds_a, self.tau2_a, self.assumed_a),
+            (self.seeds_b if seeds_b is None else seeds_b, self.tau2_b, self.assumed_b),
+        ):
+            if k >= 2 and (tau2 > 0 or assumed):
+                caps.append(k - 1.0)
+        return min(caps)
+
     def swapped(self) -> Spread:
         return Spread(
             self.v,
