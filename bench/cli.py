@@ -429,9 +429,11 @@ def decide(folder: Path, budget: str, max_seeds: int, max_repeats: int) -> None:
     \b
     Between looks each inconclusive pair takes the lever expected to narrow its accuracy interval
     most per second: more test items (its runs' kept weights on the next unused test reviews),
-    another seed, or cost repeats where only the costs are left to show. Errors stay at alpha over
-    all looks (alpha spent along the budget). Every look is a row per pair in FOLDER/decisions.csv.
-    A budget that ends with pairs undecided exits 0 and says what more would decide them. The
+    more seeds (several at once where one would measure the seed spread on too few degrees of
+    freedom), or cost repeats where only the costs are left to show; nothing that narrows the
+    interval by under 5%. Errors stay at alpha over all looks (alpha spent along the budget).
+    Every look is a row per pair in FOLDER/decisions.csv. A budget that ends with pairs undecided
+    exits 0 and says what more would decide them. The
     verdict settings are those given, else the folder's suite's, else the defaults; a folder decided
     before keeps the plan it was given then (decide.json).
     """

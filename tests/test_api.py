@@ -1,4 +1,4 @@
-"""bench.run and bench.report from Python, and the README's example run as written."""
+"""bench.run and bench.report from Python, and the docs' example run as written."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import bench
 from bench.errors import BenchError
 from bench.results import result_columns
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+EXTENDING = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
 
 
 def test_run_returns_the_results_rows_and_report_writes(tiny_suite: Path, tmp_path: Path) -> None:
@@ -36,10 +36,11 @@ def test_run_refuses_an_unknown_setting_with_a_suggestion(tiny_suite: Path, tmp_
         bench.run(str(tiny_suite), out=tmp_path / "x", epoch=1)
 
 
-def test_the_readme_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (code,) = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+def test_the_docs_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", EXTENDING.read_text(encoding="utf-8"), re.S)
+    (code,) = [b for b in blocks if "bench.run(" in b]
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own example)
+    exec(compile(code, "docs/extending.md", "exec"), {})  # noqa: S102 (the docs' own example)
     report = next(tmp_path.glob("reports/*/report.md"))
     assert "## Is it worth it?" in report.read_text(encoding="utf-8")
 

@@ -363,3 +363,23 @@ def test_until_decided_adds_test_items_in_the_workers_folders(tmp_path: Path) ->
         held = {p: read_rows(p / "predictions.csv") for p in out.glob("worker-*")}  # a worker may run none
         holding = [p for p, rows in held.items() if not rows.empty and run_id in set(rows["run_id"])]
         assert len(holding) == 1  # the worker folder that trained it, and no other
+
+
+def test_an_sqlite_queue_claims_under_a_lock_beside_its_file(tmp_path: Path) -> None:
+    """SQLite cannot lock a waiting trial's row: two workers could both take one trial. The claim
+    is made under an exclusive lock beside the database; a server database locks the row itself."""
+    import fcntl
+    import os
+
+    from bench.launch.queue import ClaimLock, claim_lock_path
+
+    path = claim_lock_path(f"sqlite:///{tmp_path / 'queue.db'}")
+    assert path == tmp_path / "queue.db.claim"
+    assert claim_lock_path("postgresql+psycopg://bench@127.0.0.1/db") is None
+    with ClaimLock(path) as claim:
+        other = os.open(path, os.O_RDWR)
+        with pytest.raises(BlockingIOError):  # another worker's claim waits
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        claim.release()  # the objective started: the trial is this worker's
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(other)

@@ -7,6 +7,11 @@ name succeeds in one process only; the others wait until the queue's `runs` attr
 says it is complete. A worker claims the next run by asking the study for a trial (Optuna hands out
 the oldest waiting one) and runs it inside `study.optimize`, whose heartbeat marks it alive.
 
+Claiming is atomic: PostgreSQL locks the waiting trial's row (SELECT ... FOR UPDATE), which SQLite
+cannot, so two workers on one SQLite file could both take one waiting trial and run its run twice;
+there the claim is made under an exclusive lock on a file beside the database (every worker of an
+SQLite queue is on its machine), held from asking for a trial until its objective starts.
+
 A dead worker's run goes back to the queue: after the heartbeat's grace period on any machine, at
 once on the same machine (`recover_dead_trials`), as a retry trial that another worker claims. A run
 that failed or was interrupted is queued again when the next call joins the queue, so a third call
@@ -16,10 +21,13 @@ resumes. A trial whose run an earlier live trial holds is skipped unrun, so each
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import optuna
 from optuna.storages import RDBStorage
@@ -48,11 +56,50 @@ def _index(trial: FrozenTrial) -> int | None:
     return int(index) if index is not None else None
 
 
+class ClaimLock:
+    """An exclusive lock on `path` (fcntl.flock) from `with` until `release()` or the block's end;
+    no lock at all where `path` is None (a server database locks the row itself)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> ClaimLock:
+        if self.path is not None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def claim_lock_path(url: str) -> Path | None:
+    """The claim lock beside an SQLite database file; None for a server database."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).with_name(Path(parsed.database).name + ".claim")
+
+
 @dataclass
 class RunQueue:
     study: optuna.Study
     storage: RDBStorage
     worker: Worker
+    _claim: ClaimLock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._claim = ClaimLock(claim_lock_path(self.storage.url))
 
     @classmethod
     def open(cls, url: str, name: str, runs: list[RunConfig] | None, worker: Worker) -> RunQueue:
@@ -152,7 +199,8 @@ class RunQueue:
                 log(f"runs of a dead worker queued again (trials {recovered}).")
             _, running, waiting = self.counts()
             if waiting:
-                self.study.optimize(self._objective(execute), n_trials=1, catch=(RunFailed, Skipped))
+                with self._claim:
+                    self.study.optimize(self._objective(execute), n_trials=1, catch=(RunFailed, Skipped))
             elif running:
                 pending = take_pending()  # a signal while idle: nothing of Optuna's is half-done
                 if pending is not None:
@@ -163,6 +211,7 @@ class RunQueue:
 
     def _objective(self, execute: Callable[[Trial, RunConfig], None]) -> Callable[[Trial], float]:
         def objective(trial: Trial) -> float:
+            self._claim.release()  # the trial is this worker's now: the next may claim theirs
             saved, index = trial.user_attrs.get("run"), trial.user_attrs.get("index")
             if saved is None or index is None or self._held_elsewhere(trial.number, int(index)):
                 trial.set_user_attr("skipped", "no run" if saved is None else "held by an earlier trial")

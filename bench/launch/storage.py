@@ -67,7 +67,7 @@ def with_driver(url: str) -> str:
 def open_storage(url: str, attempts: int = 3) -> RDBStorage:
     """Optuna's RDB storage with heartbeats, so trials of dead workers elsewhere are failed and retried."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     url = with_driver(url)
     shown = url
@@ -85,7 +85,8 @@ def open_storage(url: str, attempts: int = 3) -> RDBStorage:
                     grace_period=GRACE_S,
                     heartbeat_stale_trial_callback=retry_callback(),
                 )
-        except (IntegrityError, OperationalError) as exc:  # workers started together race to make tables
+        # Workers started together race to make the tables (PostgreSQL: "already exists").
+        except (IntegrityError, OperationalError, ProgrammingError) as exc:
             error = exc
             time.sleep(1.0 + attempt)
         except Exception as exc:  # bad URL, missing driver: the user's to fix
