@@ -177,10 +177,13 @@ def test_the_report_answers_across_max_len_with_the_pair_rule(swept: Path, tmp_p
     )
     assert result.exit_code == 0, result.output
     rows = pd.read_csv(tmp_path / "r.csv")
-    across = rows[(rows["level"] == "pair") & (rows["group"] == "across max_len")]
+    pairs = rows[rows["level"] == "pair"]
+    # The best max_len is chosen on validation, on a tie by measured cost: where every model's best
+    # is its shortest there is no pair row at all, nor a group column.
+    across = pairs[pairs["group"] == "across max_len"] if "group" in pairs else pairs
     decided = [a for a in answers.values() if a.pair is not None]
     assert len(across) == len(decided)
-    assert sorted(across["verdict"]) == sorted(str(a.pair["verdict"]) for a in decided)
+    assert sorted(across.get("verdict", [])) == sorted(str(a.pair["verdict"]) for a in decided)
 
 
 # --- issue: two studies of one model ------------------------------------------------------------
